@@ -1,0 +1,109 @@
+using CocoLaunch.Cli.Verbs;
+using CocoLaunch.Formats;
+using CocoLaunch.Spec;
+using CommandLine;
+using CommandLine.Text;
+
+namespace CocoLaunch.Cli;
+
+/// <summary>Parses arguments, runs one verb, and turns every failure into one line and an exit code.</summary>
+public static class CliApp
+{
+    public const string Name = "cocolaunch";
+
+    public static string Version =>
+        typeof(CliApp).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        using var parser = new Parser(s =>
+        {
+            s.HelpWriter = null;
+            s.CaseInsensitiveEnumValues = true;
+            s.AutoHelp = true;
+            s.AutoVersion = true;
+        });
+
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions>(args);
+        bool verbose = args.Contains("--verbose");
+        return result.MapResult(
+            (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
+            (InspectOptions o) => Guarded(() => InspectVerb.Run(o, stdout, stderr), stderr, verbose),
+            errors => ReportParseErrors(result, errors.ToList(), stdout, stderr));
+    }
+
+    private static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
+    {
+        try
+        {
+            return verb();
+        }
+        catch (Exception e) when (InputProblem(e) is { } message)
+        {
+            stderr.WriteLine($"{Name}: {message}");
+            if (verbose)
+            {
+                stderr.WriteLine(e);
+            }
+
+            return ExitCode.InputError;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"{Name}: internal error: {e.GetType().Name}: {e.Message} (run with --verbose for details, and please report it)");
+            if (verbose)
+            {
+                stderr.WriteLine(e);
+            }
+
+            return ExitCode.InternalError;
+        }
+    }
+
+    private static string? InputProblem(Exception e) => e switch
+    {
+        SpecException or FirmwareFileException or CliInputException => e.Message,
+        IOException or UnauthorizedAccessException => e.Message,
+        _ => null,
+    };
+
+    private static int ReportParseErrors(ParserResult<object> result, List<Error> errors, TextWriter stdout, TextWriter stderr)
+    {
+        if (errors.Any(e => e is VersionRequestedError))
+        {
+            stdout.WriteLine($"{Name} {Version}");
+            return ExitCode.Ok;
+        }
+
+        if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
+        {
+            stdout.WriteLine(HelpText.AutoBuild(result, h =>
+            {
+                h.Heading = $"{Name} {Version}";
+                h.Copyright = "Launch-measurement emulation for Intel TDX and AMD SEV-SNP guests.";
+                h.AddPostOptionsLine("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.");
+                return h;
+            }, e => e, verbsIndex: errors.Any(e => e is HelpVerbRequestedError { Matched: false } or HelpRequestedError) && result.TypeInfo.Current == typeof(NullInstance)));
+            return ExitCode.Ok;
+        }
+
+        stderr.WriteLine($"{Name}: {Describe(errors[0])} (see '{Name} --help')");
+        return ExitCode.InputError;
+    }
+
+    private static string Describe(Error error) => error switch
+    {
+        NoVerbSelectedError => "no verb given; use one of: validate, inspect",
+        BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: validate, inspect",
+        UnknownOptionError u => $"unknown option '{u.Token}'",
+        MissingRequiredOptionError m when m.NameInfo.NameText.Length == 0 => "a required argument is missing",
+        MissingRequiredOptionError m => $"missing required argument {m.NameInfo.NameText}",
+        MissingValueOptionError m => $"option '{m.NameInfo.NameText}' needs a value",
+        BadFormatConversionError b => $"bad value for '{b.NameInfo.NameText}'",
+        RepeatedOptionError r => $"option '{r.NameInfo.NameText}' given more than once",
+        SequenceOutOfRangeError s => $"wrong number of values for '{s.NameInfo.NameText}'",
+        TokenError t => $"unexpected argument '{t.Token}'",
+        NamedError n => $"bad option '{n.NameInfo.NameText}'",
+        _ => $"invalid arguments ({error.Tag})",
+    };
+}

@@ -1,0 +1,68 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Formats;
+using CocoLaunch.Formats.Ovmf;
+using CocoLaunch.Spec;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("validate", HelpText = "Check a launch spec: its YAML, its values, its files, and that the firmware suits the platform.")]
+public sealed class ValidateOptions : CommonOptions
+{
+    [Value(0, MetaName = "SPEC", Required = true, HelpText = "The launch spec (YAML).")]
+    public string Spec { get; set; } = string.Empty;
+}
+
+internal static class ValidateVerb
+{
+    public static int Run(ValidateOptions o, TextWriter stdout)
+    {
+        var spec = LaunchSpecParser.Load(o.Spec);
+        var (image, firmware) = LoadFirmware(spec);
+        string what = firmware switch
+        {
+            { Tdx.Value: { } t } when spec.Platform == KvmVmType.Tdx => $", {t.Sections.Count} TDX sections",
+            { Sev.Value.Metadata: { } s } when spec.Platform.IsConfidential() => $", {s.Sections.Count} SEV sections",
+            _ => string.Empty,
+        };
+        string platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key;
+        stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {Path.GetFileName(image.Name)} ({image.Size} bytes{what}), "
+            + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
+            + (spec.Memory.Slots.Count > 0 ? $" in {spec.Memory.Slots.Count} slots" : string.Empty)
+            + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot"));
+        return ExitCode.Ok;
+    }
+
+    /// <summary>Loads the spec's firmware; confidential platforms also need OVMF metadata that suits them.</summary>
+    internal static (FirmwareImage Image, OvmfFirmware? Firmware) LoadFirmware(LaunchSpec spec)
+    {
+        var at = spec.Firmware.Location;
+        FirmwareImage image;
+        try
+        {
+            image = FirmwareImage.Load(spec.Firmware.Path, spec.Firmware.VarsPath);
+        }
+        catch (FirmwareFileException e)
+        {
+            throw new CliInputException($"{at}: firmware: {e.Message}");
+        }
+
+        if (!spec.Platform.IsConfidential())
+        {
+            return (image, null);
+        }
+
+        OvmfFirmware firmware;
+        try
+        {
+            firmware = OvmfFirmware.Parse(image);
+        }
+        catch (FirmwareFormatException e)
+        {
+            throw new CliInputException($"{at}: firmware: {e.Describe(image.Name)}");
+        }
+
+        string? problem = FirmwareRequirements.Check(firmware, spec.Platform, spec.Vcpus, spec.DirectBoot is not null);
+        return problem is null ? (image, firmware) : throw new CliInputException($"{at}: firmware: {problem}");
+    }
+}

@@ -1,0 +1,42 @@
+using CocoLaunch.Abi;
+
+namespace CocoLaunch.Spec;
+
+/// <summary>A validated guest image spec. Every path is absolute; every value has been range-checked.</summary>
+public sealed record LaunchSpec(
+    string SourcePath,
+    KvmVmType Platform,
+    FirmwareSpec Firmware,
+    DirectBootSpec? DirectBoot,
+    int Vcpus,
+    MemorySpec Memory,
+    TdxSpec? Tdx,
+    SnpSpec? Snp,
+    SevSpec? Sev);
+
+/// <summary>The firmware image, optionally split into a CODE file and a separate VARS file.</summary>
+/// <param name="Location">Where the spec named the firmware, for messages about its contents.</param>
+public sealed record FirmwareSpec(string Path, string? VarsPath, SpecLocation Location);
+
+/// <summary>Kernel, initrd and command line for a direct (fw_cfg) boot.</summary>
+public sealed record DirectBootSpec(string KernelPath, string? InitrdPath, string? Cmdline);
+
+/// <summary>Guest RAM: a total size, and explicit memslots when the spec gives them.</summary>
+public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots);
+
+public enum MemslotKind
+{
+    Shared,
+    Private,
+}
+
+public sealed record MemslotSpec(Gpa Gpa, ulong Size, MemslotKind Kind)
+{
+    public ulong End => Gpa.Value + Size;
+}
+
+/// <summary>A place in a spec file, for messages about values checked after parsing.</summary>
+public sealed record SpecLocation(string File, long Line, long Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}

@@ -1,0 +1,158 @@
+using CocoLaunch.Abi;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace CocoLaunch.Spec;
+
+/// <summary>Reads a YAML guest image spec. The schema is documented in launch-specs/README.md.</summary>
+public static class LaunchSpecParser
+{
+    /// <summary>KVM_MAX_VCPUS on x86.</summary>
+    public const int MaxVcpus = 4096;
+
+    /// <summary>The largest guest-physical address space x86 can describe (MAXPHYADDR 52).</summary>
+    public const ulong MaxPhysicalAddress = 1UL << 52;
+
+    private static readonly string[] TopLevelKeys = ["platform", "firmware", "kernel", "initrd", "cmdline", "vcpus", "memory", "tdx", "snp", "sev"];
+
+    public static readonly IReadOnlyDictionary<string, KvmVmType> Platforms = new Dictionary<string, KvmVmType>(StringComparer.Ordinal)
+    {
+        ["tdx"] = KvmVmType.Tdx,
+        ["snp"] = KvmVmType.Snp,
+        ["sev-es"] = KvmVmType.SevEs,
+        ["sev"] = KvmVmType.Sev,
+        ["sw-protected"] = KvmVmType.SwProtected,
+        ["default"] = KvmVmType.Default,
+    };
+
+    /// <exception cref="SpecException">The file is missing, unreadable or invalid.</exception>
+    public static LaunchSpec Load(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new SpecException(path, 0, 0, "is a directory, not a launch spec file");
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new SpecException(path, 0, 0, "no such launch spec file");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SpecException(path, 0, 0, $"cannot read launch spec: {e.Message}");
+        }
+
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        return Parse(text, path, directory);
+    }
+
+    /// <summary>Parses spec text; relative paths are resolved against <paramref name="baseDirectory"/>.</summary>
+    public static LaunchSpec Parse(string text, string file, string baseDirectory)
+    {
+        var reader = new YamlSpecReader(file, baseDirectory);
+        var root = LoadSingleDocument(text, reader);
+        var top = reader.Mapping(root, string.Empty, TopLevelKeys);
+        var platformNode = top.Required("platform");
+        var platform = reader.Choice(platformNode, "platform", Platforms);
+
+        var firmware = FirmwareSection.Read(reader, top);
+        var boot = ReadDirectBoot(reader, top);
+        int vcpus = top.Optional("vcpus") is { } v ? (int)reader.Int64InRange(v, "vcpus", 1, MaxVcpus) : 1;
+        var memory = MemorySection.Read(reader, top.Required("memory"), platform);
+
+        var tdx = PlatformSection(reader, top, "tdx", platform, KvmVmType.Tdx) is { } t ? TdxSection.Read(reader, t) : null;
+        var snp = PlatformSection(reader, top, "snp", platform, KvmVmType.Snp) is { } s ? SnpSection.Read(reader, s) : null;
+        var sev = PlatformSection(reader, top, "sev", platform, KvmVmType.Sev, KvmVmType.SevEs) is { } e ? SevSection.Read(reader, e, platform) : null;
+
+        tdx ??= platform == KvmVmType.Tdx ? TdxSection.Defaults : null;
+        if (platform == KvmVmType.Snp && snp is null)
+        {
+            throw reader.Fail(platformNode, "platform snp needs an 'snp' section naming at least the vCPU type (snp.vcpu-type)");
+        }
+
+        if (platform == KvmVmType.SevEs && sev is null)
+        {
+            throw reader.Fail(platformNode, "platform sev-es needs a 'sev' section naming at least the vCPU type (sev.vcpu-type)");
+        }
+
+        sev ??= platform == KvmVmType.Sev ? SevSection.Defaults : null;
+        return new LaunchSpec(Path.GetFullPath(file), platform, firmware, boot, vcpus, memory, tdx, snp, sev);
+    }
+
+    private static YamlNode LoadSingleDocument(string text, YamlSpecReader reader)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            // YamlDotNet's messages start with its own "(Line: …)" prefix; the position is ours to print.
+            string message = e.InnerException is { } inner && e.Message.Contains("Duplicate key", StringComparison.OrdinalIgnoreCase) ? inner.Message : e.Message;
+            throw reader.Fail(e.Start, "YAML syntax error: " + StripYamlDotNetPosition(message));
+        }
+        catch (ArgumentException e)
+        {
+            throw new SpecException(reader.File, 1, 1, "YAML error: " + e.Message);
+        }
+
+        if (stream.Documents.Count == 0)
+        {
+            throw new SpecException(reader.File, 1, 1, "the spec is empty; it needs at least 'platform', 'firmware' and 'memory'");
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            throw reader.Fail(stream.Documents[1].RootNode, "the spec holds more than one YAML document; put one spec in each file");
+        }
+
+        return stream.Documents[0].RootNode;
+    }
+
+    private static string StripYamlDotNetPosition(string message)
+    {
+        int close = message.StartsWith("(Line:", StringComparison.Ordinal) ? message.IndexOf("): ", StringComparison.Ordinal) : -1;
+        return close < 0 ? message : message[(close + 3)..];
+    }
+
+    private static DirectBootSpec? ReadDirectBoot(YamlSpecReader reader, MappingView top)
+    {
+        var kernel = top.Optional("kernel");
+        if (kernel is null)
+        {
+            foreach (string orphan in new[] { "initrd", "cmdline" })
+            {
+                if (top.Has(orphan))
+                {
+                    throw reader.Fail(top.KeyNode(orphan), $"{orphan}: given without 'kernel'; an initrd or command line needs a direct-boot kernel");
+                }
+            }
+
+            return null;
+        }
+
+        return new DirectBootSpec(
+            reader.ExistingFile(kernel, "kernel"),
+            top.Optional("initrd") is { } i ? reader.ExistingFile(i, "initrd") : null,
+            top.Optional("cmdline") is { } c ? reader.String(c, "cmdline") : null);
+    }
+
+    private static YamlNode? PlatformSection(YamlSpecReader reader, MappingView top, string name, KvmVmType platform, params KvmVmType[] owners)
+    {
+        var node = top.Optional(name);
+        if (node is not null && Array.IndexOf(owners, platform) < 0)
+        {
+            string ownerNames = string.Join(" or ", owners.Select(o => Platforms.First(p => p.Value == o).Key));
+            string actual = Platforms.First(p => p.Value == platform).Key;
+            throw reader.Fail(top.KeyNode(name), $"{name}: this section applies to platform {ownerNames}, but the platform is {actual}");
+        }
+
+        return node;
+    }
+}

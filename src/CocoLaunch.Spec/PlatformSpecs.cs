@@ -1,0 +1,58 @@
+namespace CocoLaunch.Spec;
+
+/// <summary>MRTD measurement-order choices (tdx-mrtd.md §1.2); the defaults are upstream QEMU + KVM.</summary>
+public sealed record TdxMeasurementProfile(TdxPageOrder Order, TdxPageAug PageAug, TdxShortSectionData ShortSectionData)
+{
+    public static TdxMeasurementProfile Upstream { get; } = new(TdxPageOrder.SinglePass, TdxPageAug.Ignore, TdxShortSectionData.ImageBytes);
+}
+
+public enum TdxPageOrder
+{
+    SinglePass,
+    TwoPass,
+}
+
+public enum TdxPageAug
+{
+    Ignore,
+    Skip,
+}
+
+public enum TdxShortSectionData
+{
+    ImageBytes,
+    ZeroFill,
+}
+
+/// <summary>TD_PARAMS values given to KVM_TDX_INIT_VM.</summary>
+public sealed record TdxSpec(
+    ulong Attributes,
+    ulong Xfam,
+    byte[] MrConfigId,
+    byte[] MrOwner,
+    byte[] MrOwnerConfig,
+    TdxMeasurementProfile Measurement);
+
+/// <summary>The VMM whose VMSA conventions a SEV-ES/SNP launch follows (snp-launch-digest.md §5.2).</summary>
+public enum VmmType
+{
+    Qemu,
+    Ec2,
+    Gce,
+}
+
+/// <summary>The vCPU identity behind the VMSA's RDX: a QEMU CPU model name or an explicit signature.</summary>
+/// <param name="Name">The QEMU model name when the spec gave one, else null.</param>
+public sealed record VcpuIdentity(uint Signature, string? Name);
+
+public sealed record SnpSpec(
+    VmmType VmmType,
+    VcpuIdentity? Vcpu,
+    ulong GuestFeatures,
+    ulong Policy,
+    byte[]? IdBlock,
+    byte[]? IdAuth,
+    byte[]? HostData);
+
+/// <summary>Legacy SEV and SEV-ES launch parameters.</summary>
+public sealed record SevSpec(VmmType VmmType, VcpuIdentity? Vcpu, uint Policy);

@@ -1,0 +1,75 @@
+using YamlDotNet.RepresentationModel;
+
+namespace CocoLaunch.Spec;
+
+internal static class SnpSection
+{
+    /// <summary>QEMU's default policy: SMT allowed plus reserved bit 17, which must be 1.</summary>
+    public const ulong DefaultPolicy = 0x30000;
+
+    public const ulong PolicyReservedMustBeOne = 1UL << 17;
+
+    /// <summary>Bits 63:26 of the guest policy must be zero.</summary>
+    public const ulong PolicyMustBeZero = ~((1UL << 26) - 1);
+
+    /// <summary>SNPActive: every SNP VMSA has it.</summary>
+    public const ulong DefaultGuestFeatures = 0x1;
+
+    /// <summary>SEV_FEATURES bits 0–10, 12, 14 and 15 are defined (snp-launch-digest.md §5.4).</summary>
+    public const ulong KnownGuestFeatures = 0x7FF | (1UL << 12) | (1UL << 14) | (1UL << 15);
+
+    public const int IdBlockSize = 96;
+    public const int IdAuthSize = 4096;
+    public const int HostDataSize = 32;
+
+    public static SnpSpec Read(YamlSpecReader reader, YamlNode node)
+    {
+        string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data"];
+        var map = reader.Mapping(node, "snp", keys);
+        var vmm = map.Optional("vmm-type") is { } t ? reader.Choice(t, "snp.vmm-type", VcpuSection.VmmTypes) : VmmType.Qemu;
+        var vcpu = VcpuSection.Read(reader, map, "snp");
+        if (vcpu is null && vmm == VmmType.Qemu)
+        {
+            throw reader.Fail(node, "snp: the QEMU VMSA carries the vCPU signature; give vcpu-type (e.g. EPYC-v4), vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping");
+        }
+
+        ulong features = DefaultGuestFeatures;
+        if (map.Optional("guest-features") is { } f)
+        {
+            features = TdxSection.Bits(reader, f, "snp.guest-features", KnownGuestFeatures);
+            if ((features & 1) == 0)
+            {
+                throw reader.Fail(f, $"snp.guest-features: 0x{features:x} lacks bit 0 (SNPActive), which every SNP guest has");
+            }
+        }
+
+        ulong policy = map.Optional("policy") is { } p ? Policy(reader, p) : DefaultPolicy;
+        var idBlock = map.Optional("id-block") is { } ib ? reader.Blob(ib, "snp.id-block", IdBlockSize) : null;
+        if (map.Optional("id-auth") is { } ia && idBlock is null)
+        {
+            throw reader.Fail(map.KeyNode("id-auth"), "snp.id-auth: given without snp.id-block; the authentication information signs an ID block");
+        }
+
+        return new SnpSpec(
+            vmm,
+            vcpu,
+            features,
+            policy,
+            idBlock,
+            map.Optional("id-auth") is { } auth ? reader.Blob(auth, "snp.id-auth", IdAuthSize) : null,
+            map.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null);
+    }
+
+    private static ulong Policy(YamlSpecReader reader, YamlNode node)
+    {
+        ulong policy = reader.UInt64(node, "snp.policy");
+        if ((policy & PolicyMustBeZero) != 0)
+        {
+            throw reader.Fail(node, $"snp.policy: 0x{policy:x} sets reserved bits 0x{policy & PolicyMustBeZero:x} (bits 63:26 must be zero)");
+        }
+
+        return (policy & PolicyReservedMustBeOne) != 0
+            ? policy
+            : throw reader.Fail(node, $"snp.policy: 0x{policy:x} clears bit 17, which is reserved and must be 1");
+    }
+}
