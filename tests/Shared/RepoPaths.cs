@@ -1,0 +1,34 @@
+namespace CocoLaunch.Tests.Shared;
+
+/// <summary>Paths into the repository, found by walking up from the test binary to CocoLaunch.sln.</summary>
+internal static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>Debian ovmf 2022.11-6+deb12u2, vendored with its copyright file (firmware/…/README.md).</summary>
+    public static string DebianOvmf => Path.Combine(Root, "firmware", "debian-ovmf-2022.11-6+deb12u2");
+
+    public static string OvmfFd => Path.Combine(DebianOvmf, "OVMF.fd");
+
+    public static string OvmfCodeFd => Path.Combine(DebianOvmf, "OVMF_CODE.fd");
+
+    public static string OvmfVarsFd => Path.Combine(DebianOvmf, "OVMF_VARS.fd");
+
+    /// <summary>Copies of shared/vectors/synthetic (firmware/synthetic/README.md says how they are built).</summary>
+    public static string Synthetic(string name) => Path.Combine(Root, "firmware", "synthetic", name);
+
+    public static string LaunchSpec(string name) => Path.Combine(Root, "launch-specs", name);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CocoLaunch.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("CocoLaunch.sln not found above " + AppContext.BaseDirectory);
+    }
+}
