@@ -94,8 +94,11 @@ public static class LaunchSpecParser
         catch (YamlException e)
         {
             // YamlDotNet's messages start with its own "(Line: …)" prefix; the position is ours to print.
-            string message = e.InnerException is { } inner && e.Message.Contains("Duplicate key", StringComparison.OrdinalIgnoreCase) ? inner.Message : e.Message;
-            throw reader.Fail(e.Start, "YAML syntax error: " + StripYamlDotNetPosition(message));
+            string message = StripYamlDotNetPosition(e.Message);
+            const string duplicate = "Duplicate key ";
+            throw reader.Fail(e.Start, message.StartsWith(duplicate, StringComparison.Ordinal)
+                ? $"duplicate key '{message[duplicate.Length..]}'"
+                : "YAML syntax error: " + message);
         }
         catch (ArgumentException e)
         {

@@ -76,17 +76,12 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
         bool negative = text.StartsWith('-');
         if (scalar.Style is ScalarStyle.Plain && TryParseUInt64(negative ? text[1..] : text, out ulong magnitude))
         {
-            if (!negative && magnitude <= (ulong)max && (long)magnitude >= min)
-            {
-                return (long)magnitude;
-            }
-
-            if (negative && magnitude <= (ulong)-min)
-            {
-                return -(long)magnitude;
-            }
-
-            throw Fail(node, $"{key}: {text} is out of range ({min}..{max})");
+            // Compare in the signed domain without overflow: magnitudes beyond long are out of range anyway.
+            bool fits = magnitude <= long.MaxValue;
+            long value = negative ? -(long)magnitude : (long)magnitude;
+            return fits && value >= min && value <= max
+                ? value
+                : throw Fail(node, $"{key}: {text} is out of range ({min}..{max})");
         }
 
         throw Fail(node, $"{key}: expected an integer, got {Describe(node)}");
