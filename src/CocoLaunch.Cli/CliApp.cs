@@ -16,6 +16,12 @@ public static class CliApp
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // "help VERB" is answered like "VERB --help", which CommandLineParser renders with the verb's options.
+        if (args is ["help", var verb, ..] && !verb.StartsWith('-'))
+        {
+            return Run([verb, "--help"], stdout, stderr);
+        }
+
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;
@@ -29,7 +35,7 @@ public static class CliApp
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
             (InspectOptions o) => Guarded(() => InspectVerb.Run(o, stdout, stderr), stderr, verbose),
-            errors => ReportParseErrors(result, errors.ToList(), stdout, stderr));
+            errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
     private static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
@@ -67,7 +73,7 @@ public static class CliApp
         _ => null,
     };
 
-    private static int ReportParseErrors(ParserResult<object> result, List<Error> errors, TextWriter stdout, TextWriter stderr)
+    private static int ReportParseErrors(string[] args, ParserResult<object> result, List<Error> errors, TextWriter stdout, TextWriter stderr)
     {
         if (errors.Any(e => e is VersionRequestedError))
         {
@@ -87,7 +93,9 @@ public static class CliApp
             return ExitCode.Ok;
         }
 
-        stderr.WriteLine($"{Name}: {Describe(errors[0])} (see '{Name} --help')");
+        string verbName = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : string.Empty;
+        string helpHint = verbName.Length > 0 && errors[0] is not BadVerbSelectedError ? $"{Name} {verbName} --help" : $"{Name} --help";
+        stderr.WriteLine($"{Name}: {Describe(errors[0])} (see '{helpHint}')");
         return ExitCode.InputError;
     }
 
@@ -95,15 +103,17 @@ public static class CliApp
     {
         NoVerbSelectedError => "no verb given; use one of: validate, inspect",
         BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: validate, inspect",
-        UnknownOptionError u => $"unknown option '{u.Token}'",
+        UnknownOptionError u => $"unknown option '{(u.Token.Length == 1 ? "-" : "--")}{u.Token}'",
         MissingRequiredOptionError m when m.NameInfo.NameText.Length == 0 => "a required argument is missing",
-        MissingRequiredOptionError m => $"missing required argument {m.NameInfo.NameText}",
-        MissingValueOptionError m => $"option '{m.NameInfo.NameText}' needs a value",
-        BadFormatConversionError b => $"bad value for '{b.NameInfo.NameText}'",
-        RepeatedOptionError r => $"option '{r.NameInfo.NameText}' given more than once",
-        SequenceOutOfRangeError s => $"wrong number of values for '{s.NameInfo.NameText}'",
+        MissingRequiredOptionError m => $"missing required option {Option(m.NameInfo)}",
+        MissingValueOptionError m => $"option {Option(m.NameInfo)} needs a value",
+        BadFormatConversionError b => $"bad value for {Option(b.NameInfo)}",
+        RepeatedOptionError r => $"option {Option(r.NameInfo)} given more than once",
+        SequenceOutOfRangeError s => $"wrong number of values for {Option(s.NameInfo)}",
         TokenError t => $"unexpected argument '{t.Token}'",
-        NamedError n => $"bad option '{n.NameInfo.NameText}'",
+        NamedError n => $"bad option {Option(n.NameInfo)}",
         _ => $"invalid arguments ({error.Tag})",
     };
+
+    private static string Option(NameInfo name) => name.LongName.Length > 0 ? "--" + name.LongName : "-" + name.ShortName;
 }

@@ -38,7 +38,7 @@ public static class LaunchSpecParser
         {
             text = File.ReadAllText(path);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new SpecException(path, 0, 0, "no such launch spec file");
         }

@@ -26,7 +26,9 @@ internal static class ValidateVerb
             _ => string.Empty,
         };
         string platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key;
-        stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {Path.GetFileName(image.Name)} ({image.Size} bytes{what}), "
+        string name = Path.GetFileName(spec.Firmware.Path);
+        name = spec.Firmware.VarsPath is { } vars ? $"{Path.GetFileName(vars)}+{name}" : name;
+        stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {name} ({image.Size} bytes{what}), "
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
             + (spec.Memory.Slots.Count > 0 ? $" in {spec.Memory.Slots.Count} slots" : string.Empty)
             + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot"));

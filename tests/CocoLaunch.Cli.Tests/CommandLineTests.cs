@@ -1,0 +1,59 @@
+namespace CocoLaunch.Cli.Tests;
+
+/// <summary>Verb dispatch, help, version and usage errors.</summary>
+public sealed class CommandLineTests
+{
+    [Fact]
+    public void Version_PrintsNameAndVersion()
+    {
+        var result = CliRunner.Run("--version");
+        Assert.Equal((0, "cocolaunch 0.1.0"), (result.Exit, result.Stdout.Trim()));
+    }
+
+    [Fact]
+    public void Help_ListsTheWorkingVerbsAndExitCodes()
+    {
+        var result = CliRunner.Run("--help");
+        Assert.Equal(0, result.Exit);
+        Assert.Contains("  validate    Check a launch spec", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  inspect     Show a firmware image's", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("  measure ", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("help", "inspect")]
+    [InlineData("inspect", "--help")]
+    public void VerbHelp_ShowsTheVerbsOptions(string first, string second)
+    {
+        var result = CliRunner.Run(first, second);
+        Assert.Equal(0, result.Exit);
+        Assert.Contains("--vars", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--format", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "cocolaunch: no verb given; use one of: validate, inspect (see 'cocolaunch --help')")]
+    [InlineData(new[] { "frob" }, "cocolaunch: unknown verb 'frob'; use one of: validate, inspect (see 'cocolaunch --help')")]
+    [InlineData(new[] { "inspect" }, "cocolaunch: a required argument is missing (see 'cocolaunch inspect --help')")]
+    [InlineData(new[] { "validate" }, "cocolaunch: a required argument is missing (see 'cocolaunch validate --help')")]
+    [InlineData(new[] { "inspect", "x.fd", "--format", "xml" }, "cocolaunch: bad value for --format (see 'cocolaunch inspect --help')")]
+    [InlineData(new[] { "inspect", "x.fd", "--bogus" }, "cocolaunch: unknown option '--bogus' (see 'cocolaunch inspect --help')")]
+    [InlineData(new[] { "inspect", "x.fd", "--platform", "sgx" }, "cocolaunch: --platform: 'sgx' is not one of: tdx, snp, sev-es, sev, sw-protected, default")]
+    public void BadUsage_ExitsTwoWithOneLine(string[] args, string expected)
+    {
+        var result = CliRunner.Run(args);
+        Assert.Equal((2, expected), (result.Exit, result.ErrorLine));
+        Assert.Equal(string.Empty, result.Stdout);
+    }
+
+    [Fact]
+    public void Verbose_AddsTheExceptionDetailsAfterTheOneLineError()
+    {
+        var result = CliRunner.Run("inspect", "/nonexistent/x.fd", "--verbose");
+        Assert.Equal(2, result.Exit);
+        string[] lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("cocolaunch: /nonexistent/x.fd: no such firmware file", lines[0]);
+        Assert.StartsWith("CocoLaunch.Formats.FirmwareFileException:", lines[1], StringComparison.Ordinal);
+    }
+}
