@@ -101,7 +101,7 @@ internal static class FirmwareRequirements
             return null;
         }
 
-        return sev.HashTable is { IsEmpty: false }
+        return sev.HashTable is { Base: not 0 }
             ? null
             : $"{fw.Image.Name}: a measured direct boot (kernel) needs the SEV hash table entry ({OvmfGuids.SevHashTable}) with a non-zero base, and this firmware has none";
     }

@@ -61,7 +61,13 @@ public sealed class FirmwareImage
             throw new FirmwareFileException(path, $"is a directory, not a {what} file");
         }
 
+        // Resolve links first: FileInfo on a symlink describes the link, not the image it names.
         var info = new FileInfo(path);
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+        {
+            info = target;
+        }
+
         if (!info.Exists)
         {
             throw new FirmwareFileException(path, $"no such {what} file");

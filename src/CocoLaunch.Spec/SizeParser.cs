@@ -28,14 +28,14 @@ public static class SizeParser
             }
 
             string number = text[..^suffix.Length].TrimEnd();
-            if (!ulong.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out ulong count))
+            if (number.StartsWith("0x", StringComparison.OrdinalIgnoreCase) || !YamlSpecReader.TryParseUInt64(number, out ulong count))
             {
                 return false;
             }
 
             if (count > ulong.MaxValue >> shift)
             {
-                problem = $"'{text}' is too large";
+                problem = $"'{text}' is too large to count in 64 bits";
                 return false;
             }
 

@@ -23,7 +23,8 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
     {
         if (node is not YamlMappingNode mapping)
         {
-            throw Fail(node, $"{key}: expected a mapping of keys ({string.Join(", ", allowed)}), got {Describe(node)}");
+            string what = key.Length == 0 ? "the spec" : key;
+            throw Fail(node, $"{what}: expected a mapping of keys ({string.Join(", ", allowed)}), got {Describe(node)}");
         }
 
         var values = new Dictionary<string, (YamlScalarNode Key, YamlNode Value)>(StringComparer.Ordinal);
@@ -87,14 +88,6 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
         throw Fail(node, $"{key}: expected an integer, got {Describe(node)}");
     }
 
-    public bool Bool(YamlNode node, string key)
-    {
-        var scalar = Scalar(node, key, "true or false");
-        return scalar is { Style: ScalarStyle.Plain, Value: "true" } ? true
-            : scalar is { Style: ScalarStyle.Plain, Value: "false" } ? false
-            : throw Fail(node, $"{key}: expected true or false, got {Describe(node)}");
-    }
-
     /// <summary>A byte count: an integer, or a number with a binary unit (K, M, G, T, P; optional "iB").</summary>
     public ulong Size(YamlNode node, string key)
     {
@@ -105,7 +98,9 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
             return bytes;
         }
 
-        throw Fail(node, $"{key}: {problem ?? "expected a size"} such as 2G, 512MiB or 0x80000000, got {Describe(node)}");
+        throw Fail(node, problem is null
+            ? $"{key}: expected a size such as 2G, 512MiB or 0x80000000, got {Describe(node)}"
+            : $"{key}: {problem}");
     }
 
     public T Choice<T>(YamlNode node, string key, IReadOnlyDictionary<string, T> choices)
@@ -147,7 +142,7 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
             var map = Mapping(node, key, "file");
             var fileNode = map.Required("file");
             string path = ExistingFile(fileNode, key + ".file");
-            long size = new FileInfo(path).Length;
+            long size = FileLength(path);
             return size == length
                 ? System.IO.File.ReadAllBytes(path)
                 : throw Fail(fileNode, $"{key}.file: '{String(fileNode, key)}' has {size} bytes, expected exactly {length}");
@@ -167,6 +162,13 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
         }
 
         throw Fail(node, $"{key}: expected {length} bytes as {2 * length} hex digits or {(length + 2) / 3 * 4} base64 characters, got {text.Length} characters");
+    }
+
+    /// <summary>The length of the file a path names, following symbolic links.</summary>
+    private static long FileLength(string path)
+    {
+        using var stream = System.IO.File.OpenRead(path);
+        return stream.Length;
     }
 
     public static string Describe(YamlNode node) => node switch
@@ -191,14 +193,20 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
 
     private static bool IsNull(YamlScalarNode s) => s.Style is ScalarStyle.Plain && s.Value is "" or "~" or "null";
 
+    /// <summary>Decimal or 0x hex; an underscore may separate two digits (1_000, 0x4000_0000).</summary>
     internal static bool TryParseUInt64(string text, out ulong value)
     {
-        text = text.Replace("_", string.Empty, StringComparison.Ordinal);
-        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        value = 0;
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        string digits = hex ? text[2..] : text;
+        if (digits.Length == 0 || digits[0] == '_' || digits[^1] == '_' || digits.Contains("__", StringComparison.Ordinal))
         {
-            return ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && text.Length > 2;
+            return false;
         }
 
-        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+        digits = digits.Replace("_", string.Empty, StringComparison.Ordinal);
+        return hex
+            ? ulong.TryParse(digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)
+            : ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 }

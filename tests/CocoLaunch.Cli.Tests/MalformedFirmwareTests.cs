@@ -112,6 +112,17 @@ public sealed class MalformedFirmwareTests
     }
 
     [Fact]
+    public void Inspect_SymlinkToFirmware_ReadsTheTarget()
+    {
+        using var dir = new TempDir();
+        string link = Path.Combine(dir.Path, "OVMF.fd");
+        File.CreateSymbolicLink(link, RepoPaths.OvmfFd);
+        var result = CliRunner.Run("inspect", link);
+        Assert.Equal((0, string.Empty), (result.Exit, result.Stderr));
+        Assert.Contains("sha256:   7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Inspect_MissingFile_ExitsTwo()
     {
         using var dir = new TempDir();

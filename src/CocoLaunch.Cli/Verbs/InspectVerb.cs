@@ -19,7 +19,7 @@ public sealed class InspectOptions : CommonOptions
     [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
     public OutputFormat Format { get; set; }
 
-    [Option("platform", HelpText = "Only fail on metadata this platform needs: tdx, snp, sev-es, sev. Default: any broken metadata fails.")]
+    [Option("platform", HelpText = "Only fail on metadata this platform needs (tdx, snp, sev-es, sev; default and sw-protected need none). Without it, any broken metadata fails.")]
     public string? Platform { get; set; }
 }
 

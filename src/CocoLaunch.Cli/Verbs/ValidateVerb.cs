@@ -30,7 +30,7 @@ internal static class ValidateVerb
         name = spec.Firmware.VarsPath is { } vars ? $"{Path.GetFileName(vars)}+{name}" : name;
         stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {name} ({image.Size} bytes{what}), "
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
-            + (spec.Memory.Slots.Count > 0 ? $" in {spec.Memory.Slots.Count} slots" : string.Empty)
+            + (spec.Memory.Slots.Count switch { 0 => string.Empty, 1 => " in 1 slot", int n => $" in {n} slots" })
             + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot"));
         return ExitCode.Ok;
     }

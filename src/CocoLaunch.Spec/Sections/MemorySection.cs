@@ -57,7 +57,8 @@ internal static class MemorySection
     {
         if (node is not YamlSequenceNode list || list.Children.Count == 0)
         {
-            throw reader.Fail(node, $"memory.slots: expected a non-empty list of slots, got {YamlSpecReader.Describe(node)}");
+            string got = node is YamlSequenceNode ? "an empty list" : YamlSpecReader.Describe(node);
+            throw reader.Fail(node, $"memory.slots: expected a non-empty list of slots, got {got}");
         }
 
         var slots = new List<(MemslotSpec Slot, YamlNode Node)>();

@@ -20,7 +20,11 @@ internal static class VcpuSection
         int forms = (map.Has("vcpu-type") ? 1 : 0) + (map.Has("vcpu-sig") ? 1 : 0) + (byFms ? 1 : 0);
         if (forms > 1)
         {
-            throw reader.Fail(map.KeyNode(given[1]), $"{section}: give only one of vcpu-type, vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping");
+            // Point at the first key, in file order, that starts a second form.
+            static int Form(string key) => key switch { "vcpu-type" => 0, "vcpu-sig" => 1, _ => 2 };
+            var inFileOrder = given.OrderBy(k => map.KeyNode(k).Start.Index).ToList();
+            string clash = inFileOrder.First(k => Form(k) != Form(inFileOrder[0]));
+            throw reader.Fail(map.KeyNode(clash), $"{section}: give only one of vcpu-type, vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping");
         }
 
         if (map.Optional("vcpu-type") is { } type)
