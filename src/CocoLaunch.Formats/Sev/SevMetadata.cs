@@ -156,15 +156,9 @@ public sealed class SevMetadata
 
     private static void CheckNoOverlap(List<SevMetadataSection> sections)
     {
-        var byGpa = sections.OrderBy(s => s.Gpa.Value).ToList();
-        for (int i = 1; i < byGpa.Count; i++)
+        if (RangeOverlap.Find(sections, s => s.Gpa.Value, s => s.End, s => s.Index) is var (first, second))
         {
-            var (a, b) = (byGpa[i - 1], byGpa[i]);
-            if (a.End > b.Gpa.Value)
-            {
-                var (first, second) = a.Index < b.Index ? (a, b) : (b, a);
-                throw new FirmwareFormatException(second.EntryOffset, $"{second.Label} range {Hex.Range(second.Gpa.Value, second.End)} overlaps {first.Label} at {Hex.Range(first.Gpa.Value, first.End)}");
-            }
+            throw new FirmwareFormatException(second.EntryOffset, $"{second.Label} range {Hex.Range(second.Gpa.Value, second.End)} overlaps {first.Label} at {Hex.Range(first.Gpa.Value, first.End)}");
         }
     }
 }

@@ -60,16 +60,9 @@ internal static class TdvfRules
 
     public static void CheckNoOverlap(IReadOnlyList<TdvfSection> sections)
     {
-        var byGpa = sections.OrderBy(s => s.MemoryAddress.Value).ToList();
-        for (int i = 1; i < byGpa.Count; i++)
+        if (RangeOverlap.Find(sections, s => s.MemoryAddress.Value, s => s.MemoryAddress.Value + s.MemoryDataSize, s => s.Index) is var (first, second))
         {
-            var a = byGpa[i - 1];
-            var b = byGpa[i];
-            if (a.MemoryAddress.Value + a.MemoryDataSize > b.MemoryAddress.Value)
-            {
-                var (first, second) = a.Index < b.Index ? (a, b) : (b, a);
-                throw Fail(second, $"GPA range {Range(second)} overlaps {first.Label} at {Range(first)}");
-            }
+            throw Fail(second, $"GPA range {Range(second)} overlaps {first.Label} at {Range(first)}");
         }
     }
 
