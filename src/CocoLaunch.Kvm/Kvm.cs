@@ -1,0 +1,37 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Memory;
+
+namespace CocoLaunch.Kvm;
+
+/// <summary>The <c>/dev/kvm</c> system fd, together with the process it is open in (fd table, host address space).</summary>
+public sealed class Kvm
+{
+    public Kvm(KvmProfile? profile = null)
+    {
+        Profile = profile ?? KvmProfile.Upstream;
+        Fd = Fds.Add(this);
+    }
+
+    public KvmProfile Profile { get; }
+
+    public FdTable Fds { get; } = new();
+
+    public HostAddressSpace Host { get; } = new();
+
+    public int Fd { get; }
+
+    /// <summary>KVM_CREATE_VM.</summary>
+    public VmFd CreateVm(KvmVmType type)
+    {
+        if (!Enum.IsDefined(type))
+        {
+            throw new KvmException(Errno.EINVAL, $"VM type {(uint)type} is not supported");
+        }
+
+        return new VmFd(this, type);
+    }
+
+    /// <summary>KVM_CHECK_EXTENSION on the system fd.</summary>
+    public ulong CheckExtension(KvmCap cap) => Capabilities.Check(this, vm: null, cap);
+}

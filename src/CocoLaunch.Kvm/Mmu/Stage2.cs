@@ -1,0 +1,108 @@
+using System.Text;
+using CocoLaunch.Abi;
+
+namespace CocoLaunch.Kvm.Mmu;
+
+/// <summary>KVM's binary stats for the stage-2 MMU: leaf counts per level, private and shared together.</summary>
+public sealed record MmuStats(long Pages4K, long Pages2M, long Pages1G)
+{
+    public override string ToString() => $"pages_4k: {Pages4K}\npages_2m: {Pages2M}\npages_1g: {Pages1G}";
+}
+
+/// <summary>A run of equal adjacent leaves, for the stage-2 dump.</summary>
+public sealed record MappedRange(Gpa Start, Gpa End, PageLevel Level, bool Private, long Leaves)
+{
+    public override string ToString() =>
+        $"[{Start},{End}) {Level.Name()} x{Leaves} {(Private ? "private" : "shared")}";
+}
+
+/// <summary>
+/// A VM's stage-2 translation: a private table (TDX Secure-EPT; private NPT/EPT leaves for SNP and
+/// SW_PROTECTED) and a shared table (TDX shared EPT, reached through the shared GPA bit; ordinary leaves
+/// elsewhere). A GFN is never mapped in both — the property tests check it.
+/// </summary>
+public sealed class Stage2
+{
+    internal PageTable Private { get; } = new();
+
+    internal PageTable Shared { get; } = new();
+
+    /// <summary>mmu_lock: faults take it for read (and run concurrently), invalidations for write.</summary>
+    internal ReaderWriterLockSlim MmuLock { get; } = new(LockRecursionPolicy.SupportsRecursion);
+
+    internal PageTable Table(bool isPrivate) => isPrivate ? Private : Shared;
+
+    public MmuStats Stats
+    {
+        get
+        {
+            var p = Private.Count();
+            var s = Shared.Count();
+            return new MmuStats(p.Pages4K + s.Pages4K, p.Pages2M + s.Pages2M, p.Pages1G + s.Pages1G);
+        }
+    }
+
+    /// <summary>The leaf mapping <paramref name="gfn"/>, and whether it is private.</summary>
+    public (Stage2Leaf Leaf, bool Private)? Lookup(ulong gfn) =>
+        Private.Lookup(gfn) is { } p ? (p, true) : Shared.Lookup(gfn) is { } s ? (s, false) : null;
+
+    /// <summary>Removes mappings overlapping [gfn, gfn + count) from the chosen views.</summary>
+    internal void Zap(ulong gfn, ulong count, bool zapPrivate = true, bool zapShared = true)
+    {
+        MmuLock.EnterWriteLock();
+        try
+        {
+            if (zapPrivate)
+            {
+                Private.Zap(gfn, count);
+            }
+
+            if (zapShared)
+            {
+                Shared.Zap(gfn, count);
+            }
+        }
+        finally
+        {
+            MmuLock.ExitWriteLock();
+        }
+    }
+
+    internal void ZapAll() => Zap(0, 1UL << 40);
+
+    /// <summary>Mapped ranges in GPA order, adjacent leaves of one level and view merged.</summary>
+    public IReadOnlyList<MappedRange> Dump()
+    {
+        var leaves = Private.Leaves().Select(l => (Leaf: l, Private: true))
+            .Concat(Shared.Leaves().Select(l => (Leaf: l, Private: false)))
+            .OrderBy(x => x.Leaf.Gfn);
+        var ranges = new List<MappedRange>();
+        foreach (var (leaf, isPrivate) in leaves)
+        {
+            var start = new Gpa(leaf.Gfn * PageSize.Size4K);
+            var end = new Gpa(start.Value + leaf.Level.Bytes());
+            if (ranges.Count > 0 && ranges[^1] is var last && last.End == start && last.Level == leaf.Level && last.Private == isPrivate)
+            {
+                ranges[^1] = last with { End = end, Leaves = last.Leaves + 1 };
+            }
+            else
+            {
+                ranges.Add(new MappedRange(start, end, leaf.Level, isPrivate, 1));
+            }
+        }
+
+        return ranges;
+    }
+
+    public string DumpText()
+    {
+        var text = new StringBuilder();
+        text.AppendLine(Stats.ToString());
+        foreach (var range in Dump())
+        {
+            text.AppendLine(range.ToString());
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,150 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Kvm.Mmu;
+
+namespace CocoLaunch.Kvm;
+
+public sealed partial class VmFd
+{
+    /// <summary>
+    /// One stage-2 fault (<c>kvm_tdp_page_fault</c>): find the slot, check the access against the memory
+    /// attributes, find the backing, pick the level (§6), install the leaf. A 4K fault may map a run of up to
+    /// <paramref name="maxFrames"/> frames inside one 2M region at once — the same leaves one fault per page
+    /// would install, in one pass.
+    /// </summary>
+    /// <param name="exactRange">With <see cref="PreFaultPolicy.ExactRange"/>, the GFN range no leaf may leave.</param>
+    internal FaultOutcome Fault(ulong gfn, ulong maxFrames, bool isPrivate, bool prefetch, (ulong Start, ulong End)? exactRange = null)
+    {
+        Mmu.MmuLock.EnterReadLock();
+        try
+        {
+            var slot = slots.Find(gfn);
+            if (slot is null)
+            {
+                return FaultOutcome.NoSlot;
+            }
+
+            if (slot.Invalid)
+            {
+                return FaultOutcome.SlotInvalid;
+            }
+
+            var gpa = new Gpa(gfn * Page);
+            var (attr, attrRunEnd) = attributes.Lookup(gfn);
+            bool attrPrivate = Type.HasPrivateMemory() && ((KvmMemoryAttributes)attr).HasFlag(KvmMemoryAttributes.Private);
+            if (Type.HasPrivateMemory() && isPrivate != attrPrivate)
+            {
+                return FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, isPrivate ? KvmMemoryExitFlags.Private : 0), $"{(isPrivate ? "private" : "shared")} access to a {(attrPrivate ? "private" : "shared")} GFN");
+            }
+
+            var backing = ResolveBacking(slot, gfn, isPrivate, gpa, out var failure);
+            if (backing is null)
+            {
+                return failure;
+            }
+
+            var level = MaxLevel(slot, gfn, isPrivate, backing.Value.Level);
+            if (exactRange is var (start, end))
+            {
+                while (level > PageLevel.Size4K && !LeafInside(gfn, level, start, end))
+                {
+                    level--;
+                }
+            }
+
+            var table = Mmu.Table(isPrivate);
+            if (level == PageLevel.Size4K)
+            {
+                ulong regionEnd = (gfn | (PageLevel.Size2M.Frames() - 1)) + 1;
+                ulong count = Math.Min(Math.Min(maxFrames, regionEnd - gfn), Math.Min(slot.EndGfn, attrRunEnd) - gfn);
+                backing.Value.Allocate?.Invoke(gfn, count);
+                return FaultOutcome.Mapped(table.Map4KRun(gfn, count, accessed: !prefetch));
+            }
+
+            ulong leafGfn = gfn & ~(level.Frames() - 1);
+            backing.Value.Allocate?.Invoke(leafGfn, level.Frames());
+            var installed = table.Map(leafGfn, level, accessed: !prefetch);
+            return FaultOutcome.Mapped(installed.Frames() - (gfn & (installed.Frames() - 1)));
+        }
+        finally
+        {
+            Mmu.MmuLock.ExitReadLock();
+        }
+    }
+
+    private static bool LeafInside(ulong gfn, PageLevel level, ulong start, ulong end)
+    {
+        ulong leafStart = gfn & ~(level.Frames() - 1);
+        return leafStart >= start && leafStart + level.Frames() <= end;
+    }
+
+    /// <summary>
+    /// The largest level for <paramref name="gfn"/>: the slot's lpage_info (alignment, MIXED attributes),
+    /// the backing's page size, and dirty logging (kvm-memory-model.md §6).
+    /// </summary>
+    private static PageLevel MaxLevel(Memslot slot, ulong gfn, bool isPrivate, PageLevel backingLevel)
+    {
+        if (slot.Flags.HasFlag(KvmMemFlags.LogDirtyPages) && !slot.BoundToGmem)
+        {
+            return PageLevel.Size4K;
+        }
+
+        var level = slot.Lpage1G.Allows(gfn) ? PageLevel.Size1G : slot.Lpage2M.Allows(gfn) ? PageLevel.Size2M : PageLevel.Size4K;
+        return level < backingLevel ? level : backingLevel;
+    }
+
+    /// <summary>What backs the faulting page, the largest level that backing allows, and how to make it exist.</summary>
+    private (PageLevel Level, Action<ulong, ulong>? Allocate)? ResolveBacking(Memslot slot, ulong gfn, bool isPrivate, Gpa gpa, out FaultOutcome failure)
+    {
+        failure = default;
+        if (isPrivate || slot.IsGmemOnly)
+        {
+            var flags = isPrivate ? KvmMemoryExitFlags.Private : 0;
+            if (!slot.BoundToGmem)
+            {
+                failure = FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, flags), $"private access to {slot}, which has no guest_memfd");
+                return null;
+            }
+
+            var gmem = slot.GuestMemfd;
+            if (gmem is null || gmem.IsClosed)
+            {
+                failure = FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, flags), $"the guest_memfd of {slot} was closed");
+                return null;
+            }
+
+            ulong pgoff = slot.GuestMemfdPgoff + (gfn - slot.BaseGfn);
+            if (gmem.IsPoisoned(pgoff))
+            {
+                failure = FaultOutcome.Failed(Errno.EHWPOISON, new MemoryFault(gpa, Page, flags), $"guest_memfd page {pgoff} is poisoned");
+                return null;
+            }
+
+            var level = PageLevels.FromBytes(Kvm.Profile.GmemFolioSize);
+            if (isPrivate && VendorPrivateMaxLevel < level)
+            {
+                level = VendorPrivateMaxLevel;
+            }
+
+            ulong delta = slot.GuestMemfdPgoff - slot.BaseGfn;
+            return (level, (first, count) => gmem.Pages.AllocateRange(first + delta, count));
+        }
+
+        var region = Kvm.Host.Find(new Memory.Hva(slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page)));
+        if (region is null)
+        {
+            failure = FaultOutcome.Failed(Errno.EFAULT, null, $"{slot}: userspace address is not mapped");
+            return null;
+        }
+
+        ulong hostPage = (slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page) - region.Start.Value) / Page;
+        if (!region.IsPresent(hostPage) && slot.AbsentMappingFault)
+        {
+            failure = FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, KvmMemoryExitFlags.AbsentMapping), $"host page of gpa {gpa} is absent");
+            return null;
+        }
+
+        // A read fault of anonymous memory maps the shared zero page: nothing to allocate.
+        return (PageLevels.FromBytes(region.BackingPageSize), null);
+    }
+}

@@ -1,0 +1,120 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Kvm.Mmu;
+using CocoLaunch.Memory;
+
+namespace CocoLaunch.Kvm;
+
+/// <summary>A VM file descriptor: one method per VM ioctl, each failing with an <see cref="Errno"/>.</summary>
+public sealed partial class VmFd
+{
+    /// <summary>KVM_MAX_VCPU_IDS on x86 (KVM_MAX_VCPUS × 4 with the default topology).</summary>
+    public const uint MaxVcpuIds = 4096 * 4;
+
+    private readonly object slotsLock = new();
+    private readonly Dictionary<uint, VcpuFd> vcpus = [];
+    private volatile MemslotSet slots = MemslotSet.Empty;
+    private volatile IntervalMap<ulong> attributes = new(0);
+
+    internal VmFd(Kvm kvm, KvmVmType type)
+    {
+        Kvm = kvm;
+        Type = type;
+        Fd = kvm.Fds.Add(this);
+        PreFaultAllowed = type is KvmVmType.Default or KvmVmType.SwProtected;
+        PreFaultPolicy = type.IsConfidential() ? PreFaultPolicy.ExactRange : PreFaultPolicy.Upstream;
+    }
+
+    public Kvm Kvm { get; }
+
+    public KvmVmType Type { get; }
+
+    public int Fd { get; }
+
+    public Stage2 Mmu { get; } = new();
+
+    /// <summary><c>kvm->arch.pre_fault_allowed</c>: true from creation for DEFAULT/SW_PROTECTED; TDX and SNP set it at finalize.</summary>
+    public bool PreFaultAllowed { get; private set; }
+
+    /// <summary>How far a pre-fault may map around the requested range; see <see cref="Mmu.PreFaultPolicy"/>.</summary>
+    public PreFaultPolicy PreFaultPolicy { get; set; }
+
+    /// <summary>The TDX shared-GPA bit (GPAW 48 → bit 47), or null when the VM has no shared alias.</summary>
+    public int? SharedGpaBit { get; internal set; }
+
+    /// <summary>Hypercalls that exit to userspace (KVM_CAP_EXIT_HYPERCALL).</summary>
+    public ulong HypercallExitMask { get; private set; }
+
+    /// <summary>The largest private leaf the vendor allows (<c>gmem_max_mapping_level</c>): 4K for TDX and, with 4K RMP entries, SNP.</summary>
+    public PageLevel VendorPrivateMaxLevel => Type is KvmVmType.Tdx or KvmVmType.Snp ? PageLevel.Size4K : PageLevel.Size1G;
+
+    internal MemslotSet Slots => slots;
+
+    internal IntervalMap<ulong> Attributes => attributes;
+
+    public IReadOnlyList<Memslot> Memslots => slots.All;
+
+    /// <summary>KVM_CHECK_EXTENSION on the VM fd.</summary>
+    public ulong CheckExtension(KvmCap cap) => Capabilities.Check(Kvm, this, cap);
+
+    /// <summary>KVM_ENABLE_CAP. Only KVM_CAP_EXIT_HYPERCALL is modelled.</summary>
+    public void EnableCap(KvmEnableCap cap)
+    {
+        if (cap.Cap != KvmCap.ExitHypercall || cap.Flags != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_ENABLE_CAP {(uint)cap.Cap} with flags {cap.Flags} is not supported");
+        }
+
+        if ((cap.Arg0 & ~KvmLimits.ExitHypercallValidMask) != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"hypercall exit mask 0x{cap.Arg0:x} has bits outside 0x{KvmLimits.ExitHypercallValidMask:x}");
+        }
+
+        HypercallExitMask = cap.Arg0;
+    }
+
+    /// <summary>KVM_CREATE_VCPU.</summary>
+    public VcpuFd CreateVcpu(uint id)
+    {
+        lock (vcpus)
+        {
+            if (id >= MaxVcpuIds)
+            {
+                throw new KvmException(Errno.EINVAL, $"vCPU id {id} is not below {MaxVcpuIds}");
+            }
+
+            if (vcpus.ContainsKey(id))
+            {
+                throw new KvmException(Errno.EEXIST, $"vCPU {id} already exists");
+            }
+
+            var vcpu = new VcpuFd(this, id);
+            vcpus[id] = vcpu;
+            return vcpu;
+        }
+    }
+
+    public int VcpuCount
+    {
+        get
+        {
+            lock (vcpus)
+            {
+                return vcpus.Count;
+            }
+        }
+    }
+
+    /// <summary>KVM_CREATE_GUEST_MEMFD; returns the new fd.</summary>
+    public int CreateGuestMemfd(KvmCreateGuestMemfd args)
+    {
+        var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this));
+        return Kvm.Fds.Add(gmem);
+    }
+
+    /// <summary>
+    /// Called by the vendor launch code when the launch is finalized (KVM_TDX_FINALIZE_VM,
+    /// KVM_SEV_SNP_LAUNCH_FINISH): only then may userspace pre-fault private memory.
+    /// </summary>
+    internal void AllowPreFault() => PreFaultAllowed = true;
+}
