@@ -1,42 +1,49 @@
+using System.Collections.Immutable;
+
 namespace CocoLaunch.Kvm;
 
-/// <summary>An immutable generation of the VM's memslots, read without locks by faults (KVM's SRCU-protected memslots).</summary>
+/// <summary>
+/// An immutable generation of the VM's memslots, read without locks by faults (KVM's SRCU-protected
+/// memslots). Updates are O(log n), so filling all 32764 slots stays cheap.
+/// </summary>
 internal sealed class MemslotSet
 {
-    public static readonly MemslotSet Empty = new([]);
+    public static readonly MemslotSet Empty = new(ImmutableDictionary<int, Memslot>.Empty, [ImmutableList<Memslot>.Empty, ImmutableList<Memslot>.Empty], 0);
 
-    // Address space 0, sorted by base GFN; the SMM address space is kept apart and never faulted.
-    private readonly Memslot[] byGfn;
+    private static readonly Comparer<Memslot> ByBaseGfn = Comparer<Memslot>.Create((a, b) => a.BaseGfn.CompareTo(b.BaseGfn));
 
-    public MemslotSet(IReadOnlyList<Memslot> slots)
+    private readonly ImmutableDictionary<int, Memslot> byKey;
+
+    // Per address space, sorted by base GFN. Faults use address space 0; SMM (1) is kept for overlap checks.
+    private readonly ImmutableList<Memslot>[] byGfn;
+
+    private MemslotSet(ImmutableDictionary<int, Memslot> byKey, ImmutableList<Memslot>[] byGfn, ulong totalPages)
     {
-        All = slots;
-        byGfn = slots.Where(s => s.AddressSpace == 0).OrderBy(s => s.BaseGfn).ToArray();
+        this.byKey = byKey;
+        this.byGfn = byGfn;
+        TotalPages = totalPages;
     }
 
-    public IReadOnlyList<Memslot> All { get; }
+    public IReadOnlyList<Memslot> All => [.. byGfn[0], .. byGfn[1]];
 
-    public Memslot? Get(int addressSpace, int id) => All.FirstOrDefault(s => s.AddressSpace == addressSpace && s.Id == id);
+    public int Count => byKey.Count;
 
-    public ulong TotalPages => All.Aggregate(0UL, (sum, s) => sum + s.NPages);
+    public ulong TotalPages { get; }
+
+    public Memslot? Get(int addressSpace, int id) => byKey.GetValueOrDefault(Key(addressSpace, id));
 
     /// <summary>The slot of address space 0 holding <paramref name="gfn"/>.</summary>
-    public Memslot? Find(ulong gfn)
+    public Memslot? Find(ulong gfn) => Floor(byGfn[0], gfn) is { } s && s.Contains(gfn) ? s : null;
+
+    /// <summary>A slot of the address space overlapping [base, end), other than <paramref name="except"/>.</summary>
+    public Memslot? Overlapping(int addressSpace, ulong baseGfn, ulong endGfn, Memslot? except)
     {
-        int lo = 0, hi = byGfn.Length - 1;
-        while (lo <= hi)
+        var list = byGfn[addressSpace];
+        int i = Math.Max(0, FloorIndex(list, baseGfn));
+        for (; i < list.Count && list[i].BaseGfn < endGfn; i++)
         {
-            int mid = (lo + hi) >>> 1;
-            var s = byGfn[mid];
-            if (gfn < s.BaseGfn)
-            {
-                hi = mid - 1;
-            }
-            else if (gfn >= s.EndGfn)
-            {
-                lo = mid + 1;
-            }
-            else
+            var s = list[i];
+            if (s != except && baseGfn < s.EndGfn)
             {
                 return s;
             }
@@ -45,21 +52,55 @@ internal sealed class MemslotSet
         return null;
     }
 
-    /// <summary>Slots of the same address space whose GFN range overlaps [base, end), other than <paramref name="except"/>.</summary>
-    public Memslot? Overlapping(int addressSpace, ulong baseGfn, ulong endGfn, Memslot? except) =>
-        All.FirstOrDefault(s => s != except && s.AddressSpace == addressSpace && s.BaseGfn < endGfn && baseGfn < s.EndGfn);
+    public IEnumerable<Memslot> OverlappingRange(ulong startGfn, ulong endGfn) =>
+        byGfn.SelectMany(l => l).Where(s => s.BaseGfn < endGfn && startGfn < s.EndGfn);
 
     public MemslotSet Replace(Memslot? old, Memslot? replacement)
     {
-        var list = All.Where(s => s != old).ToList();
-        if (replacement is not null)
+        var keys = byKey;
+        var lists = (ImmutableList<Memslot>[])byGfn.Clone();
+        ulong total = TotalPages;
+        if (old is not null)
         {
-            list.Add(replacement);
+            keys = keys.Remove(Key(old.AddressSpace, old.Id));
+            lists[old.AddressSpace] = lists[old.AddressSpace].Remove(old);
+            total -= old.NPages;
         }
 
-        return new MemslotSet(list);
+        if (replacement is not null)
+        {
+            keys = keys.SetItem(Key(replacement.AddressSpace, replacement.Id), replacement);
+            var list = lists[replacement.AddressSpace];
+            int at = list.BinarySearch(replacement, ByBaseGfn);
+            lists[replacement.AddressSpace] = list.Insert(at < 0 ? ~at : at, replacement);
+            total += replacement.NPages;
+        }
+
+        return new MemslotSet(keys, lists, total);
     }
 
-    public IEnumerable<Memslot> OverlappingRange(ulong startGfn, ulong endGfn) =>
-        All.Where(s => s.BaseGfn < endGfn && startGfn < s.EndGfn);
+    private static int Key(int addressSpace, int id) => (addressSpace << 16) | id;
+
+    private static Memslot? Floor(ImmutableList<Memslot> list, ulong gfn) => FloorIndex(list, gfn) is >= 0 and var i ? list[i] : null;
+
+    /// <summary>Index of the last slot whose base GFN is at most <paramref name="gfn"/>, or −1.</summary>
+    private static int FloorIndex(ImmutableList<Memslot> list, ulong gfn)
+    {
+        int lo = 0, hi = list.Count - 1, found = -1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (list[mid].BaseGfn <= gfn)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return found;
+    }
 }

@@ -67,7 +67,7 @@ public sealed partial class VmFd
             var old = slots.Get(asId, id);
             if (r.MemorySize == 0)
             {
-                DeleteSlot(old ?? throw new KvmException(Errno.EINVAL, $"memslot {asId}:{id} does not exist"));
+                RetireSlot(old ?? throw new KvmException(Errno.EINVAL, $"memslot {asId}:{id} does not exist"));
                 return;
             }
 
@@ -119,7 +119,7 @@ public sealed partial class VmFd
                 RetireSlot(old);
             }
 
-            slots = slots.Replace(old, slot);
+            slots = slots.Replace(null, slot);
         }
     }
 
@@ -143,13 +143,7 @@ public sealed partial class VmFd
         }
     }
 
-    private void DeleteSlot(Memslot old)
-    {
-        RetireSlot(old);
-        slots = slots.Replace(old, null);
-    }
-
-    /// <summary>Marks the slot INVALID (faults retry), zaps its mappings, and releases its guest_memfd binding.</summary>
+    /// <summary>Removes a slot: marks it INVALID (faults retry), zaps its mappings, releases its guest_memfd binding.</summary>
     private void RetireSlot(Memslot old)
     {
         var invalid = new Memslot(old.Id, old.AddressSpace, old.BaseGfn, old.NPages, old.Flags, old.UserspaceAddr, old.GuestMemfd, old.GuestMemfdPgoff) { Invalid = true };

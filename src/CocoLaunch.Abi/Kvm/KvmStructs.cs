@@ -38,7 +38,7 @@ public struct KvmUserspaceMemoryRegion
 }
 
 /// <summary><c>struct kvm_userspace_memory_region2</c> (160 bytes), for KVM_SET_USER_MEMORY_REGION2.</summary>
-public struct KvmUserspaceMemoryRegion2
+public record struct KvmUserspaceMemoryRegion2
 {
     public const int SizeInBytes = 160;
     private const int GuestMemfdOffsetAt = KvmUserspaceMemoryRegion.SizeInBytes;
