@@ -19,6 +19,12 @@ public sealed partial class VmFd
         try
         {
             var slot = slots.Find(gfn);
+            if (slot is null && isPrivate)
+            {
+                // A private fault never becomes MMIO: with no guest_memfd slot left, userspace must act.
+                return FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, KvmMemoryExitFlags.Private), $"private access to gfn 0x{gfn:x}, which has no memslot");
+            }
+
             if (slot is null)
             {
                 return FaultOutcome.NoSlot;
@@ -70,6 +76,33 @@ public sealed partial class VmFd
         {
             Mmu.MmuLock.ExitReadLock();
         }
+    }
+
+    /// <summary>The bytes behind a GFN that the guest just faulted in, for the access that follows.</summary>
+    internal IGuestPageBacking BackingStore(ulong gfn, bool isPrivate)
+    {
+        var slot = slots.Find(gfn) ?? throw new InvalidOperationException($"gfn 0x{gfn:x} has no memslot");
+        return isPrivate || slot.IsGmemOnly
+            ? new GmemBacking(slot)
+            : new HostBacking(Kvm.Host, slot);
+    }
+
+    private sealed class GmemBacking(Memslot slot) : IGuestPageBacking
+    {
+        public void Read(ulong gpa, Span<byte> destination) => slot.GuestMemfd!.Pages.Read(Offset(gpa), destination);
+
+        public void Write(ulong gpa, ReadOnlySpan<byte> source) => slot.GuestMemfd!.Pages.Write(Offset(gpa), source);
+
+        private ulong Offset(ulong gpa) => ((slot.GuestMemfdPgoff - slot.BaseGfn) * Page) + gpa;
+    }
+
+    private sealed class HostBacking(Memory.HostAddressSpace host, Memslot slot) : IGuestPageBacking
+    {
+        public void Read(ulong gpa, Span<byte> destination) => host.Read(Hva(gpa), destination);
+
+        public void Write(ulong gpa, ReadOnlySpan<byte> source) => host.Write(Hva(gpa), source);
+
+        private Memory.Hva Hva(ulong gpa) => new(slot.UserspaceAddr.Value + gpa - (slot.BaseGfn * Page));
     }
 
     private static bool LeafInside(ulong gfn, PageLevel level, ulong start, ulong end)
@@ -147,4 +180,12 @@ public sealed partial class VmFd
         // A read fault of anonymous memory maps the shared zero page: nothing to allocate.
         return (PageLevels.FromBytes(region.BackingPageSize), null);
     }
+}
+
+/// <summary>Where a mapped guest page's bytes live: a guest_memfd page or the VMM's host memory.</summary>
+internal interface IGuestPageBacking
+{
+    void Read(ulong gpa, Span<byte> destination);
+
+    void Write(ulong gpa, ReadOnlySpan<byte> source);
 }

@@ -5,6 +5,7 @@ public enum Errno
 {
     EPERM = 1,
     ENOENT = 2,
+    ENOEXEC = 8,
     EINTR = 4,
     EIO = 5,
     E2BIG = 7,
