@@ -17,6 +17,7 @@ internal static class Capabilities
         KvmCap.VmTypes => vm is null ? 0x3FUL : 0,
         KvmCap.PreFaultMemory => kvm.Profile.TdpEnabled ? 1UL : 0,
         KvmCap.GuestMemfdFlags => (ulong)SupportedGmemFlags(kvm, vm),
+        KvmCap.MemoryFaultNowait => kvm.Profile.AbsentMappingFault ? 1UL : 0,
         _ => 0,
     };
 

@@ -7,7 +7,18 @@ namespace CocoLaunch.Kvm;
 public sealed partial class VmFd
 {
     /// <summary>The attributes of one GFN (all GFNs start shared).</summary>
-    public KvmMemoryAttributes AttributesOf(ulong gfn) => (KvmMemoryAttributes)attributes[gfn];
+    /// <remarks>With in-place conversion, privacy lives in the guest_memfd: a GFN is private while the guest owns its page.</remarks>
+    public KvmMemoryAttributes AttributesOf(ulong gfn)
+    {
+        if (Kvm.Profile.GmemInPlaceConversion)
+        {
+            return slots.Find(gfn) is { GuestMemfd: { } gmem } slot && gmem.IsPrivatePage(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn))
+                ? KvmMemoryAttributes.Private
+                : KvmMemoryAttributes.None;
+        }
+
+        return (KvmMemoryAttributes)attributes[gfn];
+    }
 
     /// <summary>
     /// KVM_SET_MEMORY_ATTRIBUTES: all or nothing. Mappings in the range that the change makes wrong

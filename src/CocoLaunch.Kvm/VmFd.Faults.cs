@@ -36,8 +36,12 @@ public sealed partial class VmFd
             }
 
             var gpa = new Gpa(gfn * Page);
-            var (attr, attrRunEnd) = attributes.Lookup(gfn);
-            bool attrPrivate = Type.HasPrivateMemory() && ((KvmMemoryAttributes)attr).HasFlag(KvmMemoryAttributes.Private);
+            var (_, attrRunEnd) = attributes.Lookup(gfn);
+            bool attrPrivate = Type.HasPrivateMemory() && AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private);
+            if (Kvm.Profile.GmemInPlaceConversion)
+            {
+                attrRunEnd = gfn + 1; // privacy is per guest_memfd page: map one page per fault
+            }
             if (Type.HasPrivateMemory() && isPrivate != attrPrivate)
             {
                 return FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, isPrivate ? KvmMemoryExitFlags.Private : 0), $"{(isPrivate ? "private" : "shared")} access to a {(attrPrivate ? "private" : "shared")} GFN");

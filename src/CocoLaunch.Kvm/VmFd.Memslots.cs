@@ -16,6 +16,13 @@ public sealed partial class VmFd
     /// <summary>KVM_SET_USER_MEMORY_REGION: the v1 ioctl, which cannot describe a guest_memfd.</summary>
     public void SetUserMemoryRegion(KvmUserspaceMemoryRegion region)
     {
+        // The userfault RFC gave v1 slots bit 2 as KVM_MEM_ABSENT_MAPPING_FAULT (v1 can never mean guest_memfd).
+        bool absentMapping = Kvm.Profile.AbsentMappingFault && region.Flags.HasFlag(KvmMemFlags.AbsentMappingFault);
+        if (absentMapping)
+        {
+            region.Flags &= ~KvmMemFlags.AbsentMappingFault;
+        }
+
         if ((region.Flags & ~(KvmMemFlags.LogDirtyPages | KvmMemFlags.Readonly)) != 0)
         {
             throw new KvmException(Errno.EINVAL, $"KVM_SET_USER_MEMORY_REGION flags 0x{(uint)region.Flags:x}: only LOG_DIRTY_PAGES and READONLY exist in v1");
@@ -28,14 +35,14 @@ public sealed partial class VmFd
             GuestPhysAddr = region.GuestPhysAddr,
             MemorySize = region.MemorySize,
             UserspaceAddr = region.UserspaceAddr,
-        });
+        }, absentMapping);
     }
 
     /// <summary>KVM_SET_USER_MEMORY_REGION2: create, delete, move or change the flags of a memslot.</summary>
-    public void SetUserMemoryRegion2(KvmUserspaceMemoryRegion2 region) => SetMemoryRegion(region);
+    public void SetUserMemoryRegion2(KvmUserspaceMemoryRegion2 region) => SetMemoryRegion(region, absentMapping: false);
 
     /// <summary><c>__kvm_set_memory_region</c>, in the kernel's check order (kvm-memory-model.md §3).</summary>
-    private void SetMemoryRegion(KvmUserspaceMemoryRegion2 r)
+    private void SetMemoryRegion(KvmUserspaceMemoryRegion2 r, bool absentMapping)
     {
         int id = (int)(r.Slot & 0xFFFF);
         int asId = (int)(r.Slot >> 16);
@@ -104,7 +111,7 @@ public sealed partial class VmFd
                 throw new KvmException(Errno.EEXIST, $"gpa range [0x{r.GuestPhysAddr:x},0x{r.GuestPhysAddr + r.MemorySize:x}) overlaps {clash}");
             }
 
-            var slot = new Memslot(id, asId, baseGfn, npages, r.Flags, new Hva(r.UserspaceAddr), null, r.GuestMemfdOffset / Page);
+            var slot = new Memslot(id, asId, baseGfn, npages, r.Flags, new Hva(r.UserspaceAddr), null, r.GuestMemfdOffset / Page) { AbsentMappingFault = absentMapping };
             if (gmem)
             {
                 var file = Kvm.Fds.Get(r.GuestMemfd) as GuestMemfd

@@ -108,7 +108,7 @@ public sealed partial class VmFd
     /// <summary>KVM_CREATE_GUEST_MEMFD; returns the new fd.</summary>
     public int CreateGuestMemfd(KvmCreateGuestMemfd args)
     {
-        var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this));
+        var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this), Kvm.Profile.GmemInPlaceConversion);
         return Kvm.Fds.Add(gmem);
     }
 

@@ -179,6 +179,14 @@ public sealed class HostAddressSpace
         }
     }
 
+    /// <summary>MADV_DONTNEED on anonymous memory: the pages are freed and read back as zeros.</summary>
+    public void Discard(Hva address, ulong size)
+    {
+        var r = Find(address) ?? throw new HostFaultException("SIGSEGV", address, "no mapping");
+        ulong offset = address.Value - r.Start.Value;
+        r.Pages.RemoveRange(offset / Page, size / Page);
+    }
+
     /// <summary>get_user_pages with FOLL_PIN: an extra reference that conversion to private must see.</summary>
     public void Pin(Hva address) => AdjustPin(address, +1);
 

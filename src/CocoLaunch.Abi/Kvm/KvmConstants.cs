@@ -12,6 +12,9 @@ public enum KvmCap : uint
     VmTypes = 235,
     PreFaultMemory = 236,
     GuestMemfdFlags = 244,
+
+    /// <summary>KVM_CAP_MEMORY_FAULT_NOWAIT from the userfault RFC v2 (the number collided upstream; absent-mapping-rfc profile only).</summary>
+    MemoryFaultNowait = 228,
 }
 
 /// <summary><c>kvm_userspace_memory_region(2).flags</c>.</summary>

@@ -1,4 +1,6 @@
-namespace CocoLaunch.Kvm.Tests;
+using CocoLaunch.Kvm;
+
+namespace CocoLaunch.Tests.Shared;
 
 /// <summary>A guest that performs a fixed list of actions and records what each returned.</summary>
 internal sealed class ScriptedGuest(params GuestAction[] actions) : IGuest

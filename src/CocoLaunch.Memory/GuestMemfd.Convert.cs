@@ -1,0 +1,87 @@
+using CocoLaunch.Abi.Kvm;
+
+namespace CocoLaunch.Memory;
+
+public sealed partial class GuestMemfd
+{
+    /// <summary>Whether the file takes KVM_GMEM_CONVERT_* (the in-place conversion series is enabled).</summary>
+    public bool InPlaceConversion { get; init; }
+
+    /// <summary>Whether the guest owns the page (private) rather than sharing it with the host.</summary>
+    public bool IsPrivatePage(ulong page) => !Shareability.IsShared(page);
+
+    /// <summary>KVM_GMEM_CONVERT_SHARED (RFC v2): the pages become host-mappable; contents are kept (same pages, no copy).</summary>
+    public void ConvertShared(ref KvmGmemConvert args) => Convert(ref args, toShared: true);
+
+    /// <summary>
+    /// KVM_GMEM_CONVERT_PRIVATE (RFC v2): host mappings of the range are removed, then every page must have no
+    /// extra reference; a pinned page fails the whole call with EAGAIN and error_offset naming it.
+    /// </summary>
+    public void ConvertPrivate(ref KvmGmemConvert args) => Convert(ref args, toShared: false);
+
+    private void Convert(ref KvmGmemConvert args, bool toShared)
+    {
+        if (!InPlaceConversion)
+        {
+            throw new KvmException(Errno.ENOTTY, "guest_memfd in-place conversion is not enabled");
+        }
+
+        if (args.ErrorOffset != 0)
+        {
+            throw new KvmException(Errno.EINVAL, "error_offset must be 0 on input");
+        }
+
+        if (args.Size == 0)
+        {
+            return;
+        }
+
+        if (args.Offset + args.Size < args.Offset || args.Offset > Size || args.Offset + args.Size > Size)
+        {
+            throw new KvmException(Errno.EINVAL, $"conversion range [0x{args.Offset:x},+0x{args.Size:x}) exceeds the 0x{Size:x}-byte file");
+        }
+
+        if (args.Offset % Page != 0 || args.Size % Page != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"conversion range [0x{args.Offset:x},+0x{args.Size:x}) is not page aligned");
+        }
+
+        ulong first = args.Offset / Page;
+        ulong count = args.Size / Page;
+        InvalidateLock.EnterWriteLock();
+        try
+        {
+            var changing = Shareability.Snapshot.Runs(first, first + count).Where(r => r.Value != toShared).ToList();
+            if (changing.Count == 0)
+            {
+                return;
+            }
+
+            if (!toShared)
+            {
+                // Host PTEs are gone at this point (host accesses now check shareability); what remains are pins.
+                foreach (var (start, end, _) in changing)
+                {
+                    for (ulong page = start; page < end; page++)
+                    {
+                        if (HostPinCount(page) > 0)
+                        {
+                            args.ErrorOffset = page * Page;
+                            throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
+                        }
+                    }
+                }
+            }
+
+            foreach (var (start, end, _) in changing)
+            {
+                InvalidateBound(start, end - start, privateOnly: false);
+                Shareability.Set(start, end - start, toShared);
+            }
+        }
+        finally
+        {
+            InvalidateLock.ExitWriteLock();
+        }
+    }
+}

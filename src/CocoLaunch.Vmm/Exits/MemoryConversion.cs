@@ -1,0 +1,78 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Kvm;
+
+namespace CocoLaunch.Vmm.Exits;
+
+/// <summary>Converts a GPA range between shared and private, the one place both the hypercall and fault handlers use.</summary>
+public static class MemoryConversion
+{
+    private const ulong Page = PageSize.Size4K;
+
+    /// <summary>Converts [gpa, gpa + size); returns null on success, else why not (nothing is left half-converted by KVM).</summary>
+    public static string? Convert(VmFd vm, Gpa gpa, ulong size, bool toPrivate, ConversionMode mode)
+    {
+        try
+        {
+            if (mode == ConversionMode.InPlace)
+            {
+                foreach (var (slot, offset, length) in GmemRanges(vm, gpa, size))
+                {
+                    var args = new KvmGmemConvert { Offset = offset, Size = length };
+                    if (toPrivate)
+                    {
+                        slot.GuestMemfd!.ConvertPrivate(ref args);
+                    }
+                    else
+                    {
+                        slot.GuestMemfd!.ConvertShared(ref args);
+                    }
+                }
+
+                return null;
+            }
+
+            vm.SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = gpa.Value, Size = size, Attributes = toPrivate ? KvmMemoryAttributes.Private : 0 });
+            if (mode == ConversionMode.AttributesWithDiscard)
+            {
+                Discard(vm, gpa, size, discardPrivate: !toPrivate);
+            }
+
+            return null;
+        }
+        catch (KvmException e)
+        {
+            return $"converting [{gpa},+0x{size:x}) to {(toPrivate ? "private" : "shared")} failed: {e.Message}";
+        }
+    }
+
+    private static void Discard(VmFd vm, Gpa gpa, ulong size, bool discardPrivate)
+    {
+        foreach (var slot in vm.Memslots.Where(s => s.BaseGfn * Page < gpa.Value + size && gpa.Value < s.EndGfn * Page))
+        {
+            ulong start = Math.Max(gpa.Value, slot.BaseGfn * Page);
+            ulong end = Math.Min(gpa.Value + size, slot.EndGfn * Page);
+            if (discardPrivate && slot.GuestMemfd is { } gmem)
+            {
+                ulong offset = (slot.GuestMemfdPgoff * Page) + start - (slot.BaseGfn * Page);
+                gmem.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, offset, end - start);
+            }
+            else if (!discardPrivate)
+            {
+                // MADV_DONTNEED on anonymous memory: the pages read back as zeros.
+                var hva = new Memory.Hva(slot.UserspaceAddr.Value + start - (slot.BaseGfn * Page));
+                vm.Kvm.Host.Discard(hva, end - start);
+            }
+        }
+    }
+
+    private static IEnumerable<(Memslot Slot, ulong Offset, ulong Length)> GmemRanges(VmFd vm, Gpa gpa, ulong size)
+    {
+        foreach (var slot in vm.Memslots.Where(s => s.GuestMemfd is not null && s.BaseGfn * Page < gpa.Value + size && gpa.Value < s.EndGfn * Page))
+        {
+            ulong start = Math.Max(gpa.Value, slot.BaseGfn * Page);
+            ulong end = Math.Min(gpa.Value + size, slot.EndGfn * Page);
+            yield return (slot, (slot.GuestMemfdPgoff * Page) + start - (slot.BaseGfn * Page), end - start);
+        }
+    }
+}
