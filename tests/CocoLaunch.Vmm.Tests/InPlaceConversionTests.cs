@@ -90,6 +90,19 @@ public sealed class InPlaceConversionTests
     }
 
     [Fact]
+    public void ConvertPrivate_ZapsTheSharedMappingOfThatPage()
+    {
+        var (vm, _, gmem) = Setup();
+        var range = new KvmPreFaultMemory { Gpa = Base, Size = 4 * K4 };
+        vm.CreateVcpu(0).PreFaultMemory(ref range);
+        Assert.Equal(4L, vm.Mmu.Stats.Pages4K);
+        var args = new KvmGmemConvert { Offset = K4, Size = K4 };
+        gmem.ConvertPrivate(ref args);
+        Assert.Null(vm.Mmu.Lookup((Base + K4) / K4));
+        Assert.Equal(3L, vm.Mmu.Stats.Pages4K);
+    }
+
+    [Fact]
     public void Case150_PrivateRangeSigbusesInHostThenComesBack()
     {
         var (vm, host, gmem) = Setup();
