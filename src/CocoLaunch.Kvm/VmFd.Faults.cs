@@ -47,7 +47,7 @@ public sealed partial class VmFd
                 return FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, isPrivate ? KvmMemoryExitFlags.Private : 0), $"{(isPrivate ? "private" : "shared")} access to a {(attrPrivate ? "private" : "shared")} GFN");
             }
 
-            var backing = ResolveBacking(slot, gfn, isPrivate, gpa, out var failure);
+            var backing = ResolveBacking(slot, gfn, isPrivate, gpa, maxFrames, out var failure);
             if (backing is null)
             {
                 return failure;
@@ -66,7 +66,7 @@ public sealed partial class VmFd
             if (level == PageLevel.Size4K)
             {
                 ulong regionEnd = (gfn | (PageLevel.Size2M.Frames() - 1)) + 1;
-                ulong count = Math.Min(Math.Min(maxFrames, regionEnd - gfn), Math.Min(slot.EndGfn, attrRunEnd) - gfn);
+                ulong count = Math.Min(Math.Min(backing.Value.Run, regionEnd - gfn), Math.Min(slot.EndGfn, attrRunEnd) - gfn);
                 backing.Value.Allocate?.Invoke(gfn, count);
                 return FaultOutcome.Mapped(table.Map4KRun(gfn, count, accessed: !prefetch));
             }
@@ -130,8 +130,12 @@ public sealed partial class VmFd
         return level < backingLevel ? level : backingLevel;
     }
 
-    /// <summary>What backs the faulting page, the largest level that backing allows, and how to make it exist.</summary>
-    private (PageLevel Level, Action<ulong, ulong>? Allocate)? ResolveBacking(Memslot slot, ulong gfn, bool isPrivate, Gpa gpa, out FaultOutcome failure)
+    /// <summary>
+    /// What backs the faulting page: the largest level that backing allows, how to make it exist, and how many
+    /// frames from <paramref name="gfn"/> (up to <paramref name="maxFrames"/>) the same answer holds for — a 4K
+    /// run never reaches a poisoned or absent page, which must fault on its own.
+    /// </summary>
+    private (PageLevel Level, Action<ulong, ulong>? Allocate, ulong Run)? ResolveBacking(Memslot slot, ulong gfn, bool isPrivate, Gpa gpa, ulong maxFrames, out FaultOutcome failure)
     {
         failure = default;
         if (isPrivate || slot.IsGmemOnly)
@@ -164,7 +168,7 @@ public sealed partial class VmFd
             }
 
             ulong delta = slot.GuestMemfdPgoff - slot.BaseGfn;
-            return (level, (first, count) => gmem.Pages.AllocateRange(first + delta, count));
+            return (level, (first, count) => gmem.Pages.AllocateRange(first + delta, count), gmem.HealthyRun(pgoff, maxFrames));
         }
 
         var region = Kvm.Host.Find(new Memory.Hva(slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page)));
@@ -182,7 +186,8 @@ public sealed partial class VmFd
         }
 
         // A read fault of anonymous memory maps the shared zero page: nothing to allocate.
-        return (PageLevels.FromBytes(region.BackingPageSize), null);
+        ulong run = slot.AbsentMappingFault ? region.PresentRun(hostPage, maxFrames) : maxFrames;
+        return (PageLevels.FromBytes(region.BackingPageSize), null, run);
     }
 }
 

@@ -24,6 +24,9 @@ public sealed partial class GuestMemfd
     private readonly List<Binding> bindings = [];
     private readonly HashSet<ulong> poisoned = [];
 
+    // Faults check poison on every call; with nothing poisoned (the normal case) they take no lock.
+    private volatile bool anyPoisoned;
+
     private GuestMemfd(object owner, ulong size, GuestMemfdFlags flags)
     {
         Owner = owner;
@@ -114,13 +117,42 @@ public sealed partial class GuestMemfd
         lock (poisoned)
         {
             poisoned.Add(pageIndex);
+            anyPoisoned = true;
         }
 
         InvalidateBound(pageIndex, 1, privateOnly: false);
     }
 
+    /// <summary>How many pages from <paramref name="first"/> (up to <paramref name="max"/>) are not poisoned.</summary>
+    public ulong HealthyRun(ulong first, ulong max)
+    {
+        if (!anyPoisoned)
+        {
+            return max;
+        }
+
+        lock (poisoned)
+        {
+            ulong run = max;
+            foreach (ulong page in poisoned)
+            {
+                if (page >= first && page - first < run)
+                {
+                    run = page - first;
+                }
+            }
+
+            return run;
+        }
+    }
+
     public bool IsPoisoned(ulong pageIndex)
     {
+        if (!anyPoisoned)
+        {
+            return false;
+        }
+
         lock (poisoned)
         {
             return poisoned.Contains(pageIndex);

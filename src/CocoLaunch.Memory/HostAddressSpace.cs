@@ -52,6 +52,18 @@ public sealed class HostRegion
         }
     }
 
+    /// <summary>How many pages from <paramref name="first"/> (up to <paramref name="max"/>) are present.</summary>
+    public ulong PresentRun(ulong first, ulong max)
+    {
+        ulong run = 0;
+        while (run < max && IsPresent(first + run))
+        {
+            run++;
+        }
+
+        return run;
+    }
+
     internal void MarkPopulated(ulong pageIndex)
     {
         lock (populated)

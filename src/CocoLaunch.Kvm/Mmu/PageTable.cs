@@ -259,7 +259,7 @@ internal sealed class PageTable
     {
         const long ObjectHeader = 16, ArrayHeader = 24, Pointer = 8;
         const long DirectoryBytes = ObjectHeader + Pointer + ArrayHeader + Fanout * Pointer;
-        const long TableBytes = ObjectHeader + (2 * Pointer) + (2 * (ArrayHeader + (Fanout / 8)));
+        const long TableBytes = ObjectHeader + (2 * (Fanout / 8));
         long bytes = ArrayHeader + (RootEntries * Pointer);
         foreach (var d1g in roots)
         {
@@ -407,12 +407,31 @@ internal sealed class PageTable
         public volatile bool Accessed;
     }
 
+    [System.Runtime.CompilerServices.InlineArray(Fanout / 64)]
+    private struct Bits512
+    {
+        private ulong word;
+    }
+
+    /// <summary>A 4K table: the bitmaps live inline, so a table is one object (fault-in allocates little).</summary>
     private sealed class Table
     {
-        private readonly ulong[] present = new ulong[Fanout / 64];
-        private readonly ulong[] accessed = new ulong[Fanout / 64];
+        private Bits512 present;
+        private Bits512 accessed;
 
-        public int PresentCount => present.Sum(BitOperations.PopCount);
+        public int PresentCount
+        {
+            get
+            {
+                int n = 0;
+                for (int i = 0; i < Fanout / 64; i++)
+                {
+                    n += BitOperations.PopCount(Volatile.Read(ref present[i]));
+                }
+
+                return n;
+            }
+        }
 
         public bool IsPresent(int index) => (Volatile.Read(ref present[index >> 6]) & (1UL << (index & 63))) != 0;
 

@@ -28,7 +28,7 @@ public sealed class Stage2
     internal PageTable Shared { get; } = new();
 
     /// <summary>mmu_lock: faults take it for read (and run concurrently), invalidations for write.</summary>
-    internal ReaderWriterLockSlim MmuLock { get; } = new(LockRecursionPolicy.SupportsRecursion);
+    internal MmuLock MmuLock { get; } = new();
 
     internal PageTable Table(bool isPrivate) => isPrivate ? Private : Shared;
 
