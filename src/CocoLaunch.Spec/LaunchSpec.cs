@@ -21,8 +21,12 @@ public sealed record FirmwareSpec(string Path, string? VarsPath, SpecLocation Lo
 /// <summary>Kernel, initrd and command line for a direct (fw_cfg) boot.</summary>
 public sealed record DirectBootSpec(string KernelPath, string? InitrdPath, string? Cmdline);
 
-/// <summary>Guest RAM: a total size, and explicit memslots when the spec gives them.</summary>
-public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots);
+/// <summary>Guest RAM: a total size, explicit memslots when the spec gives them, and the host page size behind shared memory.</summary>
+/// <param name="HostPageSize">4K pages, 2M transparent huge pages (QEMU's anonymous default) or 1G hugetlbfs pages.</param>
+public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots, ulong HostPageSize = MemorySpec.DefaultHostPageSize)
+{
+    public const ulong DefaultHostPageSize = 2UL << 20;
+}
 
 public enum MemslotKind
 {

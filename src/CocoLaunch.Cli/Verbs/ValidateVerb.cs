@@ -19,6 +19,15 @@ internal static class ValidateVerb
     {
         var spec = LaunchSpecParser.Load(o.Spec);
         var (image, firmware) = LoadFirmware(spec);
+        try
+        {
+            Vmm.Launch.GuestMemoryLayout.Plan(spec, (ulong)image.Size);
+        }
+        catch (Vmm.Launch.LaunchException e)
+        {
+            throw new CliInputException($"{o.Spec}: memory: {e.Message}");
+        }
+
         string what = firmware switch
         {
             { Tdx.Value: { } t } when spec.Platform == KvmVmType.Tdx => $", {t.Sections.Count} TDX sections",

@@ -11,7 +11,14 @@ internal static class MemorySection
         ["shared"] = MemslotKind.Shared,
     };
 
-    /// <summary><c>memory: SIZE</c> or <c>memory: {size: SIZE, slots: [{gpa, size, kind}, …]}</c>.</summary>
+    private static readonly Dictionary<string, ulong> HostPages = new(StringComparer.Ordinal)
+    {
+        ["4K"] = 4UL << 10,
+        ["2M"] = 2UL << 20,
+        ["1G"] = 1UL << 30,
+    };
+
+    /// <summary><c>memory: SIZE</c> or <c>memory: {size: SIZE, slots: [{gpa, size, kind}, …], host-pages: 4K|2M|1G}</c>.</summary>
     public static MemorySpec Read(YamlSpecReader reader, YamlNode node, KvmVmType platform)
     {
         if (node is YamlScalarNode)
@@ -19,17 +26,18 @@ internal static class MemorySection
             return new MemorySpec(CheckTotal(reader, node, "memory", reader.Size(node, "memory")), []);
         }
 
-        var map = reader.Mapping(node, "memory", "size", "slots");
+        var map = reader.Mapping(node, "memory", "size", "slots", "host-pages");
         if (!map.Has("size") && !map.Has("slots"))
         {
             throw reader.Fail(node, "memory: give 'size', 'slots' or both");
         }
 
         var slots = map.Optional("slots") is { } s ? ReadSlots(reader, s, platform) : [];
+        ulong hostPages = map.Optional("host-pages") is { } hp ? reader.Choice(hp, "memory.host-pages", HostPages) : MemorySpec.DefaultHostPageSize;
         ulong slotTotal = slots.Aggregate(0UL, (sum, slot) => sum + slot.Size);
         if (map.Optional("size") is not { } sizeNode)
         {
-            return new MemorySpec(slotTotal, slots);
+            return new MemorySpec(slotTotal, slots, hostPages);
         }
 
         ulong size = CheckTotal(reader, sizeNode, "memory.size", reader.Size(sizeNode, "memory.size"));
@@ -38,7 +46,7 @@ internal static class MemorySection
             throw reader.Fail(sizeNode, $"memory.size is {SizeParser.Format(size)} but the slots add up to {SizeParser.Format(slotTotal)}");
         }
 
-        return new MemorySpec(size, slots);
+        return new MemorySpec(size, slots, hostPages);
     }
 
     private static ulong CheckTotal(YamlSpecReader reader, YamlNode node, string key, ulong size)

@@ -1,0 +1,126 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Kvm;
+
+namespace CocoLaunch.Vmm.Launch;
+
+/// <summary>One named launch step. <paramref name="Why"/> records why it sits where it does in the order.</summary>
+public sealed record LaunchStep(string Name, string Why, Action<LaunchContext> Run);
+
+/// <summary>The launch as ordered data: the steps a VMM performs, each a small method below.</summary>
+public static class LaunchRecipe
+{
+    public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
+    {
+        var steps = new List<LaunchStep>
+        {
+            new("create-vm", "every other ioctl needs the VM fd", CreateVm),
+            new("create-vcpus", "TDX requires KVM_TDX_INIT_VM before vCPUs exist, so vendor init will go between these two", CreateVcpus),
+            new("memslots", "guest_memfd and host memory must be bound before attributes can make anything private", Memslots),
+            new("attributes", "private memory must be PRIVATE before any page is added, measured or pre-faulted", Attributes),
+        };
+
+        if (platform is KvmVmType.Tdx or KvmVmType.Snp)
+        {
+            steps.Add(new("vendor-launch", "pre-fault of private memory is allowed only after KVM_TDX_FINALIZE_VM / KVM_SEV_SNP_LAUNCH_FINISH", VendorLaunchPending));
+        }
+
+        steps.Add(new("prefault", "last: maps exactly the guest's memory, after every page the launch measures is in place", PreFault));
+        return steps;
+    }
+
+    public static IReadOnlyList<string> StepNames(KvmVmType platform) => For(platform).Select(s => s.Name).ToList();
+
+    /// <summary>Runs the recipe up to and including <paramref name="stopAfter"/> (all steps when null).</summary>
+    public static LaunchContext Run(LaunchContext context, string? stopAfter)
+    {
+        var steps = For(context.Spec.Platform);
+        if (stopAfter is not null && steps.All(s => s.Name != stopAfter))
+        {
+            throw new LaunchException($"--stop-after: no step '{stopAfter}' in the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == context.Spec.Platform).Key} launch (steps: {string.Join(", ", steps.Select(s => s.Name))})");
+        }
+
+        foreach (var step in steps)
+        {
+            try
+            {
+                step.Run(context);
+            }
+            catch (KvmException e)
+            {
+                throw new LaunchException($"step {step.Name}: {e.Message}");
+            }
+
+            if (step.Name == stopAfter)
+            {
+                break;
+            }
+        }
+
+        return context;
+    }
+
+    private static void CreateVm(LaunchContext c) => c.Vm = c.Kvm.CreateVm(c.Spec.Platform);
+
+    private static void CreateVcpus(LaunchContext c)
+    {
+        for (uint i = 0; i < c.Spec.Vcpus; i++)
+        {
+            c.Vcpus.Add(c.RequireVm().CreateVcpu(i));
+        }
+    }
+
+    private static void Memslots(LaunchContext c)
+    {
+        var vm = c.RequireVm();
+        c.Layout = GuestMemoryLayout.Plan(c.Spec, (ulong)c.Firmware.Size);
+        foreach (var slot in c.Layout)
+        {
+            ulong hostPages = slot.Firmware ? PageSize.Size4K : c.Spec.Memory.HostPageSize;
+            var hva = c.Kvm.Host.Map(slot.Size, hostPages);
+            if (slot.Firmware && !slot.Private)
+            {
+                c.Kvm.Host.Write(hva, c.Firmware.Bytes.Span);
+            }
+
+            var region = new KvmUserspaceMemoryRegion2 { Slot = slot.Slot, GuestPhysAddr = slot.Gpa.Value, MemorySize = slot.Size, UserspaceAddr = hva.Value, GuestMemfd = -1 };
+            if (vm.Type.HasPrivateMemory())
+            {
+                region.Flags = KvmMemFlags.GuestMemfd;
+                region.GuestMemfd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = slot.Size });
+            }
+            else if (slot.Firmware && vm.Type == KvmVmType.Default)
+            {
+                region.Flags = KvmMemFlags.Readonly; // the flash/ROM mapping: guest writes exit as MMIO
+            }
+
+            vm.SetUserMemoryRegion2(region);
+        }
+    }
+
+    private static void Attributes(LaunchContext c)
+    {
+        foreach (var slot in c.Layout.Where(s => s.Private))
+        {
+            c.RequireVm().SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = slot.Gpa.Value, Size = slot.Size, Attributes = KvmMemoryAttributes.Private });
+        }
+    }
+
+    private static void VendorLaunchPending(LaunchContext c) =>
+        throw new LaunchException($"step vendor-launch: the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key} launch commands are not modelled yet, and KVM refuses to pre-fault private memory before they finalize the VM; use --stop-after attributes");
+
+    private static void PreFault(LaunchContext c)
+    {
+        var vcpu = c.Vcpus.FirstOrDefault() ?? throw new LaunchException("step prefault: the VM has no vCPU");
+        foreach (var slot in c.Layout)
+        {
+            var args = new KvmPreFaultMemory { Gpa = slot.Gpa.Value, Size = slot.Size };
+            while (args.Size > 0)
+            {
+                vcpu.PreFaultMemory(ref args);
+            }
+
+            c.PreFaulted.Add((slot.Gpa, slot.Size));
+        }
+    }
+}

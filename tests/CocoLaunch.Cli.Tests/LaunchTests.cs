@@ -1,0 +1,74 @@
+using CocoLaunch.Tests.Shared;
+
+namespace CocoLaunch.Cli.Tests;
+
+/// <summary>`launch --stop-after prefault --dump-stage2` on the shipped specs: the stage-2 dump users and tests read.</summary>
+public sealed class LaunchTests
+{
+    [Fact]
+    public void Launch_DefaultSpecOn1GPages_Maps1GLeavesAndFirmwareAt4K()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("default.yaml"), "--stop-after", "prefault", "--dump-stage2");
+        Assert.Equal((0, string.Empty), (result.Exit, result.Stderr));
+        Assert.Equal(
+            [
+                "memslot 0: [0x0,0x80000000) shared",
+                "memslot 1: [0x100000000,0x180000000) shared",
+                "memslot 2: [0xffe00000,0x100000000) shared firmware",
+                "pages_4k: 512",
+                "pages_2m: 0",
+                "pages_1g: 4",
+                "[0x0,0x80000000) 1G x2 shared",
+                "[0xffe00000,0x100000000) 4K x512 shared",
+                "[0x100000000,0x180000000) 1G x2 shared",
+            ],
+            Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void Launch_DefaultSpecOnThp_Maps2MLeaves()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("default-thp.yaml"), "--dump-stage2");
+        Assert.Equal(0, result.Exit);
+        Assert.Equal(["pages_4k: 512", "pages_2m: 512", "pages_1g: 0", "[0x0,0x40000000) 2M x512 shared"], Lines(result.Stdout)[2..6]);
+    }
+
+    [Fact]
+    public void Launch_SwProtected_PrivateSlotAt4KSharedSlotAt2M()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("sw-protected.yaml"), "--dump-stage2");
+        Assert.Equal(0, result.Exit);
+        Assert.Equal(
+            ["pages_4k: 262656", "pages_2m: 512", "pages_1g: 0", "[0x0,0x40000000) 4K x262144 private", "[0x40000000,0x80000000) 2M x512 shared", "[0xffe00000,0x100000000) 4K x512 shared"],
+            Lines(result.Stdout)[3..]);
+    }
+
+    [Fact]
+    public void Launch_TdxPastAttributes_ExplainsThatTheVendorLaunchIsMissing()
+    {
+        string spec = RepoPaths.LaunchSpec("tdx.yaml");
+        var result = CliRunner.Run("launch", spec, "--dump-stage2");
+        Assert.Equal(2, result.Exit);
+        Assert.Equal($"cocolaunch: {spec}: step vendor-launch: the tdx launch commands are not modelled yet, and KVM refuses to pre-fault private memory before they finalize the VM; use --stop-after attributes", result.ErrorLine);
+    }
+
+    [Fact]
+    public void Launch_TdxStopAfterAttributes_SlotsPrivateNothingMapped()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("tdx.yaml"), "--stop-after", "attributes", "--dump-stage2");
+        Assert.Equal(0, result.Exit);
+        Assert.Equal(
+            ["memslot 0: [0x0,0x80000000) private", "memslot 1: [0xffe00000,0x100000000) private firmware", "pages_4k: 0", "pages_2m: 0", "pages_1g: 0"],
+            Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void Launch_UnknownStep_ExitsTwoListingTheSteps()
+    {
+        string spec = RepoPaths.LaunchSpec("default.yaml");
+        var result = CliRunner.Run("launch", spec, "--stop-after", "boot");
+        Assert.Equal((2, $"cocolaunch: {spec}: --stop-after: no step 'boot' in the default launch (steps: create-vm, create-vcpus, memslots, attributes, prefault)"), (result.Exit, result.ErrorLine));
+    }
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+}
