@@ -20,6 +20,9 @@ public sealed record KvmProfile
     /// <summary><c>absent-mapping-rfc</c>: KVM_MEM_ABSENT_MAPPING_FAULT slots and KVM_CAP_MEMORY_FAULT_NOWAIT.</summary>
     public bool AbsentMappingFault { get; init; }
 
+    /// <summary><c>tdx-two-pass-2024</c>: KVM_TDX_EXTEND_MEMORY exists, so a VMM can add every page of a section before extending any.</summary>
+    public bool TdxTwoPass { get; init; }
+
     /// <summary>guest_memfd folio size in bytes; upstream allocates only 4 KiB folios (the hugetlb series allows 2M/1G).</summary>
     public ulong GmemFolioSize { get; init; } = Abi.PageSize.Size4K;
 }

@@ -22,11 +22,11 @@ internal static class LaunchVerb
     public static int Run(LaunchOptions o, TextWriter stdout)
     {
         var spec = LaunchSpecParser.Load(o.Spec);
-        var (image, _) = ValidateVerb.LoadFirmware(spec);
+        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         LaunchContext context;
         try
         {
-            context = LaunchRecipe.Run(new LaunchContext(spec, image), o.StopAfter);
+            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), o.StopAfter);
         }
         catch (LaunchException e)
         {

@@ -5,13 +5,26 @@ using CocoLaunch.Spec;
 namespace CocoLaunch.Vmm.Launch;
 
 /// <summary>Everything the recipe's steps build up, in the order they build it.</summary>
-public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware)
+public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Formats.Ovmf.OvmfFirmware? ovmf = null)
 {
     public LaunchSpec Spec { get; } = spec;
 
     public FirmwareImage Firmware { get; } = firmware;
 
-    public Kvm.Kvm Kvm { get; } = new();
+    /// <summary>The parsed OVMF metadata; confidential platforms need it.</summary>
+    public Formats.Ovmf.OvmfFirmware? Ovmf { get; } = ovmf;
+
+    /// <summary>The model's kernel, with the profile the spec's measurement order needs (two-pass needs the 2024 extend ioctl).</summary>
+    public Kvm.Kvm Kvm { get; } = new(spec.Tdx?.Measurement.Order == TdxPageOrder.TwoPass ? KvmProfile.Upstream with { TdxTwoPass = true } : null);
+
+    /// <summary>Every measured operation of this launch, in order.</summary>
+    public Abi.Measurement.MeasurementLog Log { get; } = new();
+
+    /// <summary>MRTD after KVM_TDX_FINALIZE_VM.</summary>
+    public byte[]? Mrtd { get; internal set; }
+
+    /// <summary>The TD HOB the launch wrote (end HOB included).</summary>
+    public byte[]? TdHob { get; internal set; }
 
     public VmFd? Vm { get; internal set; }
 

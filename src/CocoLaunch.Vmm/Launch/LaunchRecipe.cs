@@ -12,17 +12,24 @@ public static class LaunchRecipe
 {
     public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
     {
-        var steps = new List<LaunchStep>
+        var steps = new List<LaunchStep> { new("create-vm", "every other ioctl needs the VM fd", CreateVm) };
+        if (platform == KvmVmType.Tdx)
         {
-            new("create-vm", "every other ioctl needs the VM fd", CreateVm),
-            new("create-vcpus", "TDX requires KVM_TDX_INIT_VM before vCPUs exist, so vendor init will go between these two", CreateVcpus),
-            new("memslots", "guest_memfd and host memory must be bound before attributes can make anything private", Memslots),
-            new("attributes", "private memory must be PRIVATE before any page is added, measured or pre-faulted", Attributes),
-        };
+            steps.Add(new("tdx-init-vm", "KVM_TDX_INIT_VM must come before any vCPU exists (EBUSY otherwise)", Tdx.TdxLaunchSteps.InitVm));
+        }
 
-        if (platform is KvmVmType.Tdx or KvmVmType.Snp)
+        steps.Add(new("create-vcpus", "vCPUs exist before memory is populated, as in QEMU", CreateVcpus));
+        steps.Add(new("memslots", "guest_memfd and host memory must be bound before attributes can make anything private", Memslots));
+        steps.Add(new("attributes", "private memory must be PRIVATE before any page is added, measured or pre-faulted", Attributes));
+        if (platform == KvmVmType.Tdx)
         {
-            steps.Add(new("vendor-launch", "pre-fault of private memory is allowed only after KVM_TDX_FINALIZE_VM / KVM_SEV_SNP_LAUNCH_FINISH", VendorLaunchPending));
+            steps.Add(new("tdx-init-vcpu", "INIT_MEM_REGION runs on an initialised vCPU; RCX carries the TD HOB address", Tdx.TdxLaunchSteps.InitVcpus));
+            steps.Add(new("tdx-init-mem-region", "the TDVF sections, in metadata order: this is what MRTD measures", Tdx.TdxLaunchSteps.InitMemRegions));
+            steps.Add(new("tdx-finalize", "TDH.MR.FINALIZE fixes MRTD; only then may private memory be pre-faulted", Tdx.TdxLaunchSteps.Finalize));
+        }
+        else if (platform == KvmVmType.Snp)
+        {
+            steps.Add(new("vendor-launch", "pre-fault of private memory is allowed only after KVM_SEV_SNP_LAUNCH_FINISH", VendorLaunchPending));
         }
 
         steps.Add(new("prefault", "last: maps exactly the guest's memory, after every page the launch measures is in place", PreFault));

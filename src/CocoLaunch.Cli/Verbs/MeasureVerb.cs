@@ -1,0 +1,148 @@
+using System.Text.Json;
+using CocoLaunch.Abi;
+using CocoLaunch.Spec;
+using CocoLaunch.Vmm.Launch;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("measure", HelpText = "Launch a spec on the emulated TDX module and print the launch digest (MRTD).")]
+public sealed class MeasureOptions : CommonOptions
+{
+    [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML); or give --platform and --firmware instead.")]
+    public string? Spec { get; set; }
+
+    [Option("platform", HelpText = "Without a spec: the platform (tdx).")]
+    public string? Platform { get; set; }
+
+    [Option("firmware", HelpText = "Without a spec: the firmware image.")]
+    public string? Firmware { get; set; }
+
+    [Option("vars", HelpText = "Without a spec: a separate vars file mapped before the firmware.")]
+    public string? Vars { get; set; }
+
+    [Option("profile", HelpText = "Without a spec: upstream (single-pass, default) or two-pass.")]
+    public string? Profile { get; set; }
+
+    [Option("output-format", Default = "hex", HelpText = "hex (the digest alone), base64, or json.")]
+    public string OutputFormat { get; set; } = "hex";
+
+    [Option("explain", HelpText = "Print every measured operation, one line each, in order (diff two of these to find a divergence).")]
+    public bool Explain { get; set; }
+}
+
+internal static class MeasureVerb
+{
+    public static int Run(MeasureOptions o, TextWriter stdout)
+    {
+        if (o.OutputFormat is not ("hex" or "base64" or "json"))
+        {
+            throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: hex, base64, json");
+        }
+
+        var spec = o.Spec is not null ? FromFile(o) : FromFlags(o);
+        if (spec.Platform != KvmVmType.Tdx)
+        {
+            throw new CliInputException($"{o.Spec ?? "--platform"}: measure supports platform tdx so far");
+        }
+
+        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
+        LaunchContext context;
+        try
+        {
+            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
+        }
+        catch (LaunchException e)
+        {
+            throw new CliInputException($"{o.Spec ?? o.Firmware}: {e.Message}");
+        }
+
+        byte[] mrtd = context.Mrtd!;
+        if (o.Explain)
+        {
+            foreach (var op in context.Log.Operations)
+            {
+                stdout.WriteLine(op.ToLine());
+            }
+        }
+
+        switch (o.OutputFormat)
+        {
+            case "hex":
+                stdout.WriteLine(Convert.ToHexStringLower(mrtd));
+                break;
+            case "base64":
+                stdout.WriteLine(Convert.ToBase64String(mrtd));
+                break;
+            default:
+                WriteJson(context, mrtd, stdout);
+                break;
+        }
+
+        return ExitCode.Ok;
+    }
+
+    private static LaunchSpec FromFile(MeasureOptions o)
+    {
+        if (o.Platform is not null || o.Firmware is not null || o.Vars is not null || o.Profile is not null)
+        {
+            throw new CliInputException("--platform, --firmware, --vars and --profile describe a launch without a spec; give either a spec or those options");
+        }
+
+        return LaunchSpecParser.Load(o.Spec!);
+    }
+
+    /// <summary>The flag form: a TDX launch of one firmware with QEMU's defaults and 2 GiB of RAM (MRTD does not depend on RAM size).</summary>
+    private static LaunchSpec FromFlags(MeasureOptions o)
+    {
+        if (o.Platform is null || o.Firmware is null)
+        {
+            throw new CliInputException("measure needs a SPEC, or --platform and --firmware");
+        }
+
+        if (!LaunchSpecParser.Platforms.TryGetValue(o.Platform, out var platform))
+        {
+            throw new CliInputException($"--platform: '{o.Platform}' is not one of: {string.Join(", ", LaunchSpecParser.Platforms.Keys)}");
+        }
+
+        var order = o.Profile switch
+        {
+            null or "upstream" or "single-pass" => TdxPageOrder.SinglePass,
+            "two-pass" => TdxPageOrder.TwoPass,
+            _ => throw new CliInputException($"--profile: '{o.Profile}' is not one of: upstream, two-pass"),
+        };
+
+        string firmware = Path.GetFullPath(o.Firmware);
+        string? vars = o.Vars is null ? null : Path.GetFullPath(o.Vars);
+        var tdx = new TdxSpec(0x1000_0000, 0x602E7, new byte[48], new byte[48], new byte[48], TdxMeasurementProfile.Upstream with { Order = order });
+        return new LaunchSpec(
+            "--firmware", platform, new FirmwareSpec(firmware, vars, new SpecLocation("--firmware", 0, 0)), null, 1,
+            new MemorySpec(2UL << 30, []), platform == KvmVmType.Tdx ? tdx : null, null, null);
+    }
+
+    private static void WriteJson(LaunchContext c, byte[] mrtd, TextWriter stdout)
+    {
+        var tdx = c.Spec.Tdx!;
+        var td = c.RequireVm().Td!;
+        var json = new
+        {
+            platform = "tdx",
+            mrtd = Convert.ToHexStringLower(mrtd),
+            profile = new
+            {
+                order = tdx.Measurement.Order == TdxPageOrder.SinglePass ? "single-pass" : "two-pass",
+                pageAug = tdx.Measurement.PageAug == TdxPageAug.Ignore ? "ignore" : "skip",
+                shortSectionData = tdx.Measurement.ShortSectionData == TdxShortSectionData.ImageBytes ? "image-bytes" : "zero-fill",
+            },
+            attributes = $"0x{tdx.Attributes:x16}",
+            xfam = $"0x{tdx.Xfam:x16}",
+            mrconfigid = Convert.ToHexStringLower(tdx.MrConfigId),
+            mrowner = Convert.ToHexStringLower(tdx.MrOwner),
+            mrownerconfig = Convert.ToHexStringLower(tdx.MrOwnerConfig),
+            pageAdds = td.PagesAdded,
+            mrExtends = td.Extends,
+            bytesHashed = c.Log.TotalBytesHashed,
+        };
+        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

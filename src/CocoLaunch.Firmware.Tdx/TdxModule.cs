@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Measurement;
+
+namespace CocoLaunch.Firmware.Tdx;
+
+/// <summary>
+/// One TD as the TDX module builds it: TDH.MNG.INIT, TDH.MEM.PAGE.ADD into a 4K-only Secure EPT,
+/// TDH.MR.EXTEND in 256-byte chunks, TDH.MR.FINALIZE. Pure: the caller owns the memory and hands page
+/// contents in as spans; every measured operation is appended to <see cref="Log"/>.
+/// </summary>
+public sealed class TdxTd : IDisposable
+{
+    private const ulong Page = PageSize.Size4K;
+    private readonly IncrementalHash mrtd = IncrementalHash.CreateHash(HashAlgorithmName.SHA384);
+    private readonly HashSet<ulong> secureEpt = [];
+    private readonly byte[] buffer = new byte[MrtdRecords.BufferSize];
+    private byte[]? finalMrtd;
+
+    /// <param name="sharedBit">The GPA bit that marks shared addresses (47 for GPAW 48, 51 for GPAW 52).</param>
+    public TdxTd(int sharedBit = 47, MeasurementLog? log = null)
+    {
+        SharedBit = sharedBit;
+        Log = log ?? new MeasurementLog();
+    }
+
+    public int SharedBit { get; }
+
+    public MeasurementLog Log { get; }
+
+    public TdParams? Params { get; private set; }
+
+    public bool IsFinalized => finalMrtd is not null;
+
+    public long PagesAdded { get; private set; }
+
+    public long Extends { get; private set; }
+
+    /// <summary>MRTD after TDH.MR.FINALIZE.</summary>
+    public byte[] Mrtd => finalMrtd?.ToArray() ?? throw new TdxException(TdxStatus.OpStateIncorrect, "TDH.MR.FINALIZE", "MRTD is not final before TDH.MR.FINALIZE");
+
+    /// <summary>TDH.MNG.INIT: records TD_PARAMS and starts MRTD. Nothing of TD_PARAMS is hashed.</summary>
+    public void MngInit(TdParams parameters)
+    {
+        if (Params is not null)
+        {
+            throw new TdxException(TdxStatus.OpStateIncorrect, "TDH.MNG.INIT", "the TD is already initialised");
+        }
+
+        Params = parameters;
+    }
+
+    /// <summary>TDH.MEM.PAGE.ADD: maps a 4K private page in the Secure EPT, copies the source into it, and measures its GPA.</summary>
+    public void MemPageAdd(Gpa gpa, ReadOnlySpan<byte> source, Span<byte> tdPage)
+    {
+        CheckBuild("TDH.MEM.PAGE.ADD");
+        CheckGpa("TDH.MEM.PAGE.ADD", gpa);
+        if (!secureEpt.Add(gpa.Value))
+        {
+            throw new TdxException(TdxStatus.EptEntryNotFree, "TDH.MEM.PAGE.ADD", $"GPA {gpa} is already mapped");
+        }
+
+        source[..(int)Page].CopyTo(tdPage);
+        MrtdRecords.PageAdd(gpa.Value, buffer);
+        mrtd.AppendData(buffer);
+        PagesAdded++;
+        Log.Append("MEM.PAGE.ADD", gpa, MrtdRecords.BufferSize);
+    }
+
+    /// <summary>TDH.MR.EXTEND: measures one 256-byte chunk of a page already added, as it is now in TD memory.</summary>
+    public void MrExtend(Gpa chunkGpa, ReadOnlySpan<byte> chunk)
+    {
+        CheckBuild("TDH.MR.EXTEND");
+        if (chunkGpa.Value % MrtdRecords.ExtendChunk != 0 || HasSharedBit(chunkGpa))
+        {
+            throw new TdxException(TdxStatus.OperandInvalid, "TDH.MR.EXTEND", $"chunk GPA {chunkGpa} is not 256-byte aligned or is shared");
+        }
+
+        if (!secureEpt.Contains(chunkGpa.AlignDown(Page).Value))
+        {
+            throw new TdxException(TdxStatus.EptWalkFailed, "TDH.MR.EXTEND", $"the page of {chunkGpa} was never added");
+        }
+
+        MrtdRecords.Extend(chunkGpa.Value, buffer);
+        mrtd.AppendData(buffer);
+        mrtd.AppendData(chunk[..MrtdRecords.ExtendChunk]);
+        Extends++;
+        Log.Append("MR.EXTEND", chunkGpa, MrtdRecords.BufferSize + MrtdRecords.ExtendChunk);
+    }
+
+    /// <summary>TDH.MR.FINALIZE: closes MRTD with SHA-384 padding; the TD can no longer be built.</summary>
+    public byte[] MrFinalize()
+    {
+        CheckBuild("TDH.MR.FINALIZE");
+        finalMrtd = mrtd.GetHashAndReset();
+        return Mrtd;
+    }
+
+    public bool IsAdded(Gpa gpa) => secureEpt.Contains(gpa.Value);
+
+    public void Dispose() => mrtd.Dispose();
+
+    private void CheckBuild(string leaf)
+    {
+        if (Params is null)
+        {
+            throw new TdxException(TdxStatus.OpStateIncorrect, leaf, "TDH.MNG.INIT has not been done");
+        }
+
+        if (finalMrtd is not null)
+        {
+            throw new TdxException(TdxStatus.OpStateIncorrect, leaf, "the TD's measurement is finalized");
+        }
+    }
+
+    private void CheckGpa(string leaf, Gpa gpa)
+    {
+        if (!gpa.IsPageAligned || HasSharedBit(gpa))
+        {
+            throw new TdxException(TdxStatus.OperandInvalid, leaf, $"GPA {gpa} is not 4 KiB aligned or has the shared bit {SharedBit}");
+        }
+    }
+
+    private bool HasSharedBit(Gpa gpa) => ((gpa.Value >> SharedBit) & 1) != 0;
+}

@@ -1,0 +1,117 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Formats.Tdvf;
+using CocoLaunch.Spec;
+using CocoLaunch.Vmm.Launch;
+
+namespace CocoLaunch.Vmm.Tdx;
+
+/// <summary>The TDX part of the launch recipe, as upstream QEMU + KVM perform it (tdx-mrtd.md §4.1).</summary>
+internal static class TdxLaunchSteps
+{
+    private const ulong Page = PageSize.Size4K;
+
+    /// <summary>QEMU's GPAW: 48 bits, so the shared bit is 47 (4-level EPT).</summary>
+    private const uint GuestPhysAddressWidth = 48;
+
+    public static void InitVm(LaunchContext c)
+    {
+        var tdx = c.Spec.Tdx!;
+        c.RequireVm().MeasurementLog = c.Log;
+        c.RequireVm().MemoryEncryptOp(new KvmTdxCmd
+        {
+            Id = KvmTdxCmdId.InitVm,
+            Data = new KvmTdxInitVm
+            {
+                Attributes = tdx.Attributes,
+                Xfam = tdx.Xfam,
+                MrConfigId = tdx.MrConfigId,
+                MrOwner = tdx.MrOwner,
+                MrOwnerConfig = tdx.MrOwnerConfig,
+                Cpuid = [KvmTdxInitVm.GuestPhysBits(GuestPhysAddressWidth)],
+            },
+        });
+    }
+
+    /// <summary>Every vCPU starts with RCX = the TD HOB's GPA, where TDVF looks for it.</summary>
+    public static void InitVcpus(LaunchContext c)
+    {
+        ulong hob = HobSection(c)?.MemoryAddress.Value ?? 0;
+        foreach (var vcpu in c.Vcpus)
+        {
+            vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = hob });
+        }
+    }
+
+    /// <summary>
+    /// Every TDVF section in metadata order — never sorted — each page PAGE.ADDed, and MR.EXTENDed when the
+    /// section asks for it: single-pass per page by default, or all adds then all extends per section (two-pass).
+    /// </summary>
+    public static void InitMemRegions(LaunchContext c)
+    {
+        var profile = c.Spec.Tdx!.Measurement;
+        var vcpu = c.Vcpus.FirstOrDefault() ?? throw new LaunchException("step tdx-init-mem-region: the TD has no vCPU");
+        foreach (var section in Metadata(c).Sections)
+        {
+            if (profile.PageAug == TdxPageAug.Skip && section.Attributes.HasFlag(TdvfSectionAttributes.PageAug))
+            {
+                continue; // aug-skip: left for TDH.MEM.PAGE.AUG after the build, unmeasured
+            }
+
+            c.Log.Section = $"TDVF #{section.Index} {section.TypeName}";
+            var source = c.Kvm.Host.Map(section.MemoryDataSize);
+            c.Kvm.Host.Write(source, SourceBytes(c, section, profile.ShortSectionData));
+            bool extend = section.Attributes.HasFlag(TdvfSectionAttributes.MrExtend);
+            bool twoPass = profile.Order == TdxPageOrder.TwoPass;
+            var region = new KvmTdxInitMemRegion { SourceAddr = source.Value, Gpa = section.MemoryAddress.Value, NrPages = section.PageCount };
+            var cmd = new KvmTdxCmd { Id = KvmTdxCmdId.InitMemRegion, Flags = extend && !twoPass ? KvmTdxFlags.MeasureMemoryRegion : 0, Data = region };
+            vcpu.MemoryEncryptOp(cmd);
+            if (extend && twoPass)
+            {
+                vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.ExtendMemory, Data = region });
+            }
+        }
+
+        c.Log.Section = string.Empty;
+    }
+
+    public static void Finalize(LaunchContext c)
+    {
+        c.RequireVm().MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.FinalizeVm });
+        c.Mrtd = c.RequireVm().Td!.Mrtd;
+    }
+
+    private static TdvfMetadata Metadata(LaunchContext c) =>
+        c.Ovmf?.Tdx.Value ?? throw new LaunchException("the firmware has no usable TDX metadata");
+
+    private static TdvfSection? HobSection(LaunchContext c) => Metadata(c).Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
+
+    /// <summary>
+    /// What the VMM hands KVM as the section's source: image bytes for BFV/CFV (past RawDataSize either more
+    /// image bytes, as QEMU/KVM copy them, or zeros under zero-fill), the TD HOB, or zeros.
+    /// </summary>
+    private static byte[] SourceBytes(LaunchContext c, TdvfSection s, TdxShortSectionData shortData)
+    {
+        var bytes = new byte[s.MemoryDataSize];
+        switch (s.Type)
+        {
+            case TdvfSectionType.Bfv or TdvfSectionType.Cfv:
+                ulong copy = shortData == TdxShortSectionData.ZeroFill ? s.RawDataSize : s.MemoryDataSize;
+                if (s.DataOffset + copy > (ulong)c.Firmware.Size)
+                {
+                    throw new LaunchException($"{s.Label}: the image has no bytes for [0x{s.DataOffset:x},0x{s.DataOffset + copy:x}) (file size 0x{c.Firmware.Size:x}); QEMU would read past the image, so use short-section-data: zero-fill or fix the metadata");
+                }
+
+                c.Firmware.Bytes.Span.Slice((int)s.DataOffset, (int)copy).CopyTo(bytes);
+                break;
+            case TdvfSectionType.TdHob:
+                var ram = c.Layout.Where(p => !p.Firmware).Select(p => (p.Gpa.Value, p.Size));
+                var hob = TdHobBuilder.Build(s.MemoryAddress, TdHobBuilder.Resources(ram, Metadata(c).Sections));
+                c.TdHob = hob;
+                hob.CopyTo(bytes, 0);
+                break;
+        }
+
+        return bytes;
+    }
+}
