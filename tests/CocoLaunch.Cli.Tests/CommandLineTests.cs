@@ -18,7 +18,9 @@ public sealed class CommandLineTests
         Assert.Contains("  validate    Check a launch spec", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("  inspect     Show a firmware image's", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.", result.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("  measure ", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  measure     Launch a spec on the emulated TDX module", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("  boot ", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("  verify ", result.Stdout, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -43,13 +43,43 @@ public sealed class LaunchTests
             Lines(result.Stdout)[3..]);
     }
 
+    /// <summary>Issue 3's TDX dump: after KVM_TDX_FINALIZE_VM, private memory is pre-faulted with 4K leaves only, exactly the slots.</summary>
     [Fact]
-    public void Launch_TdxPastAttributes_ExplainsThatTheVendorLaunchIsMissing()
+    public void Launch_Tdx_Only4KPrivateLeavesExactlyCoveringTheSlots()
     {
-        string spec = RepoPaths.LaunchSpec("tdx.yaml");
-        var result = CliRunner.Run("launch", spec, "--dump-stage2");
-        Assert.Equal(2, result.Exit);
-        Assert.Equal($"cocolaunch: {spec}: step vendor-launch: the tdx launch commands are not modelled yet, and KVM refuses to pre-fault private memory before they finalize the VM; use --stop-after attributes", result.ErrorLine);
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("tdx.yaml"), "--stop-after", "prefault", "--dump-stage2");
+        Assert.Equal((0, string.Empty), (result.Exit, result.Stderr));
+        Assert.Equal(
+            [
+                "memslot 0: [0x0,0x80000000) private",
+                "memslot 1: [0xffe00000,0x100000000) private firmware",
+                "pages_4k: 524800",
+                "pages_2m: 0",
+                "pages_1g: 0",
+                "[0x0,0x80000000) 4K x524288 private",
+                "[0xffe00000,0x100000000) 4K x512 private",
+            ],
+            Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void Launch_TdxStopAfterFinalize_OnlyTheTdvfSectionsAreMapped()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("tdx.yaml"), "--stop-after", "tdx-finalize", "--dump-stage2");
+        Assert.Equal(0, result.Exit);
+
+        // tdx-mrtd.md §5: TempMem 0x800000+0x6000, TD_HOB 0x809000+0x2000, TempMem 0x80B000+0x2000, TempMem 0x810000+0x10000, CFV+BFV 0xFFE00000+0x200000.
+        Assert.Equal(
+            [
+                "pages_4k: 538",
+                "pages_2m: 0",
+                "pages_1g: 0",
+                "[0x800000,0x806000) 4K x6 private",
+                "[0x809000,0x80d000) 4K x4 private",
+                "[0x810000,0x820000) 4K x16 private",
+                "[0xffe00000,0x100000000) 4K x512 private",
+            ],
+            Lines(result.Stdout)[2..]);
     }
 
     [Fact]
