@@ -1,0 +1,97 @@
+using System.Text.Json;
+using CocoLaunch.Tests.Shared;
+
+namespace CocoLaunch.Cli.Tests;
+
+/// <summary>`cocolaunch measure` for TDX: MRTD from the emulated launch against public and independently derived values.</summary>
+public sealed class MeasureTests
+{
+    /// <summary>shared/vectors/public-check-values.tsv, row "tdx OVMF.fd": upstream QEMU+KVM single-pass.</summary>
+    private const string PublicMrtd = "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47";
+
+    /// <summary>The Debian OVMF.fd sections, typed in from tdx-mrtd.md §5 (not parsed by product code).</summary>
+    private static ReferenceMrtd.Section[] DebianSections()
+    {
+        byte[] image = File.ReadAllBytes(RepoPaths.OvmfFd);
+        return
+        [
+            new(0xFFE20000, 480, true, image[0x20000..0x200000]),
+            new(0xFFE00000, 32, false, null),
+            new(0x810000, 16, false, null),
+            new(0x80B000, 2, false, null),
+            new(0x809000, 2, false, null),
+            new(0x800000, 6, false, null),
+        ];
+    }
+
+    [Fact]
+    public void ReferenceCalculator_ReproducesThePublicValue() => Assert.Equal(PublicMrtd, ReferenceMrtd.Compute(DebianSections()));
+
+    [Theory]
+    [InlineData("tdx.yaml")]
+    [InlineData("tdx-split.yaml")]
+    public void Measure_DebianSpec_EqualsThePublicMrtd(string spec)
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec(spec));
+        Assert.Equal((0, PublicMrtd + Environment.NewLine, string.Empty), (result.Exit, result.Stdout, result.Stderr));
+    }
+
+    [Fact]
+    public void Measure_FlagFormCodePlusVars_EqualsThePublicMrtd()
+    {
+        var result = CliRunner.Run("measure", "--platform", "tdx", "--firmware", RepoPaths.OvmfCodeFd, "--vars", RepoPaths.OvmfVarsFd);
+        Assert.Equal((0, PublicMrtd), (result.Exit, result.Stdout.Trim()));
+    }
+
+    [Fact]
+    public void Measure_TwoPass_EqualsTheIndependentTwoPassValue()
+    {
+        string expected = ReferenceMrtd.Compute(DebianSections(), twoPass: true);
+        var result = CliRunner.Run("measure", "--platform", "tdx", "--firmware", RepoPaths.OvmfFd, "--profile", "two-pass");
+        Assert.Equal((0, expected), (result.Exit, result.Stdout.Trim()));
+        Assert.NotEqual(PublicMrtd, expected);
+    }
+
+    [Fact]
+    public void Measure_Json_CarriesProfileParamsAndCounts()
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--output-format", "json");
+        Assert.Equal(0, result.Exit);
+        using var doc = JsonDocument.Parse(result.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal(PublicMrtd, root.GetProperty("mrtd").GetString());
+        Assert.Equal("single-pass", root.GetProperty("profile").GetProperty("order").GetString());
+        Assert.Equal("0x0000000010000000", root.GetProperty("attributes").GetString());
+        Assert.Equal("0x00000000000602e7", root.GetProperty("xfam").GetString());
+        Assert.Equal(538, root.GetProperty("pageAdds").GetInt32()); // tdx-mrtd.md §2: 538 PAGE.ADDs,
+        Assert.Equal(7680, root.GetProperty("mrExtends").GetInt32()); // 7,680 MR.EXTENDs,
+        Assert.Equal(3_017_984, root.GetProperty("bytesHashed").GetInt64()); // 3,017,984 hashed bytes
+    }
+
+    [Fact]
+    public void Measure_Base64_IsTheSameDigest()
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--output-format", "base64");
+        Assert.Equal(Convert.ToBase64String(Convert.FromHexString(PublicMrtd)), result.Stdout.Trim());
+    }
+
+    [Fact]
+    public void Measure_Explain_OneLinePerOperationThenTheDigest()
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--explain");
+        string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(538 + 7680 + 1, lines.Length);
+        Assert.Equal("       0 MEM.PAGE.ADD  gpa=0x0000ffe20000 bytes=128  TDVF #0 BFV", lines[0]);
+        Assert.Equal("       1 MR.EXTEND     gpa=0x0000ffe20000 bytes=384  TDVF #0 BFV", lines[1]);
+        Assert.Equal("    8210 MEM.PAGE.ADD  gpa=0x000000809000 bytes=128  TDVF #4 TD_HOB", lines[8210]);
+        Assert.Equal(PublicMrtd, lines[^1]);
+    }
+
+    [Fact]
+    public void Measure_CodeOnlyWithoutVars_ExitsTwoNamingTheSection()
+    {
+        var result = CliRunner.Run("measure", "--platform", "tdx", "--firmware", RepoPaths.OvmfCodeFd);
+        Assert.Equal(2, result.Exit);
+        Assert.Contains("TDX section #0 (BFV) data [0x20000,0x200000) lies beyond the end of the file", result.ErrorLine, StringComparison.Ordinal);
+    }
+}
