@@ -42,5 +42,6 @@ public sealed record MemslotSpec(Gpa Gpa, ulong Size, MemslotKind Kind)
 /// <summary>A place in a spec file, for messages about values checked after parsing.</summary>
 public sealed record SpecLocation(string File, long Line, long Column)
 {
-    public override string ToString() => $"{File}:{Line}:{Column}";
+    /// <summary>"spec.yaml:3:11"; a location outside any file (a command-line option) is just its name.</summary>
+    public override string ToString() => Line > 0 ? $"{File}:{Line}:{Column}" : File;
 }

@@ -44,6 +44,9 @@ internal static class ValidateVerb
         return ExitCode.Ok;
     }
 
+    /// <summary>In a spec the message names the key; on the command line the option already does.</summary>
+    private static string FirmwareKey(SpecLocation at) => at.Line > 0 ? "firmware: " : string.Empty;
+
     /// <summary>Loads the spec's firmware; confidential platforms also need OVMF metadata that suits them.</summary>
     internal static (FirmwareImage Image, OvmfFirmware? Firmware) LoadFirmware(LaunchSpec spec)
     {
@@ -55,7 +58,7 @@ internal static class ValidateVerb
         }
         catch (FirmwareFileException e)
         {
-            throw new CliInputException($"{at}: firmware: {e.Message}");
+            throw new CliInputException($"{at}: {FirmwareKey(at)}{e.Message}");
         }
 
         if (!spec.Platform.IsConfidential())
@@ -70,10 +73,10 @@ internal static class ValidateVerb
         }
         catch (FirmwareFormatException e)
         {
-            throw new CliInputException($"{at}: firmware: {e.Describe(image.Name)}");
+            throw new CliInputException($"{at}: {FirmwareKey(at)}{e.Describe(image.Name)}");
         }
 
         string? problem = FirmwareRequirements.Check(firmware, spec.Platform, spec.Vcpus, spec.DirectBoot is not null);
-        return problem is null ? (image, firmware) : throw new CliInputException($"{at}: firmware: {problem}");
+        return problem is null ? (image, firmware) : throw new CliInputException($"{at}: {FirmwareKey(at)}{problem}");
     }
 }
