@@ -12,10 +12,18 @@ namespace CocoLaunch.Firmware.Tdx;
 public sealed class TdxTd : IDisposable
 {
     private const ulong Page = PageSize.Size4K;
+    // SHA-384 is a stream: staging records and feeding them in large appends gives the same digest as one
+    // append per record, without a native call per 128-byte record.
+    private const int StagingSize = 64 * 1024;
+
     private readonly IncrementalHash mrtd = IncrementalHash.CreateHash(HashAlgorithmName.SHA384);
     private readonly HashSet<ulong> secureEpt = [];
-    private readonly byte[] buffer = new byte[MrtdRecords.BufferSize];
+    private readonly byte[] staging = new byte[StagingSize];
+    private int staged;
     private byte[]? finalMrtd;
+
+    // MR.EXTEND comes 16 times per page, right after its PAGE.ADD: remember the page last found in the S-EPT.
+    private ulong lastMappedPage = ulong.MaxValue;
 
     /// <param name="sharedBit">The GPA bit that marks shared addresses (47 for GPAW 48, 51 for GPAW 52).</param>
     public TdxTd(int sharedBit = 47, MeasurementLog? log = null)
@@ -61,8 +69,7 @@ public sealed class TdxTd : IDisposable
         }
 
         source[..(int)Page].CopyTo(tdPage);
-        MrtdRecords.PageAdd(gpa.Value, buffer);
-        mrtd.AppendData(buffer);
+        MrtdRecords.PageAdd(gpa.Value, Stage(MrtdRecords.BufferSize));
         PagesAdded++;
         Log.Append("MEM.PAGE.ADD", gpa, MrtdRecords.BufferSize);
     }
@@ -76,14 +83,19 @@ public sealed class TdxTd : IDisposable
             throw new TdxException(TdxStatus.OperandInvalid, "TDH.MR.EXTEND", $"chunk GPA {chunkGpa} is not 256-byte aligned or is shared");
         }
 
-        if (!secureEpt.Contains(chunkGpa.AlignDown(Page).Value))
+        ulong page = chunkGpa.AlignDown(Page).Value;
+        if (page != lastMappedPage)
         {
-            throw new TdxException(TdxStatus.EptWalkFailed, "TDH.MR.EXTEND", $"the page of {chunkGpa} was never added");
+            if (!secureEpt.Contains(page))
+            {
+                throw new TdxException(TdxStatus.EptWalkFailed, "TDH.MR.EXTEND", $"the page of {chunkGpa} was never added");
+            }
+
+            lastMappedPage = page;
         }
 
-        MrtdRecords.Extend(chunkGpa.Value, buffer);
-        mrtd.AppendData(buffer);
-        mrtd.AppendData(chunk[..MrtdRecords.ExtendChunk]);
+        MrtdRecords.Extend(chunkGpa.Value, Stage(MrtdRecords.BufferSize));
+        chunk[..MrtdRecords.ExtendChunk].CopyTo(Stage(MrtdRecords.ExtendChunk));
         Extends++;
         Log.Append("MR.EXTEND", chunkGpa, MrtdRecords.BufferSize + MrtdRecords.ExtendChunk);
     }
@@ -92,11 +104,31 @@ public sealed class TdxTd : IDisposable
     public byte[] MrFinalize()
     {
         CheckBuild("TDH.MR.FINALIZE");
+        Flush();
         finalMrtd = mrtd.GetHashAndReset();
         return Mrtd;
     }
 
     public bool IsAdded(Gpa gpa) => secureEpt.Contains(gpa.Value);
+
+    /// <summary>Room for the next record in the staging buffer, flushing it to the hash when full.</summary>
+    private Span<byte> Stage(int length)
+    {
+        if (staged + length > StagingSize)
+        {
+            Flush();
+        }
+
+        var span = staging.AsSpan(staged, length);
+        staged += length;
+        return span;
+    }
+
+    private void Flush()
+    {
+        mrtd.AppendData(staging, 0, staged);
+        staged = 0;
+    }
 
     public void Dispose() => mrtd.Dispose();
 

@@ -84,6 +84,7 @@ public sealed partial class VcpuFd
 
         bool measure = (cmd.Flags & KvmTdxFlags.MeasureMemoryRegion) != 0;
         var source = new byte[Page];
+        var page = new byte[Page];
         try
         {
             while (region.NrPages > 0)
@@ -93,7 +94,7 @@ public sealed partial class VcpuFd
                     throw new KvmException(Errno.EINTR, "KVM_TDX_INIT_MEM_REGION interrupted");
                 }
 
-                AddPage(new Gpa(region.Gpa), new Memory.Hva(region.SourceAddr), measure, source);
+                AddPage(new Gpa(region.Gpa), new Memory.Hva(region.SourceAddr), measure, source, page);
                 region.SourceAddr += Page;
                 region.Gpa += Page;
                 region.NrPages--;
@@ -105,7 +106,7 @@ public sealed partial class VcpuFd
         }
     }
 
-    private void AddPage(Gpa gpa, Memory.Hva sourceAddr, bool measure, byte[] source)
+    private void AddPage(Gpa gpa, Memory.Hva sourceAddr, bool measure, byte[] source, byte[] page)
     {
         ulong gfn = gpa.Value / Page;
         var slot = Vm.Slots.Find(gfn);
@@ -135,7 +136,6 @@ public sealed partial class VcpuFd
             throw new KvmException(outcome.Kind == FaultKind.Error ? outcome.Error.Errno : Errno.EINVAL, $"mapping gpa {gpa}: {outcome.Error.Detail}");
         }
 
-        var page = new byte[Page];
         try
         {
             Vm.Td!.MemPageAdd(gpa, source, page);

@@ -64,11 +64,20 @@ public sealed class HostRegion
         return run;
     }
 
-    internal void MarkPopulated(ulong pageIndex)
+    /// <summary>Records pages [first, last] as present; only userfault-managed regions track this.</summary>
+    internal void MarkPopulated(ulong first, ulong last)
     {
+        if (!MissingUntilPopulated)
+        {
+            return;
+        }
+
         lock (populated)
         {
-            populated.Add(pageIndex);
+            for (ulong page = first; page <= last; page++)
+            {
+                populated.Add(page);
+            }
         }
     }
 
@@ -148,6 +157,13 @@ public sealed class HostAddressSpace
 
     public void Read(Hva address, Span<byte> destination)
     {
+        // The common case, one plain region, without building the chunk list.
+        if (Find(address) is { GuestMemfd: null, MissingUntilPopulated: false } only && address.Value + (ulong)destination.Length <= only.End)
+        {
+            only.Pages.Read(address.Value - only.Start.Value, destination);
+            return;
+        }
+
         foreach (var (r, offset, chunk, done) in Chunks(address, destination.Length))
         {
             var part = destination.Slice(done, chunk);
@@ -157,7 +173,7 @@ public sealed class HostAddressSpace
             }
             else
             {
-                r.MarkPopulated(offset / Page);
+                r.MarkPopulated(offset / Page, (offset + (ulong)chunk - 1) / Page);
                 r.Pages.Read(offset, part);
             }
         }
@@ -175,7 +191,7 @@ public sealed class HostAddressSpace
             }
             else
             {
-                r.MarkPopulated(offset / Page);
+                r.MarkPopulated(offset / Page, (offset + (ulong)chunk - 1) / Page);
                 r.Pages.Write(offset, part);
             }
         }
@@ -187,7 +203,7 @@ public sealed class HostAddressSpace
         for (ulong a = address.Value - address.Value % Page; a < address.Value + size; a += Page)
         {
             var r = Find(new Hva(a)) ?? throw new HostFaultException("SIGSEGV", new Hva(a), "no mapping");
-            r.MarkPopulated((a - r.Start.Value) / Page);
+            r.MarkPopulated((a - r.Start.Value) / Page, (a - r.Start.Value) / Page);
         }
     }
 

@@ -8,20 +8,26 @@ namespace CocoLaunch.Memory;
 /// no bytes (it reads as zeros, like a freshly zeroed page), so a fault-in of a 64 GiB guest costs
 /// bits, not gigabytes; only written pages carry data.
 /// </summary>
+/// <remarks>
+/// Written data lives in 128 KiB chunks of 32 pages. Chunks that size go to the large-object heap, so
+/// loading tens of megabytes of firmware does not make the GC copy every page it just stored.
+/// </remarks>
 public sealed class SparsePageStore
 {
     private const int PageSize = (int)Abi.PageSize.Size4K;
-    private readonly ConcurrentDictionary<ulong, byte[]> pages = new();
+    private const int ChunkPages = 32;
+    private const int ChunkBytes = ChunkPages * PageSize;
+    private readonly ConcurrentDictionary<ulong, Chunk> chunks = new();
     private readonly AllocationBitmap allocated = new();
 
     /// <summary>Pages that exist (allocated or written).</summary>
     public long PageCount => allocated.Count;
 
     /// <summary>Pages holding written data.</summary>
-    public int DataPageCount => pages.Count;
+    public int DataPageCount => chunks.Values.Sum(c => System.Numerics.BitOperations.PopCount(c.Written));
 
     /// <summary>Bytes held for page contents (not counting the index).</summary>
-    public long BytesInUse => (long)pages.Count * PageSize;
+    public long BytesInUse => (long)chunks.Count * ChunkBytes;
 
     public bool Contains(ulong index) => allocated.Contains(index);
 
@@ -36,18 +42,30 @@ public sealed class SparsePageStore
     /// <summary>Drops every page in [first, first + count) that exists: its data and its existence.</summary>
     public void RemoveRange(ulong first, ulong count)
     {
-        if ((ulong)pages.Count < count)
+        ulong end = first + count;
+        var touched = (ulong)chunks.Count < count / ChunkPages
+            ? chunks.Keys.Where(k => k * ChunkPages < end && first < (k + 1) * ChunkPages).ToList()
+            : Enumerable.Range(0, (int)(((end - 1) / ChunkPages) - (first / ChunkPages) + 1)).Select(i => (first / ChunkPages) + (ulong)i).ToList();
+        foreach (ulong key in touched)
         {
-            foreach (ulong index in pages.Keys.Where(i => i - first < count).ToList())
+            if (!chunks.TryGetValue(key, out var chunk))
             {
-                pages.TryRemove(index, out _);
+                continue;
             }
-        }
-        else
-        {
-            for (ulong i = 0; i < count; i++)
+
+            lock (chunk)
             {
-                pages.TryRemove(first + i, out _);
+                for (ulong page = Math.Max(first, key * ChunkPages); page < Math.Min(end, (key + 1) * ChunkPages); page++)
+                {
+                    int slot = (int)(page % ChunkPages);
+                    chunk.Data.AsSpan(slot * PageSize, PageSize).Clear();
+                    chunk.Written &= ~(1u << slot);
+                }
+
+                if (chunk.Written == 0)
+                {
+                    chunks.TryRemove(key, out _);
+                }
             }
         }
 
@@ -59,42 +77,55 @@ public sealed class SparsePageStore
     {
         while (!destination.IsEmpty)
         {
-            int inPage = (int)(offset % (ulong)PageSize);
-            int chunk = Math.Min(destination.Length, PageSize - inPage);
-            if (pages.TryGetValue(offset / (ulong)PageSize, out var page))
+            int inChunk = (int)(offset % ChunkBytes);
+            int length = Math.Min(destination.Length, ChunkBytes - inChunk);
+            if (chunks.TryGetValue(offset / ChunkBytes, out var chunk))
             {
-                lock (page)
+                lock (chunk)
                 {
-                    page.AsSpan(inPage, chunk).CopyTo(destination);
+                    chunk.Data.AsSpan(inChunk, length).CopyTo(destination);
                 }
             }
             else
             {
-                destination[..chunk].Clear();
+                destination[..length].Clear();
             }
 
-            destination = destination[chunk..];
-            offset += (ulong)chunk;
+            destination = destination[length..];
+            offset += (ulong)length;
         }
     }
 
     /// <summary>Writes bytes, allocating the pages they land in.</summary>
     public void Write(ulong offset, ReadOnlySpan<byte> source)
     {
+        if (!source.IsEmpty)
+        {
+            allocated.SetRange(offset / PageSize, ((offset + (ulong)source.Length - 1) / PageSize) - (offset / PageSize) + 1);
+        }
+
         while (!source.IsEmpty)
         {
-            int inPage = (int)(offset % (ulong)PageSize);
-            int chunk = Math.Min(source.Length, PageSize - inPage);
-            ulong index = offset / (ulong)PageSize;
-            Allocate(index);
-            var page = pages.GetOrAdd(index, static _ => new byte[PageSize]);
-            lock (page)
+            int inChunk = (int)(offset % ChunkBytes);
+            int length = Math.Min(source.Length, ChunkBytes - inChunk);
+            var chunk = chunks.GetOrAdd(offset / ChunkBytes, static _ => new Chunk());
+            lock (chunk)
             {
-                source[..chunk].CopyTo(page.AsSpan(inPage));
+                source[..length].CopyTo(chunk.Data.AsSpan(inChunk));
+                for (int page = inChunk / PageSize; page <= (inChunk + length - 1) / PageSize; page++)
+                {
+                    chunk.Written |= 1u << page;
+                }
             }
 
-            source = source[chunk..];
-            offset += (ulong)chunk;
+            source = source[length..];
+            offset += (ulong)length;
         }
+    }
+
+    private sealed class Chunk
+    {
+        public readonly byte[] Data = new byte[ChunkBytes];
+        public uint Written;
     }
 }

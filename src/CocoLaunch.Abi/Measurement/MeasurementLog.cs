@@ -20,24 +20,60 @@ public sealed record MeasuredOperation(long Sequence, string Operation, Gpa Gpa,
 /// </summary>
 public sealed class MeasurementLog
 {
-    private readonly List<MeasuredOperation> operations = [];
+    // Compact rows (a launch logs hundreds of thousands of operations); records are made when read.
+    private readonly List<Row> rows = [];
+    private readonly List<string> names = [];
+    private readonly List<string> sections = [];
+    private string section = string.Empty;
+    private int sectionIndex = -1;
+    private string? lastName;
+    private int lastNameIndex;
 
     /// <summary>What subsequent operations are attributed to; set by the launcher as it loads each section.</summary>
-    public string Section { get; set; } = string.Empty;
-
-    public IReadOnlyList<MeasuredOperation> Operations => operations;
-
-    public long TotalBytesHashed => operations.Sum(o => (long)o.BytesHashed);
-
-    public void Append(string operation, Gpa gpa, int bytesHashed)
+    public string Section
     {
-        lock (operations)
+        get => section;
+        set
         {
-            operations.Add(new MeasuredOperation(operations.Count, operation, gpa, Section, bytesHashed));
+            section = value;
+            sectionIndex = -1;
         }
     }
 
-    public int Count(string operation) => operations.Count(o => o.Operation == operation);
+    public int Count => rows.Count;
+
+    public IReadOnlyList<MeasuredOperation> Operations => rows.Select((r, i) => new MeasuredOperation(i, names[r.Name], new Gpa(r.Gpa), sections[r.Section], r.Bytes)).ToList();
+
+    public long TotalBytesHashed => rows.Sum(r => (long)r.Bytes);
+
+    public void Append(string operation, Gpa gpa, int bytesHashed)
+    {
+        lock (rows)
+        {
+            if (sectionIndex < 0)
+            {
+                sections.Add(section);
+                sectionIndex = sections.Count - 1;
+            }
+
+            int name = ReferenceEquals(operation, lastName) ? lastNameIndex : names.IndexOf(operation);
+            if (name < 0)
+            {
+                names.Add(operation);
+                name = names.Count - 1;
+            }
+
+            (lastName, lastNameIndex) = (operation, name);
+
+            rows.Add(new Row(gpa.Value, name, sectionIndex, bytesHashed));
+        }
+    }
+
+    public int CountOf(string operation)
+    {
+        int name = names.IndexOf(operation);
+        return rows.Count(r => r.Name == name);
+    }
 
     /// <summary>The index of the first operation where two logs differ (by operation, GPA and bytes), or null when equal.</summary>
     public static int? FirstDivergence(IReadOnlyList<MeasuredOperation> a, IReadOnlyList<MeasuredOperation> b)
@@ -53,4 +89,6 @@ public sealed class MeasurementLog
 
         return a.Count == b.Count ? null : n;
     }
+
+    private readonly record struct Row(ulong Gpa, int Name, int Section, int Bytes);
 }
