@@ -6,7 +6,7 @@ public sealed class BenchTests
     [Fact]
     public void Bench_SmallGuest_ReportsExactLeafCountsPerScenario()
     {
-        var result = CliRunner.Run("bench", "--size", "1G", "--large", "2G", "--repeat", "1", "--warmup", "0");
+        var result = CliRunner.Run("bench", "--suite", "prefault", "--size", "1G", "--large", "2G", "--repeat", "1", "--warmup", "0");
         Assert.Equal((0, string.Empty), (result.Exit, result.Stderr));
         string[] rows = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(8, rows.Length); // header + 3 backings x {1, 2} vCPUs + the large guest
@@ -15,6 +15,16 @@ public sealed class BenchTests
         Assert.Matches(@"^DEFAULT, THP 2M\s+1 GiB\s+1\s+0\s+512\s+0\s", rows[3]);
         Assert.Matches(@"^DEFAULT, hugetlb 1G\s+1 GiB\s+2\s+0\s+0\s+1\s", rows[6]);
         Assert.Matches(@"^DEFAULT, hugetlb 1G\s+2 GiB\s+1\s+0\s+0\s+2\s", rows[7]);
+    }
+
+    [Fact]
+    public void BenchMrtd_HashesExactlyWhatTheLaunchMeasures()
+    {
+        var result = CliRunner.Run("bench", "--suite", "mrtd", "--repeat", "1");
+        Assert.Equal((0, string.Empty), (result.Exit, result.Stderr));
+        string[] rows = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^OVMF\.fd\s+3017984\s", rows[1]); // tdx-mrtd.md §2: 3,017,984 hashed bytes
+        Assert.Matches(@"^synthetic 64 MiB BFV\s+102761472\s", rows[2]); // 16384 x (128 + 16 x 384) + 8 x 128
     }
 
     [Theory]
