@@ -134,6 +134,13 @@ public sealed partial class VcpuFd
             _ => throw new InvalidOperationException($"not a memory access: {action}"),
         };
 
+        if (Vm.SharedGpaBit is int sharedBit && ((address.Value >> sharedBit) & 1) != 0)
+        {
+            // TDX: the shared alias is the same GFN reached through the shared EPT.
+            address = new Gpa(address.Value & ~(1UL << sharedBit));
+            isPrivateHint = false;
+        }
+
         ulong gfn = address.Value / Page;
         if ((address.Value % Page) + (ulong)length > Page)
         {

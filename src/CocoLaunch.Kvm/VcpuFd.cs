@@ -105,7 +105,16 @@ public sealed partial class VcpuFd
         ulong gfn = gpa / Page;
         bool isPrivate = Vm.Type.HasPrivateMemory() && Vm.AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private);
         var exact = Vm.PreFaultPolicy == PreFaultPolicy.ExactRange ? range : ((ulong, ulong)?)null;
-        var outcome = Vm.Fault(gfn, size / Page, isPrivate, prefetch: true, exact);
+        FaultOutcome outcome;
+        try
+        {
+            outcome = Vm.Fault(gfn, size / Page, isPrivate, prefetch: true, exact);
+        }
+        catch (KvmException e)
+        {
+            return (0, new FaultError(e.Errno, new MemoryFault(new Gpa(gpa), Page, isPrivate ? KvmMemoryExitFlags.Private : 0), e.Detail));
+        }
+
         return outcome.Kind switch
         {
             FaultKind.Mapped => (Math.Min(size, outcome.Frames * Page), null),

@@ -68,11 +68,19 @@ public sealed partial class VmFd
                 ulong regionEnd = (gfn | (PageLevel.Size2M.Frames() - 1)) + 1;
                 ulong count = Math.Min(Math.Min(backing.Value.Run, regionEnd - gfn), Math.Min(slot.EndGfn, attrRunEnd) - gfn);
                 backing.Value.Allocate?.Invoke(gfn, count);
+                if (isPrivate)
+                {
+                    PrivateMemoryPrepare?.Prepare(this, gfn, count);
+                }
                 return FaultOutcome.Mapped(table.Map4KRun(gfn, count, accessed: !prefetch));
             }
 
             ulong leafGfn = gfn & ~(level.Frames() - 1);
             backing.Value.Allocate?.Invoke(leafGfn, level.Frames());
+            if (isPrivate)
+            {
+                PrivateMemoryPrepare?.Prepare(this, leafGfn, level.Frames());
+            }
             var installed = table.Map(leafGfn, level, accessed: !prefetch);
             return FaultOutcome.Mapped(installed.Frames() - (gfn & (installed.Frames() - 1)));
         }

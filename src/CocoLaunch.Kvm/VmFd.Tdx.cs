@@ -104,6 +104,7 @@ public sealed partial class VmFd
         }
 
         SharedGpaBit = (int)gpaw - 1;
+        Mmu.SharedAliasBit = SharedGpaBit;
         Td = new TdxTd(SharedGpaBit.Value, MeasurementLog);
         Td.MngInit(new TdParams(init.Attributes, init.Xfam, init.MrConfigId, init.MrOwner, init.MrOwnerConfig));
         TdState = TdState.Initialized;

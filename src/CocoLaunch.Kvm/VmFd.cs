@@ -42,6 +42,9 @@ public sealed partial class VmFd
     /// <summary>The TDX shared-GPA bit (GPAW 48 → bit 47), or null when the VM has no shared alias.</summary>
     public int? SharedGpaBit { get; internal set; }
 
+    /// <summary>Runs before private pages are mapped (SNP: the RMP model); null when the platform needs nothing.</summary>
+    public IPrivateMemoryPrepare? PrivateMemoryPrepare { get; set; }
+
     /// <summary>Hypercalls that exit to userspace (KVM_CAP_EXIT_HYPERCALL).</summary>
     public ulong HypercallExitMask { get; private set; }
 

@@ -70,11 +70,18 @@ public sealed class Stage2
 
     internal void ZapAll() => Zap(0, 1UL << 40);
 
+    /// <summary>
+    /// TDX's shared EPT is reached through GPAs with this bit set; the dump shows shared leaves at that alias,
+    /// as the hardware sees them. Null for platforms with one GPA space.
+    /// </summary>
+    public int? SharedAliasBit { get; set; }
+
     /// <summary>Mapped ranges in GPA order, adjacent leaves of one level and view merged.</summary>
     public IReadOnlyList<MappedRange> Dump()
     {
+        ulong alias = SharedAliasBit is int bit ? (1UL << bit) / PageSize.Size4K : 0;
         var leaves = Private.Leaves().Select(l => (Leaf: l, Private: true))
-            .Concat(Shared.Leaves().Select(l => (Leaf: l, Private: false)))
+            .Concat(Shared.Leaves().Select(l => (Leaf: l with { Gfn = l.Gfn | alias }, Private: false)))
             .OrderBy(x => x.Leaf.Gfn);
         var ranges = new List<MappedRange>();
         foreach (var (leaf, isPrivate) in leaves)
