@@ -30,12 +30,13 @@ public static class CliApp
             s.AutoVersion = true;
         });
 
-        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, LaunchOptions, BenchOptions>(args);
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions>(args);
         bool verbose = args.Contains("--verbose");
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
             (InspectOptions o) => Guarded(() => InspectVerb.Run(o, stdout, stderr), stderr, verbose),
             (MeasureOptions o) => Guarded(() => MeasureVerb.Run(o, stdout), stderr, verbose),
+            (DiffOptions o) => Guarded(() => DiffVerb.Run(o, stdout), stderr, verbose),
             (LaunchOptions o) => Guarded(() => LaunchVerb.Run(o, stdout), stderr, verbose),
             (BenchOptions o) => Guarded(() => BenchVerb.Run(o, stdout), stderr, verbose),
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
@@ -104,8 +105,8 @@ public static class CliApp
 
     private static string Describe(Error error) => error switch
     {
-        NoVerbSelectedError => "no verb given; use one of: validate, inspect, measure, launch, bench",
-        BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: validate, inspect, measure, launch, bench",
+        NoVerbSelectedError => "no verb given; use one of: validate, inspect, measure, diff, launch, bench",
+        BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: validate, inspect, measure, diff, launch, bench",
         UnknownOptionError u => $"unknown option '{(u.Token.Length == 1 ? "-" : "--")}{u.Token}'",
         MissingRequiredOptionError m when m.NameInfo.NameText.Length == 0 => "a required argument is missing",
         MissingRequiredOptionError m => $"missing required option {Option(m.NameInfo)}",

@@ -88,6 +88,38 @@ public sealed class MeasureTests
     }
 
     [Fact]
+    public void Diff_SinglePassAgainstTwoPass_NamesOperationOne()
+    {
+        var result = CliRunner.Run("diff", RepoPaths.LaunchSpec("tdx.yaml"), RepoPaths.LaunchSpec("tdx-two-pass.yaml"));
+        Assert.Equal(1, result.Exit);
+        Assert.Equal(
+            [
+                "first divergence at operation 1 (A has 8218, B has 8218):",
+                "  A:        1 MR.EXTEND     gpa=0x0000ffe20000 bytes=384  TDVF #0 BFV",
+                "  B:        1 MEM.PAGE.ADD  gpa=0x0000ffe21000 bytes=128  TDVF #0 BFV",
+            ],
+            result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Diff_ExplainLogAgainstEquivalentSpec_Identical()
+    {
+        using var dir = new TempDir();
+        string log = dir.Write("a.log", CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--explain").Stdout);
+        var result = CliRunner.Run("diff", log, RepoPaths.LaunchSpec("tdx-split.yaml"));
+        Assert.Equal((0, "identical: 8218 measured operations"), (result.Exit, result.Stdout.Trim()));
+    }
+
+    [Fact]
+    public void Diff_GarbledLog_ExitsTwoNamingTheLine()
+    {
+        using var dir = new TempDir();
+        string log = dir.Write("bad.log", "       0 MEM.PAGE.ADD  gpa=0x0000ffe20000 bytes=128  TDVF #0 BFV\nhello\n");
+        var result = CliRunner.Run("diff", log, log);
+        Assert.Equal((2, $"cocolaunch: {log}:2: not a line of 'measure --explain' output"), (result.Exit, result.ErrorLine));
+    }
+
+    [Fact]
     public void Measure_CodeOnlyWithoutVars_ExitsTwoNamingTheSection()
     {
         var result = CliRunner.Run("measure", "--platform", "tdx", "--firmware", RepoPaths.OvmfCodeFd);

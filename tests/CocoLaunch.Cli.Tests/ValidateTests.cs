@@ -8,6 +8,8 @@ public sealed class ValidateTests
     [Theory]
     [InlineData("tdx.yaml", "platform tdx, firmware OVMF.fd (2097152 bytes, 6 TDX sections), 1 vCPU, memory 2 GiB")]
     [InlineData("tdx-split.yaml", "platform tdx, firmware OVMF_VARS.fd+OVMF_CODE.fd (2097152 bytes, 6 TDX sections), 2 vCPUs, memory 4 GiB in 2 slots")]
+    [InlineData("tdx-two-pass.yaml", "platform tdx, firmware OVMF.fd (2097152 bytes, 6 TDX sections), 1 vCPU, memory 2 GiB")]
+    [InlineData("default-thp.yaml", "platform default, firmware OVMF.fd (2097152 bytes), 1 vCPU, memory 1 GiB")]
     [InlineData("snp.yaml", "platform snp, firmware OVMF_CODE.fd (1966080 bytes, 5 SEV sections), 1 vCPU, memory 2 GiB")]
     [InlineData("snp-direct-boot.yaml", "platform snp, firmware amdsev-like.fd (2097152 bytes, 5 SEV sections), 1 vCPU, memory 1 GiB, direct kernel boot")]
     [InlineData("sev-es.yaml", "platform sev-es, firmware OVMF_CODE.fd (1966080 bytes, 5 SEV sections), 2 vCPUs, memory 2 GiB")]

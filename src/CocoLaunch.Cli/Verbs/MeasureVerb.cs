@@ -41,22 +41,8 @@ internal static class MeasureVerb
         }
 
         var spec = o.Spec is not null ? FromFile(o) : FromFlags(o);
-        if (spec.Platform != KvmVmType.Tdx)
-        {
-            throw new CliInputException($"{o.Spec ?? "--platform"}: measure supports platform tdx so far");
-        }
 
-        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
-        LaunchContext context;
-        try
-        {
-            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
-        }
-        catch (LaunchException e)
-        {
-            throw new CliInputException($"{o.Spec ?? o.Firmware}: {e.Message}");
-        }
-
+        var context = Launch(spec, o.Spec ?? o.Firmware!);
         byte[] mrtd = context.Mrtd!;
         if (o.Explain)
         {
@@ -80,6 +66,25 @@ internal static class MeasureVerb
         }
 
         return ExitCode.Ok;
+    }
+
+    /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
+    internal static LaunchContext Launch(LaunchSpec spec, string label)
+    {
+        if (spec.Platform != KvmVmType.Tdx)
+        {
+            throw new CliInputException($"{label}: measuring supports platform tdx so far");
+        }
+
+        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
+        try
+        {
+            return LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
+        }
+        catch (LaunchException e)
+        {
+            throw new CliInputException($"{label}: {e.Message}");
+        }
     }
 
     private static LaunchSpec FromFile(MeasureOptions o)

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Measurement;
+using CocoLaunch.Spec;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("diff", HelpText = "Compare two launches' measurement logs and name the first operation where they diverge.")]
+public sealed class DiffOptions : CommonOptions
+{
+    [Value(0, MetaName = "A", Required = true, HelpText = "A launch spec (.yaml) or a log written by 'measure --explain'.")]
+    public string A { get; set; } = string.Empty;
+
+    [Value(1, MetaName = "B", Required = true, HelpText = "The other spec or log.")]
+    public string B { get; set; } = string.Empty;
+}
+
+internal static partial class DiffVerb
+{
+    public static int Run(DiffOptions o, TextWriter stdout)
+    {
+        var a = Load(o.A);
+        var b = Load(o.B);
+        int? first = MeasurementLog.FirstDivergence(a, b);
+        if (first is null)
+        {
+            stdout.WriteLine($"identical: {a.Count} measured operations");
+            return ExitCode.Ok;
+        }
+
+        int i = first.Value;
+        stdout.WriteLine($"first divergence at operation {i} (A has {a.Count}, B has {b.Count}):");
+        stdout.WriteLine($"  A: {(i < a.Count ? a[i].ToLine() : "(end of log)")}");
+        stdout.WriteLine($"  B: {(i < b.Count ? b[i].ToLine() : "(end of log)")}");
+        return ExitCode.CheckFailed;
+    }
+
+    private static IReadOnlyList<MeasuredOperation> Load(string path)
+    {
+        if (path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+        {
+            return MeasureVerb.Launch(LaunchSpecParser.Load(path), path).Log.Operations;
+        }
+
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException($"{path}: cannot read the log: {e.Message}");
+        }
+
+        var ops = new List<MeasuredOperation>();
+        for (int n = 0; n < lines.Length; n++)
+        {
+            var m = LogLine().Match(lines[n]);
+            if (m.Success)
+            {
+                ops.Add(new MeasuredOperation(
+                    long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
+                    m.Groups[2].Value,
+                    new Gpa(ulong.Parse(m.Groups[3].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture)),
+                    m.Groups[5].Value,
+                    int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
+            }
+            else if (!DigestLine().IsMatch(lines[n]) && lines[n].Length > 0)
+            {
+                throw new CliInputException($"{path}:{n + 1}: not a line of 'measure --explain' output");
+            }
+        }
+
+        return ops;
+    }
+
+    [GeneratedRegex(@"^\s*(\d+) (\S+)\s+gpa=0x([0-9a-f]+) bytes=(\d+)\s*(.*)$")]
+    private static partial Regex LogLine();
+
+    [GeneratedRegex(@"^[0-9a-f]{96}$|^[A-Za-z0-9+/=]{64}$")]
+    private static partial Regex DigestLine();
+}
