@@ -24,6 +24,7 @@ public sealed class TdxTd : IDisposable
 
     // MR.EXTEND comes 16 times per page, right after its PAGE.ADD: remember the page last found in the S-EPT.
     private ulong lastMappedPage = ulong.MaxValue;
+    private readonly byte[][] rtmrs = [new byte[48], new byte[48], new byte[48], new byte[48]];
 
     /// <param name="sharedBit">The GPA bit that marks shared addresses (47 for GPAW 48, 51 for GPAW 52).</param>
     public TdxTd(int sharedBit = 47, MeasurementLog? log = null)
@@ -110,6 +111,26 @@ public sealed class TdxTd : IDisposable
     }
 
     public bool IsAdded(Gpa gpa) => secureEpt.Contains(gpa.Value);
+
+    /// <summary>RTMR0–3. They start at zero; only the running TD extends them (TDG.MR.RTMR.EXTEND).</summary>
+    public IReadOnlyList<byte[]> Rtmrs => rtmrs.Select(r => r.ToArray()).ToList();
+
+    /// <summary>TDG.MR.RTMR.EXTEND: RTMR[index] = SHA-384(RTMR[index] ‖ value).</summary>
+    public void RtmrExtend(int index, ReadOnlySpan<byte> value)
+    {
+        if (index is < 0 or > 3 || value.Length != 48)
+        {
+            throw new TdxException(TdxStatus.OperandInvalid, "TDG.MR.RTMR.EXTEND", $"RTMR index {index} or a {value.Length}-byte value");
+        }
+
+        var data = new byte[96];
+        rtmrs[index].CopyTo(data, 0);
+        value.CopyTo(data.AsSpan(48));
+        rtmrs[index] = SHA384.HashData(data);
+    }
+
+    /// <summary>TDG.MR.REPORT: the 1024-byte TDREPORT with the caller's REPORTDATA (after finalization only).</summary>
+    public byte[] Report(ReadOnlySpan<byte> reportData) => TdReport.Build(Params!, Mrtd, rtmrs, reportData);
 
     /// <summary>Room for the next record in the staging buffer, flushing it to the hash when full.</summary>
     private Span<byte> Stage(int length)

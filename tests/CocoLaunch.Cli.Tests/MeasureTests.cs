@@ -88,6 +88,27 @@ public sealed class MeasureTests
     }
 
     [Fact]
+    public void Measure_TdReport_WritesAVerifiableReportCarryingMrtdAndReportData()
+    {
+        using var dir = new TempDir();
+        string file = Path.Combine(dir.Path, "report.bin");
+        string reportData = string.Concat(Enumerable.Repeat("ab", 64));
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--tdreport", file, "--report-data", reportData);
+        Assert.Equal(0, result.Exit);
+        byte[] report = File.ReadAllBytes(file);
+        Assert.True(Firmware.Tdx.TdReport.Verify(report));
+        Assert.Equal(PublicMrtd, Convert.ToHexStringLower(report.AsSpan(0x210, 48)));
+        Assert.Equal(reportData, Convert.ToHexStringLower(report.AsSpan(0x80, 64)));
+    }
+
+    [Fact]
+    public void Measure_ShortReportData_ExitsTwo()
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--tdreport", "/tmp/x.bin", "--report-data", "abcd");
+        Assert.Equal((2, "cocolaunch: --report-data: expected 64 bytes as 128 hex digits, got 4 characters"), (result.Exit, result.ErrorLine));
+    }
+
+    [Fact]
     public void Diff_SinglePassAgainstTwoPass_NamesOperationOne()
     {
         var result = CliRunner.Run("diff", RepoPaths.LaunchSpec("tdx.yaml"), RepoPaths.LaunchSpec("tdx-two-pass.yaml"));

@@ -27,6 +27,12 @@ public sealed class MeasureOptions : CommonOptions
     [Option("output-format", Default = "hex", HelpText = "hex (the digest alone), base64, or json.")]
     public string OutputFormat { get; set; } = "hex";
 
+    [Option("tdreport", HelpText = "Also write the 1024-byte TDREPORT (TDG.MR.REPORT) to this file; its MAC uses an emulator key, not hardware.")]
+    public string? TdReport { get; set; }
+
+    [Option("report-data", HelpText = "REPORTDATA for --tdreport: 64 bytes as 128 hex digits (default zeros).")]
+    public string? ReportData { get; set; }
+
     [Option("explain", HelpText = "Print every measured operation, one line each, in order (diff two of these to find a divergence).")]
     public bool Explain { get; set; }
 }
@@ -42,8 +48,20 @@ internal static class MeasureVerb
 
         var spec = o.Spec is not null ? FromFile(o) : FromFlags(o);
 
+        byte[] reportData = ParseReportData(o.ReportData);
         var context = Launch(spec, o.Spec ?? o.Firmware!);
         byte[] mrtd = context.Mrtd!;
+        if (o.TdReport is not null)
+        {
+            try
+            {
+                File.WriteAllBytes(o.TdReport, context.RequireVm().Td!.Report(reportData));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliInputException($"--tdreport: cannot write '{o.TdReport}': {e.Message}");
+            }
+        }
         if (o.Explain)
         {
             foreach (var op in context.Log.Operations)
@@ -66,6 +84,19 @@ internal static class MeasureVerb
         }
 
         return ExitCode.Ok;
+    }
+
+    private static byte[] ParseReportData(string? hex)
+    {
+        if (hex is null)
+        {
+            return new byte[Firmware.Tdx.TdReport.ReportDataSize];
+        }
+
+        string digits = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
+        return digits.Length == 2 * Firmware.Tdx.TdReport.ReportDataSize && digits.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(digits)
+            : throw new CliInputException($"--report-data: expected 64 bytes as 128 hex digits, got {digits.Length} characters");
     }
 
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
@@ -147,7 +178,12 @@ internal static class MeasureVerb
             pageAdds = td.PagesAdded,
             mrExtends = td.Extends,
             bytesHashed = c.Log.TotalBytesHashed,
+            rtmrs = td.Rtmrs.Select(Convert.ToHexStringLower).ToArray(),
+            rtmrNote = "RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
+                + "the emulated launch stops before the guest runs, so they are zero here. They are also zero on hardware for "
+                + "firmware without CC measurement, such as Debian's edk2-stable202211 OVMF (tdx-mrtd.md §6.5).",
+            tdHobSha384 = c.TdHob is { } hob ? Convert.ToHexStringLower(System.Security.Cryptography.SHA384.HashData(hob.AsSpan(0, hob.Length - 8))) : null,
         };
-        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 }
