@@ -9,8 +9,9 @@ namespace CocoLaunch.Memory;
 /// bits, not gigabytes; only written pages carry data.
 /// </summary>
 /// <remarks>
-/// Written data lives in 128 KiB chunks of 32 pages. Chunks that size go to the large-object heap, so
-/// loading tens of megabytes of firmware does not make the GC copy every page it just stored.
+/// Written data lives in 128 KiB chunks of 32 pages, allocated outside the GC heap: guest page contents hold
+/// no references, and keeping tens of megabytes of them away from the collector spares it from scanning and
+/// zeroing them (the native allocator hands back pages the kernel zeroes on first touch).
 /// </remarks>
 public sealed class SparsePageStore
 {
@@ -58,7 +59,7 @@ public sealed class SparsePageStore
                 for (ulong page = Math.Max(first, key * ChunkPages); page < Math.Min(end, (key + 1) * ChunkPages); page++)
                 {
                     int slot = (int)(page % ChunkPages);
-                    chunk.Data.AsSpan(slot * PageSize, PageSize).Clear();
+                    chunk.Data.Slice(slot * PageSize, PageSize).Clear();
                     chunk.Written &= ~(1u << slot);
                 }
 
@@ -83,7 +84,7 @@ public sealed class SparsePageStore
             {
                 lock (chunk)
                 {
-                    chunk.Data.AsSpan(inChunk, length).CopyTo(destination);
+                    chunk.Data.Slice(inChunk, length).CopyTo(destination);
                 }
             }
             else
@@ -111,7 +112,7 @@ public sealed class SparsePageStore
             var chunk = chunks.GetOrAdd(offset / ChunkBytes, static _ => new Chunk());
             lock (chunk)
             {
-                source[..length].CopyTo(chunk.Data.AsSpan(inChunk));
+                source[..length].CopyTo(chunk.Data[inChunk..]);
                 for (int page = inChunk / PageSize; page <= (inChunk + length - 1) / PageSize; page++)
                 {
                     chunk.Written |= 1u << page;
@@ -123,9 +124,21 @@ public sealed class SparsePageStore
         }
     }
 
-    private sealed class Chunk
+    /// <summary>32 pages of native, zero-initialised memory, freed when the chunk is collected.</summary>
+    private sealed unsafe class Chunk
     {
-        public readonly byte[] Data = new byte[ChunkBytes];
+        private readonly byte* data = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(ChunkBytes);
+
+        public Chunk() => GC.AddMemoryPressure(ChunkBytes);
+
+        ~Chunk()
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(data);
+            GC.RemoveMemoryPressure(ChunkBytes);
+        }
+
         public uint Written;
+
+        public Span<byte> Data => new(data, ChunkBytes);
     }
 }
