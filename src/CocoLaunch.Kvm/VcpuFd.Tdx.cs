@@ -84,7 +84,6 @@ public sealed partial class VcpuFd
 
         bool measure = (cmd.Flags & KvmTdxFlags.MeasureMemoryRegion) != 0;
         var source = new byte[Page];
-        var page = new byte[Page];
         try
         {
             while (region.NrPages > 0)
@@ -94,7 +93,7 @@ public sealed partial class VcpuFd
                     throw new KvmException(Errno.EINTR, "KVM_TDX_INIT_MEM_REGION interrupted");
                 }
 
-                AddPage(new Gpa(region.Gpa), new Memory.Hva(region.SourceAddr), measure, source, page);
+                AddPage(new Gpa(region.Gpa), new Memory.Hva(region.SourceAddr), measure, source);
                 region.SourceAddr += Page;
                 region.Gpa += Page;
                 region.NrPages--;
@@ -106,7 +105,7 @@ public sealed partial class VcpuFd
         }
     }
 
-    private void AddPage(Gpa gpa, Memory.Hva sourceAddr, bool measure, byte[] source, byte[] page)
+    private void AddPage(Gpa gpa, Memory.Hva sourceAddr, bool measure, byte[] source)
     {
         ulong gfn = gpa.Value / Page;
         var slot = Vm.Slots.Find(gfn);
@@ -138,13 +137,16 @@ public sealed partial class VcpuFd
 
         try
         {
-            Vm.Td!.MemPageAdd(gpa, source, page);
-            var backing = Vm.BackingStore(gfn, isPrivate: true);
-            backing.Write(gpa.Value, page);
-            if (measure)
+            // PAGE.ADD copies the source straight into the private page, and MR.EXTEND reads it there.
+            ulong pgoff = slot.GuestMemfdPgoff + (gfn - slot.BaseGfn);
+            slot.GuestMemfd.Pages.WithPage(pgoff, (Td: Vm.Td!, Gpa: gpa, Source: source, Measure: measure, Vcpu: this), static (tdPage, s) =>
             {
-                Extend(gpa, page);
-            }
+                s.Td.MemPageAdd(s.Gpa, s.Source, tdPage);
+                if (s.Measure)
+                {
+                    s.Vcpu.Extend(s.Gpa, tdPage);
+                }
+            });
         }
         catch (TdxException e)
         {
@@ -152,7 +154,7 @@ public sealed partial class VcpuFd
         }
     }
 
-    private void Extend(Gpa gpa, ReadOnlySpan<byte> page)
+    internal void Extend(Gpa gpa, ReadOnlySpan<byte> page)
     {
         for (int i = 0; i < ChunksPerPage; i++)
         {

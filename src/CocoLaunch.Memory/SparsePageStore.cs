@@ -97,6 +97,25 @@ public sealed class SparsePageStore
         }
     }
 
+    /// <summary>A page's bytes, handed to <paramref name="action"/> in place; the page becomes written.</summary>
+    public delegate void PageAction<TState>(Span<byte> page, TState state);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the page's own storage (no copy in or out), under the page's lock:
+    /// what TDH.MEM.PAGE.ADD does to the TD page it fills.
+    /// </summary>
+    public void WithPage<TState>(ulong index, TState state, PageAction<TState> action)
+    {
+        allocated.SetRange(index, 1);
+        var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
+        lock (chunk)
+        {
+            int slot = (int)(index % ChunkPages);
+            chunk.Written |= 1u << slot;
+            action(chunk.Data.Slice(slot * PageSize, PageSize), state);
+        }
+    }
+
     /// <summary>Writes bytes, allocating the pages they land in.</summary>
     public void Write(ulong offset, ReadOnlySpan<byte> source)
     {

@@ -60,7 +60,7 @@ internal static class TdxLaunchSteps
 
             c.Log.Section = $"TDVF #{section.Index} {section.TypeName}";
             var source = c.Kvm.Host.Map(section.MemoryDataSize);
-            c.Kvm.Host.Write(source, SourceBytes(c, section, profile.ShortSectionData));
+            WriteSource(c, section, profile.ShortSectionData, source);
             bool extend = section.Attributes.HasFlag(TdvfSectionAttributes.MrExtend);
             bool twoPass = profile.Order == TdxPageOrder.TwoPass;
             var region = new KvmTdxInitMemRegion { SourceAddr = source.Value, Gpa = section.MemoryAddress.Value, NrPages = section.PageCount };
@@ -87,12 +87,12 @@ internal static class TdxLaunchSteps
     private static TdvfSection? HobSection(LaunchContext c) => Metadata(c).Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
 
     /// <summary>
-    /// What the VMM hands KVM as the section's source: image bytes for BFV/CFV (past RawDataSize either more
-    /// image bytes, as QEMU/KVM copy them, or zeros under zero-fill), the TD HOB, or zeros.
+    /// Fills the section's source buffer (fresh host memory, so zero where nothing is written): image bytes for
+    /// BFV/CFV — past RawDataSize either more image bytes, as QEMU/KVM copy them, or zeros under zero-fill —
+    /// the TD HOB, or nothing for TempMem.
     /// </summary>
-    private static byte[] SourceBytes(LaunchContext c, TdvfSection s, TdxShortSectionData shortData)
+    private static void WriteSource(LaunchContext c, TdvfSection s, TdxShortSectionData shortData, Memory.Hva source)
     {
-        var bytes = new byte[s.MemoryDataSize];
         switch (s.Type)
         {
             case TdvfSectionType.Bfv or TdvfSectionType.Cfv:
@@ -102,16 +102,13 @@ internal static class TdxLaunchSteps
                     throw new LaunchException($"{s.Label}: the image has no bytes for [0x{s.DataOffset:x},0x{s.DataOffset + copy:x}) (file size 0x{c.Firmware.Size:x}); QEMU would read past the image, so use short-section-data: zero-fill or fix the metadata");
                 }
 
-                c.Firmware.Bytes.Span.Slice((int)s.DataOffset, (int)copy).CopyTo(bytes);
+                c.Kvm.Host.Write(source, c.Firmware.Bytes.Span.Slice((int)s.DataOffset, (int)copy));
                 break;
             case TdvfSectionType.TdHob:
                 var ram = c.Layout.Where(p => !p.Firmware).Select(p => (p.Gpa.Value, p.Size));
-                var hob = TdHobBuilder.Build(s.MemoryAddress, TdHobBuilder.Resources(ram, Metadata(c).Sections));
-                c.TdHob = hob;
-                hob.CopyTo(bytes, 0);
+                c.TdHob = TdHobBuilder.Build(s.MemoryAddress, TdHobBuilder.Resources(ram, Metadata(c).Sections));
+                c.Kvm.Host.Write(source, c.TdHob);
                 break;
         }
-
-        return bytes;
     }
 }
