@@ -69,6 +69,26 @@ public sealed class MeasureTests
     }
 
     [Fact]
+    public void Measure_Json_Rtmr0LaunchEventsAreTheHobAndTheVarsFile()
+    {
+        var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--output-format", "json");
+        using var doc = JsonDocument.Parse(result.Stdout);
+        var root = doc.RootElement;
+        var events = root.GetProperty("rtmr0LaunchEvents").EnumerateArray().ToList();
+        Assert.Equal(["EV_EFI_HANDOFF_TABLES2", "EV_EFI_PLATFORM_FIRMWARE_BLOB2"], events.Select(e => e.GetProperty("type").GetString()));
+
+        // The CFV digest of stock vars is SHA-384 of OVMF_VARS.fd (tdx-mrtd.md §6.4); OVMF.fd starts with those bytes.
+        byte[] cfv = System.Security.Cryptography.SHA384.HashData(File.ReadAllBytes(RepoPaths.OvmfVarsFd));
+        Assert.Equal(Convert.ToHexStringLower(cfv), events[1].GetProperty("digest").GetString());
+
+        byte[] hob = Convert.FromHexString(events[0].GetProperty("digest").GetString()!);
+        byte[] rtmr0 = System.Security.Cryptography.SHA384.HashData([.. new byte[48], .. hob]);
+        rtmr0 = System.Security.Cryptography.SHA384.HashData([.. rtmr0, .. cfv]);
+        Assert.Equal(Convert.ToHexStringLower(rtmr0), root.GetProperty("rtmr0AfterLaunchEvents").GetString());
+        Assert.All(root.GetProperty("rtmrs").EnumerateArray(), r => Assert.Equal(new string('0', 96), r.GetString()));
+    }
+
+    [Fact]
     public void Measure_Base64_IsTheSameDigest()
     {
         var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("tdx.yaml"), "--output-format", "base64");

@@ -182,7 +182,10 @@ internal static class MeasureVerb
             rtmrNote = "RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
                 + "the emulated launch stops before the guest runs, so they are zero here. They are also zero on hardware for "
                 + "firmware without CC measurement, such as Debian's edk2-stable202211 OVMF (tdx-mrtd.md §6.5).",
-            tdHobSha384 = c.TdHob is { } hob ? Convert.ToHexStringLower(System.Security.Cryptography.SHA384.HashData(hob.AsSpan(0, hob.Length - 8))) : null,
+            rtmr0LaunchEvents = Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c).Select(e => new { type = e.Type, digest = Convert.ToHexStringLower(e.Digest) }).ToArray(),
+            rtmr0AfterLaunchEvents = Convert.ToHexStringLower(Vmm.Tdx.TdxRtmrReplay.Replay(Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c))),
+            rtmr0Note = "For firmware with CC measurement, RTMR0 starts with these two events (tdx-mrtd.md §6.4: the TD HOB, then the CFV); "
+                + "the variable, separator and ACPI events the firmware adds while it runs follow them, so this is a prefix of RTMR0, not its final value.",
         };
         stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }

@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using CocoLaunch.Formats.Tdvf;
+using CocoLaunch.Vmm.Launch;
+
+namespace CocoLaunch.Vmm.Tdx;
+
+/// <summary>An RTMR event the launch itself determines: its TCG event type and SHA-384 digest.</summary>
+public sealed record RtmrEvent(string Type, byte[] Digest);
+
+/// <summary>
+/// The RTMR0 events whose inputs the VMM fixes at launch (tdx-mrtd.md §6.4): TDVF measures the TD HOB
+/// (EV_EFI_HANDOFF_TABLES2, the HOB list without its end HOB) and then the CFV (EV_EFI_PLATFORM_FIRMWARE_BLOB2,
+/// the variable store as loaded) — if the firmware has CC measurement at all.
+/// </summary>
+public static class TdxRtmrReplay
+{
+    private const int EndHobLength = 8;
+
+    public static IReadOnlyList<RtmrEvent> LaunchEvents(LaunchContext c)
+    {
+        var events = new List<RtmrEvent>();
+        if (c.TdHob is { } hob)
+        {
+            events.Add(new RtmrEvent("EV_EFI_HANDOFF_TABLES2", SHA384.HashData(hob.AsSpan(0, hob.Length - EndHobLength))));
+        }
+
+        var cfv = c.Ovmf?.Tdx.Value?.Sections.FirstOrDefault(s => s.Type == TdvfSectionType.Cfv);
+        if (cfv is not null && cfv.DataOffset + cfv.RawDataSize <= (ulong)c.Firmware.Size)
+        {
+            events.Add(new RtmrEvent("EV_EFI_PLATFORM_FIRMWARE_BLOB2", SHA384.HashData(c.Firmware.Bytes.Span.Slice((int)cfv.DataOffset, (int)cfv.RawDataSize))));
+        }
+
+        return events;
+    }
+
+    /// <summary>RTMR after extending a zero register with each event's digest in order.</summary>
+    public static byte[] Replay(IEnumerable<RtmrEvent> events)
+    {
+        var rtmr = new byte[48];
+        foreach (var e in events)
+        {
+            rtmr = SHA384.HashData([.. rtmr, .. e.Digest]);
+        }
+
+        return rtmr;
+    }
+}
