@@ -51,6 +51,9 @@ public sealed partial class VmFd
         {
             switch (cmd.Id)
             {
+                case KvmTdxCmdId.Capabilities:
+                    TdxCapabilities(cmd);
+                    break;
                 case KvmTdxCmdId.InitVm:
                     TdxInitVm(cmd);
                     break;
@@ -61,6 +64,37 @@ public sealed partial class VmFd
                     throw new KvmException(Errno.EINVAL, $"TDX VM command {(uint)cmd.Id} is not a VM-scope command");
             }
         }
+    }
+
+    /// <summary>
+    /// The CPUID bits a VMM may configure for a TD in this model: GPAW in 0x80000008 and the feature leaves a
+    /// VMM typically narrows. (A real module reports its own, larger list.)
+    /// </summary>
+    private static readonly KvmCpuidEntry2[] ConfigurableCpuid =
+    [
+        new(0x1, 0, 0, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF),
+        new(0x7, 0, 1, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF),
+        new(0x8000_0008, 0, 0, 0x00FF_00FF, 0, 0, 0),
+    ];
+
+    private static void TdxCapabilities(KvmTdxCmd cmd)
+    {
+        if (cmd.Flags != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_TDX_CAPABILITIES: flags 0x{cmd.Flags:x} must be 0");
+        }
+
+        var caps = cmd.Data as KvmTdxCapabilities ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_CAPABILITIES: no kvm_tdx_capabilities");
+        if (caps.CpuidNent < ConfigurableCpuid.Length)
+        {
+            caps.CpuidNent = (uint)ConfigurableCpuid.Length;
+            throw new KvmException(Errno.E2BIG, $"KVM_TDX_CAPABILITIES: room for {ConfigurableCpuid.Length} CPUID entries needed");
+        }
+
+        caps.SupportedAttrs = TdxSupportedAttributes;
+        caps.SupportedXfam = TdxSupportedXfam;
+        caps.CpuidNent = (uint)ConfigurableCpuid.Length;
+        caps.Cpuid = [.. ConfigurableCpuid];
     }
 
     private void TdxInitVm(KvmTdxCmd cmd)

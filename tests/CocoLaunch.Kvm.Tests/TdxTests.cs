@@ -46,6 +46,20 @@ public sealed class TdxTests
     public void Case106_UnknownVmCommand_Einval() => Assert.Equal(Errno.EINVAL, ErrnoOf(() => Vm(KvmVmType.Tdx).MemoryEncryptOp(new KvmTdxCmd { Id = (KvmTdxCmdId)99 })));
 
     [Fact]
+    public void Case107_CapabilitiesFlagsOrNoRoom()
+    {
+        var vm = Vm(KvmVmType.Tdx);
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.Capabilities, Flags = 1, Data = new KvmTdxCapabilities { CpuidNent = 16 } })));
+        var tooSmall = new KvmTdxCapabilities { CpuidNent = 0 };
+        Assert.Equal(Errno.E2BIG, ErrnoOf(() => vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.Capabilities, Data = tooSmall })));
+        Assert.Equal(3u, tooSmall.CpuidNent);
+        var caps = new KvmTdxCapabilities { CpuidNent = 16 };
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.Capabilities, Data = caps });
+        Assert.Equal((VmFd.TdxSupportedAttributes, 0xFFFFFUL, 3), (caps.SupportedAttrs, caps.SupportedXfam, caps.Cpuid.Count));
+        Assert.Contains(caps.Cpuid, e => e.Function == 0x8000_0008);
+    }
+
+    [Fact]
     public void Case108_InitVmAfterCreateVcpu_Ebusy()
     {
         var vm = Vm(KvmVmType.Tdx);

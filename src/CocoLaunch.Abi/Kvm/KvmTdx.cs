@@ -77,3 +77,19 @@ public struct KvmTdxInitMemRegion
     public ulong Gpa;
     public ulong NrPages;
 }
+
+/// <summary>
+/// <c>struct kvm_tdx_capabilities</c>: the TD attributes and XFAM bits the module supports, and the CPUID
+/// bits userspace may configure. <see cref="CpuidNent"/> is the caller's room for entries.
+/// </summary>
+public sealed class KvmTdxCapabilities
+{
+    public ulong SupportedAttrs { get; set; }
+
+    public ulong SupportedXfam { get; set; }
+
+    /// <summary>In: how many CPUID entries the caller has room for. Out: how many there are.</summary>
+    public uint CpuidNent { get; set; }
+
+    public List<KvmCpuidEntry2> Cpuid { get; set; } = [];
+}
