@@ -30,6 +30,9 @@ public sealed class HostRegion
 
     public GuestMemfd? GuestMemfd { get; }
 
+    /// <summary>For a read-only file mapping (mmap of an image): the file's bytes, read in place, never copied.</summary>
+    public ReadOnlyMemory<byte>? File { get; init; }
+
     public ulong GuestMemfdOffset { get; }
 
     internal SparsePageStore Pages { get; } = new();
@@ -123,6 +126,13 @@ public sealed class HostAddressSpace
     public Hva Map(ulong size, ulong backingPageSize = PageSize.Size4K, bool missingUntilPopulated = false) =>
         Add(size, backingPageSize, missingUntilPopulated, null, 0).Start;
 
+    /// <summary>mmap(PROT_READ) of a file's bytes, as a VMM maps a firmware image: reads see the file, writes fault.</summary>
+    public Hva MapFile(ReadOnlyMemory<byte> file)
+    {
+        ulong size = ((ulong)file.Length + Page - 1) / Page * Page;
+        return Add(size, Page, false, null, 0, file).Start;
+    }
+
     /// <summary>mmap(MAP_SHARED) of a guest_memfd created with GUEST_MEMFD_FLAG_MMAP.</summary>
     public Hva MapGuestMemfd(GuestMemfd gmem, ulong offset, ulong size, bool shared)
     {
@@ -160,7 +170,7 @@ public sealed class HostAddressSpace
         // The common case, one plain region, without building the chunk list.
         if (Find(address) is { GuestMemfd: null, MissingUntilPopulated: false } only && address.Value + (ulong)destination.Length <= only.End)
         {
-            only.Pages.Read(address.Value - only.Start.Value, destination);
+            ReadPlain(only, address.Value - only.Start.Value, destination);
             return;
         }
 
@@ -174,7 +184,7 @@ public sealed class HostAddressSpace
             else
             {
                 r.MarkPopulated(offset / Page, (offset + (ulong)chunk - 1) / Page);
-                r.Pages.Read(offset, part);
+                ReadPlain(r, offset, part);
             }
         }
     }
@@ -188,6 +198,10 @@ public sealed class HostAddressSpace
             if (r.GuestMemfd is { } gmem)
             {
                 gmem.HostWrite(r.GuestMemfdOffset + offset, part, address);
+            }
+            else if (r.File is not null)
+            {
+                throw new HostFaultException("SIGSEGV", new Hva(r.Start.Value + offset), "write to a read-only file mapping");
             }
             else
             {
@@ -251,7 +265,21 @@ public sealed class HostAddressSpace
         return chunks;
     }
 
-    private HostRegion Add(ulong size, ulong backing, bool missing, GuestMemfd? gmem, ulong gmemOffset)
+    private static void ReadPlain(HostRegion r, ulong offset, Span<byte> destination)
+    {
+        if (r.File is not { } file)
+        {
+            r.Pages.Read(offset, destination);
+            return;
+        }
+
+        // Past the end of the file, the last page of the mapping reads as zeros (as mmap does).
+        int available = (int)Math.Clamp((long)file.Length - (long)offset, 0, destination.Length);
+        file.Span.Slice((int)offset, available).CopyTo(destination);
+        destination[available..].Clear();
+    }
+
+    private HostRegion Add(ulong size, ulong backing, bool missing, GuestMemfd? gmem, ulong gmemOffset, ReadOnlyMemory<byte>? file = null)
     {
         if (size == 0 || size % Page != 0)
         {
@@ -263,7 +291,7 @@ public sealed class HostAddressSpace
             ulong align = Math.Max(backing, PageSize.Size2M);
             ulong start = (next + align - 1) / align * align;
             next = start + size + PageSize.Size2M; // a guard gap keeps neighbouring mappings from touching
-            var region = new HostRegion(new Hva(start), size, backing, missing, gmem, gmemOffset);
+            var region = new HostRegion(new Hva(start), size, backing, missing, gmem, gmemOffset) { File = file };
             regions = [.. regions, region];
             return region;
         }

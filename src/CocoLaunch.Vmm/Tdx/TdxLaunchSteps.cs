@@ -59,8 +59,7 @@ internal static class TdxLaunchSteps
             }
 
             c.Log.Section = $"TDVF #{section.Index} {section.TypeName}";
-            var source = c.Kvm.Host.Map(section.MemoryDataSize);
-            WriteSource(c, section, profile.ShortSectionData, source);
+            var source = Source(c, section, profile.ShortSectionData);
             bool extend = section.Attributes.HasFlag(TdvfSectionAttributes.MrExtend);
             bool twoPass = profile.Order == TdxPageOrder.TwoPass;
             var region = new KvmTdxInitMemRegion { SourceAddr = source.Value, Gpa = section.MemoryAddress.Value, NrPages = section.PageCount };
@@ -87,11 +86,11 @@ internal static class TdxLaunchSteps
     private static TdvfSection? HobSection(LaunchContext c) => Metadata(c).Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
 
     /// <summary>
-    /// Fills the section's source buffer (fresh host memory, so zero where nothing is written): image bytes for
-    /// BFV/CFV — past RawDataSize either more image bytes, as QEMU/KVM copy them, or zeros under zero-fill —
-    /// the TD HOB, or nothing for TempMem.
+    /// The section's source, as KVM_TDX_INIT_MEM_REGION reads it: BFV/CFV straight from the firmware image
+    /// mapped read-only (QEMU passes a pointer into its ROM copy; past RawDataSize more image bytes follow, or
+    /// zeros under zero-fill), the TD HOB QEMU builds, or zero pages for TempMem.
     /// </summary>
-    private static void WriteSource(LaunchContext c, TdvfSection s, TdxShortSectionData shortData, Memory.Hva source)
+    private static Memory.Hva Source(LaunchContext c, TdvfSection s, TdxShortSectionData shortData)
     {
         switch (s.Type)
         {
@@ -102,13 +101,22 @@ internal static class TdxLaunchSteps
                     throw new LaunchException($"{s.Label}: the image has no bytes for [0x{s.DataOffset:x},0x{s.DataOffset + copy:x}) (file size 0x{c.Firmware.Size:x}); QEMU would read past the image, so use short-section-data: zero-fill or fix the metadata");
                 }
 
-                c.Kvm.Host.Write(source, c.Firmware.Bytes.Span.Slice((int)s.DataOffset, (int)copy));
-                break;
+                if (copy == s.MemoryDataSize)
+                {
+                    return c.Kvm.Host.MapFile(c.Firmware.Bytes.Slice((int)s.DataOffset, (int)copy));
+                }
+
+                var buffer = c.Kvm.Host.Map(s.MemoryDataSize);
+                c.Kvm.Host.Write(buffer, c.Firmware.Bytes.Span.Slice((int)s.DataOffset, (int)copy));
+                return buffer;
             case TdvfSectionType.TdHob:
                 var ram = c.Layout.Where(p => !p.Firmware).Select(p => (p.Gpa.Value, p.Size));
                 c.TdHob = TdHobBuilder.Build(s.MemoryAddress, TdHobBuilder.Resources(ram, Metadata(c).Sections));
-                c.Kvm.Host.Write(source, c.TdHob);
-                break;
+                var hob = c.Kvm.Host.Map(s.MemoryDataSize);
+                c.Kvm.Host.Write(hob, c.TdHob);
+                return hob;
+            default:
+                return c.Kvm.Host.Map(s.MemoryDataSize);
         }
     }
 }
