@@ -119,13 +119,19 @@ public sealed partial class VcpuFd
             throw new KvmException(Errno.EINVAL, $"gpa {gpa} is not PRIVATE");
         }
 
-        try
+        // A source inside a file mapping is read in place; anything else is copied out of host memory.
+        if (!Vm.Kvm.Host.TryGetFileBytes(sourceAddr, (int)Page, out var sourceBytes))
         {
-            Vm.Kvm.Host.Read(sourceAddr, source);
-        }
-        catch (Memory.HostFaultException e)
-        {
-            throw new KvmException(Errno.EFAULT, $"source {sourceAddr}: {e.Message}");
+            try
+            {
+                Vm.Kvm.Host.Read(sourceAddr, source);
+            }
+            catch (Memory.HostFaultException e)
+            {
+                throw new KvmException(Errno.EFAULT, $"source {sourceAddr}: {e.Message}");
+            }
+
+            sourceBytes = source;
         }
 
         // The S-EPT leaf is built first ("premapped"), then PAGE.ADD fills it: always a 4K private leaf.
@@ -139,14 +145,14 @@ public sealed partial class VcpuFd
         {
             // PAGE.ADD copies the source straight into the private page, and MR.EXTEND reads it there.
             ulong pgoff = slot.GuestMemfdPgoff + (gfn - slot.BaseGfn);
-            slot.GuestMemfd.Pages.WithPage(pgoff, (Td: Vm.Td!, Gpa: gpa, Source: source, Measure: measure, Vcpu: this), static (tdPage, s) =>
+            slot.GuestMemfd.Pages.WithPage(pgoff, (Td: Vm.Td!, Gpa: gpa, Source: sourceBytes, Measure: measure, Vcpu: this), static (tdPage, s) =>
             {
-                s.Td.MemPageAdd(s.Gpa, s.Source, tdPage);
+                s.Td.MemPageAdd(s.Gpa, s.Source.Span, tdPage);
                 if (s.Measure)
                 {
                     s.Vcpu.Extend(s.Gpa, tdPage);
                 }
-            });
+            }, overwritesWholePage: true);
         }
         catch (TdxException e)
         {

@@ -189,6 +189,19 @@ public sealed class HostAddressSpace
         }
     }
 
+    /// <summary>The bytes of a read-only file mapping in place, when [address, address + length) lies inside one; else false.</summary>
+    public bool TryGetFileBytes(Hva address, int length, out ReadOnlyMemory<byte> bytes)
+    {
+        bytes = default;
+        if (Find(address) is not { File: { } file } r || address.Value + (ulong)length > r.Start.Value + (ulong)file.Length)
+        {
+            return false;
+        }
+
+        bytes = file.Slice((int)(address.Value - r.Start.Value), length);
+        return true;
+    }
+
     /// <summary>Writes, populating missing pages as a userfaultfd UFFDIO_COPY would.</summary>
     public void Write(Hva address, ReadOnlySpan<byte> source)
     {

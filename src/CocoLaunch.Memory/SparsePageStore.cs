@@ -58,9 +58,7 @@ public sealed class SparsePageStore
             {
                 for (ulong page = Math.Max(first, key * ChunkPages); page < Math.Min(end, (key + 1) * ChunkPages); page++)
                 {
-                    int slot = (int)(page % ChunkPages);
-                    chunk.Data.Slice(slot * PageSize, PageSize).Clear();
-                    chunk.Written &= ~(1u << slot);
+                    chunk.Written &= ~(1u << (int)(page % ChunkPages)); // an unwritten page reads as zeros
                 }
 
                 if (chunk.Written == 0)
@@ -84,7 +82,7 @@ public sealed class SparsePageStore
             {
                 lock (chunk)
                 {
-                    chunk.Data.Slice(inChunk, length).CopyTo(destination);
+                    chunk.CopyOut(inChunk, destination[..length]);
                 }
             }
             else
@@ -104,15 +102,22 @@ public sealed class SparsePageStore
     /// Runs <paramref name="action"/> on the page's own storage (no copy in or out), under the page's lock:
     /// what TDH.MEM.PAGE.ADD does to the TD page it fills.
     /// </summary>
-    public void WithPage<TState>(ulong index, TState state, PageAction<TState> action)
+    /// <param name="overwritesWholePage">The action writes all 4096 bytes, so a fresh page need not be zeroed first.</param>
+    public void WithPage<TState>(ulong index, TState state, PageAction<TState> action, bool overwritesWholePage = false)
     {
         allocated.SetRange(index, 1);
         var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
         lock (chunk)
         {
             int slot = (int)(index % ChunkPages);
+            var page = chunk.Data.Slice(slot * PageSize, PageSize);
+            if ((chunk.Written & (1u << slot)) == 0 && !overwritesWholePage)
+            {
+                page.Clear();
+            }
+
             chunk.Written |= 1u << slot;
-            action(chunk.Data.Slice(slot * PageSize, PageSize), state);
+            action(page, state);
         }
     }
 
@@ -131,11 +136,7 @@ public sealed class SparsePageStore
             var chunk = chunks.GetOrAdd(offset / ChunkBytes, static _ => new Chunk());
             lock (chunk)
             {
-                source[..length].CopyTo(chunk.Data[inChunk..]);
-                for (int page = inChunk / PageSize; page <= (inChunk + length - 1) / PageSize; page++)
-                {
-                    chunk.Written |= 1u << page;
-                }
+                chunk.CopyIn(inChunk, source[..length]);
             }
 
             source = source[length..];
@@ -143,10 +144,13 @@ public sealed class SparsePageStore
         }
     }
 
-    /// <summary>32 pages of native, zero-initialised memory, freed when the chunk is collected.</summary>
+    /// <summary>
+    /// 32 pages of native memory, freed when the chunk is collected. Memory is not zeroed up front: a page that
+    /// was never written reads as zeros, and its first partial write zeroes the rest of it.
+    /// </summary>
     private sealed unsafe class Chunk
     {
-        private readonly byte* data = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(ChunkBytes);
+        private readonly byte* data = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(ChunkBytes);
 
         public Chunk() => GC.AddMemoryPressure(ChunkBytes);
 
@@ -159,5 +163,42 @@ public sealed class SparsePageStore
         public uint Written;
 
         public Span<byte> Data => new(data, ChunkBytes);
+
+        public void CopyOut(int offset, Span<byte> destination)
+        {
+            for (int done = 0; done < destination.Length;)
+            {
+                int slot = (offset + done) / PageSize;
+                int n = Math.Min(destination.Length - done, ((slot + 1) * PageSize) - (offset + done));
+                if ((Written & (1u << slot)) != 0)
+                {
+                    Data.Slice(offset + done, n).CopyTo(destination[done..]);
+                }
+                else
+                {
+                    destination.Slice(done, n).Clear();
+                }
+
+                done += n;
+            }
+        }
+
+        public void CopyIn(int offset, ReadOnlySpan<byte> source)
+        {
+            for (int done = 0; done < source.Length;)
+            {
+                int slot = (offset + done) / PageSize;
+                int inPage = (offset + done) % PageSize;
+                int n = Math.Min(source.Length - done, PageSize - inPage);
+                if ((Written & (1u << slot)) == 0 && n < PageSize)
+                {
+                    Data.Slice(slot * PageSize, PageSize).Clear();
+                }
+
+                source.Slice(done, n).CopyTo(Data[(offset + done)..]);
+                Written |= 1u << slot;
+                done += n;
+            }
+        }
     }
 }

@@ -1,0 +1,50 @@
+using CocoLaunch.Memory;
+
+namespace CocoLaunch.Kvm.Tests;
+
+/// <summary>The page store's zero semantics: its chunks are not zeroed up front, so every path must make unwritten bytes read as 0.</summary>
+public sealed class SparsePageStoreTests
+{
+    [Fact]
+    public void PartialWrite_RestOfPageAndNeighboursReadZero()
+    {
+        var store = new SparsePageStore();
+        store.Write((5 * 4096) + 10, [1, 2, 3]);
+        var page = new byte[8192];
+        store.Read(5 * 4096, page);
+        Assert.Equal([1, 2, 3], page[10..13]);
+        Assert.Equal(8192 - 3, page.Count(b => b == 0));
+        Assert.Equal(1, store.DataPageCount);
+    }
+
+    [Fact]
+    public void RemovedPage_ReadsZero_AndAPartialRewriteDoesNotResurrectOldBytes()
+    {
+        var store = new SparsePageStore();
+        store.Write(0, Enumerable.Repeat((byte)0xAA, 4096).ToArray());
+        store.RemoveRange(0, 1);
+        var page = new byte[4096];
+        store.Read(0, page);
+        Assert.All(page, b => Assert.Equal(0, b));
+
+        store.Write(100, [7]);
+        store.Read(0, page);
+        Assert.Equal(7, page[100]);
+        Assert.Equal(4095, page.Count(b => b == 0));
+        Assert.False(store.Contains(1));
+    }
+
+    [Fact]
+    public void WithPage_FreshPageIsZeroUnlessTheCallerOverwritesIt()
+    {
+        var store = new SparsePageStore();
+        store.Write(0, Enumerable.Repeat((byte)0x55, 4096).ToArray());
+        store.RemoveRange(0, 1);
+        store.WithPage(0, 0, static (page, _) => Assert.All(page.ToArray(), b => Assert.Equal(0, b)));
+        store.WithPage(1, 0, static (page, _) => page.Fill(9), overwritesWholePage: true);
+        var back = new byte[4096];
+        store.Read(4096, back);
+        Assert.All(back, b => Assert.Equal(9, b));
+        Assert.Equal(2L, store.PageCount);
+    }
+}
