@@ -111,13 +111,17 @@ public sealed class SparsePageStore
         {
             int slot = (int)(index % ChunkPages);
             var page = chunk.Data.Slice(slot * PageSize, PageSize);
-            if ((chunk.Written & (1u << slot)) == 0 && !overwritesWholePage)
+            bool fresh = (chunk.Written & (1u << slot)) == 0;
+            if (fresh && !overwritesWholePage)
             {
                 page.Clear();
+                chunk.Written |= 1u << slot;
             }
 
-            chunk.Written |= 1u << slot;
+            // A fresh page the action was to overwrite counts as written only once the action succeeded:
+            // if it fails first (a refused PAGE.ADD), the page keeps reading as zeros, not as stale memory.
             action(page, state);
+            chunk.Written |= 1u << slot;
         }
     }
 

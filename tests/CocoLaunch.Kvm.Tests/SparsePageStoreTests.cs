@@ -47,4 +47,16 @@ public sealed class SparsePageStoreTests
         Assert.All(back, b => Assert.Equal(9, b));
         Assert.Equal(2L, store.PageCount);
     }
+
+    [Fact]
+    public void WithPage_FailingOverwrite_LeavesThePageReadingZero()
+    {
+        var store = new SparsePageStore();
+        store.Write(4096, Enumerable.Repeat((byte)0x77, 4096).ToArray());
+        store.RemoveRange(1, 1);
+        Assert.Throws<InvalidOperationException>(() => store.WithPage(1, 0, static (_, _) => throw new InvalidOperationException("refused"), overwritesWholePage: true));
+        var back = new byte[4096];
+        store.Read(4096, back);
+        Assert.All(back, b => Assert.Equal(0, b));
+    }
 }
