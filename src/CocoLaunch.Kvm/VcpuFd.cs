@@ -25,6 +25,12 @@ public sealed partial class VcpuFd
 
     public int Fd { get; }
 
+    /// <summary>
+    /// The vCPU's initial register state as an SEV-ES/SNP save area (VMSA). Real KVM assembles it from the
+    /// registers userspace set; the model takes the assembled page.
+    /// </summary>
+    public byte[]? SevEsSaveArea { get; set; }
+
     /// <summary><c>kvm_run.memory_fault</c> as last written (by KVM_RUN or KVM_PRE_FAULT_MEMORY).</summary>
     public MemoryFault? LastMemoryFault { get; private set; }
 

@@ -6,7 +6,7 @@ using CommandLine;
 
 namespace CocoLaunch.Cli.Verbs;
 
-[Verb("measure", HelpText = "Launch a spec on the emulated TDX module and print the launch digest (MRTD).")]
+[Verb("measure", HelpText = "Launch a spec on the emulated TDX module or SNP firmware and print the launch digest (MRTD, or the SNP MEASUREMENT).")]
 public sealed class MeasureOptions : CommonOptions
 {
     [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML); or give --platform and --firmware instead.")]
@@ -50,7 +50,12 @@ internal static class MeasureVerb
 
         byte[] reportData = ParseReportData(o.ReportData);
         var context = Launch(spec, o.Spec ?? o.Firmware!);
-        byte[] mrtd = context.Mrtd!;
+        byte[] mrtd = context.Mrtd ?? context.LaunchDigest!;
+        if (o.TdReport is not null && spec.Platform != KvmVmType.Tdx)
+        {
+            throw new CliInputException("--tdreport: a TDREPORT exists only for platform tdx");
+        }
+
         if (o.TdReport is not null)
         {
             try
@@ -78,6 +83,9 @@ internal static class MeasureVerb
             case "base64":
                 stdout.WriteLine(Convert.ToBase64String(mrtd));
                 break;
+            case "json" when spec.Platform == KvmVmType.Snp:
+                WriteSnpJson(context, mrtd, stdout);
+                break;
             default:
                 WriteJson(context, mrtd, stdout);
                 break;
@@ -102,15 +110,17 @@ internal static class MeasureVerb
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
     internal static LaunchContext Launch(LaunchSpec spec, string label)
     {
-        if (spec.Platform != KvmVmType.Tdx)
+        string last = spec.Platform switch
         {
-            throw new CliInputException($"{label}: measuring supports platform tdx so far");
-        }
+            KvmVmType.Tdx => "tdx-finalize",
+            KvmVmType.Snp => "snp-launch-finish",
+            _ => throw new CliInputException($"{label}: measuring supports platforms tdx and snp so far"),
+        };
 
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         try
         {
-            return LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
+            return LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), last);
         }
         catch (LaunchException e)
         {
@@ -154,6 +164,23 @@ internal static class MeasureVerb
         return new LaunchSpec(
             "--firmware", platform, new FirmwareSpec(firmware, vars, new SpecLocation("--firmware", 0, 0)), null, 1,
             new MemorySpec(2UL << 30, []), platform == KvmVmType.Tdx ? tdx : null, null, null);
+    }
+
+    private static void WriteSnpJson(LaunchContext c, byte[] digest, TextWriter stdout)
+    {
+        var snp = c.Spec.Snp!;
+        var json = new
+        {
+            platform = "snp",
+            measurement = Convert.ToHexStringLower(digest),
+            vmmType = snp.VmmType.ToString().ToLowerInvariant(),
+            vcpus = c.Spec.Vcpus,
+            vcpuSignature = snp.Vcpu is { } v ? $"0x{v.Signature:x}" : null,
+            guestFeatures = $"0x{snp.GuestFeatures:x}",
+            policy = $"0x{snp.Policy:x}",
+            pageUpdates = c.RequireVm().Snp!.Updates,
+        };
+        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static void WriteJson(LaunchContext c, byte[] mrtd, TextWriter stdout)

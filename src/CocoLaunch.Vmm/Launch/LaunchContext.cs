@@ -20,6 +20,9 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
     /// <summary>Every measured operation of this launch, in order.</summary>
     public Abi.Measurement.MeasurementLog Log { get; } = new();
 
+    /// <summary>The SNP launch digest after KVM_SEV_SNP_LAUNCH_FINISH.</summary>
+    public byte[]? LaunchDigest { get; internal set; }
+
     /// <summary>MRTD after KVM_TDX_FINALIZE_VM.</summary>
     public byte[]? Mrtd { get; internal set; }
 

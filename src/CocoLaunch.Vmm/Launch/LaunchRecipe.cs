@@ -13,6 +13,11 @@ public static class LaunchRecipe
     public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
     {
         var steps = new List<LaunchStep> { new("create-vm", "every other ioctl needs the VM fd", CreateVm) };
+        if (platform == KvmVmType.Snp)
+        {
+            steps.Add(new("snp-launch-start", "the firmware's guest context, with the policy, must exist before any page is measured", Snp.SnpLaunchSteps.LaunchStart));
+        }
+
         if (platform == KvmVmType.Tdx)
         {
             steps.Add(new("tdx-init-vm", "KVM_TDX_INIT_VM must come before any vCPU exists (EBUSY otherwise)", Tdx.TdxLaunchSteps.InitVm));
@@ -29,7 +34,8 @@ public static class LaunchRecipe
         }
         else if (platform == KvmVmType.Snp)
         {
-            steps.Add(new("vendor-launch", "pre-fault of private memory is allowed only after KVM_SEV_SNP_LAUNCH_FINISH", VendorLaunchPending));
+            steps.Add(new("snp-launch-update", "firmware, then metadata sections in table order: this order is the digest", Snp.SnpLaunchSteps.LaunchUpdate));
+            steps.Add(new("snp-launch-finish", "VMSAs are measured last, vCPU 0 first; only then may private memory be pre-faulted", Snp.SnpLaunchSteps.LaunchFinish));
         }
 
         steps.Add(new("prefault", "last: maps exactly the guest's memory, after every page the launch measures is in place", PreFault));
@@ -112,9 +118,6 @@ public static class LaunchRecipe
             c.RequireVm().SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = slot.Gpa.Value, Size = slot.Size, Attributes = KvmMemoryAttributes.Private });
         }
     }
-
-    private static void VendorLaunchPending(LaunchContext c) =>
-        throw new LaunchException($"step vendor-launch: the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key} launch commands are not modelled yet, and KVM refuses to pre-fault private memory before they finalize the VM; use --stop-after attributes");
 
     private static void PreFault(LaunchContext c)
     {

@@ -1,0 +1,113 @@
+using System.Security.Cryptography;
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Measurement;
+
+namespace CocoLaunch.Firmware.Snp;
+
+/// <summary>SNP firmware status codes the launch can return (SEV firmware ABI, SEV_RET_*).</summary>
+public enum SnpStatus : uint
+{
+    Success = 0x00,
+    InvalidPlatformState = 0x01,
+    InvalidGuestState = 0x02,
+    InvalidConfig = 0x03,
+    PolicyFailure = 0x07,
+    BadSignature = 0x0A,
+    BadMeasurement = 0x0B,
+    InvalidParam = 0x16,
+}
+
+/// <summary>A failed SNP firmware command: its status and which command.</summary>
+public sealed class SnpFirmwareException(SnpStatus status, string command, string detail) : Exception($"{command}: {status} ({detail})")
+{
+    public SnpStatus Status { get; } = status;
+}
+
+/// <summary>
+/// One guest's launch context in the SNP firmware: LAUNCH_START, LAUNCH_UPDATE pages chained into the launch
+/// digest (GCTX.LD = SHA-384(PAGE_INFO) per page), and LAUNCH_FINISH. Pure; every update goes to <see cref="Log"/>.
+/// </summary>
+public sealed class SnpGuestContext
+{
+    /// <summary>Policy bit 17 is reserved and must be 1.</summary>
+    public const ulong PolicyReservedMustBeOne = 1UL << 17;
+
+    private readonly byte[] digest = new byte[48];
+    private readonly byte[] info = new byte[PageInfo.Size];
+    private readonly HashSet<ulong> assigned = [];
+
+    public SnpGuestContext(MeasurementLog? log = null) => Log = log ?? new MeasurementLog();
+
+    public MeasurementLog Log { get; }
+
+    public ulong? Policy { get; private set; }
+
+    public bool IsFinished { get; private set; }
+
+    public int Updates { get; private set; }
+
+    /// <summary>GCTX.LD: the launch digest so far (final after LAUNCH_FINISH).</summary>
+    public byte[] LaunchDigest => digest.ToArray();
+
+    /// <summary>SNP_LAUNCH_START: records the policy; bit 17 must be set.</summary>
+    public void LaunchStart(ulong policy)
+    {
+        if (Policy is not null)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidGuestState, "SNP_LAUNCH_START", "the guest is already launched");
+        }
+
+        if ((policy & PolicyReservedMustBeOne) == 0)
+        {
+            throw new SnpFirmwareException(SnpStatus.PolicyFailure, "SNP_LAUNCH_START", $"policy 0x{policy:x} clears reserved bit 17");
+        }
+
+        Policy = policy;
+    }
+
+    /// <summary>SNP_LAUNCH_UPDATE of one 4 KiB page: the RMP entry becomes guest-assigned, and LD = SHA-384(PAGE_INFO).</summary>
+    public void LaunchUpdate(SnpPageType type, Gpa gpa, ReadOnlySpan<byte> page)
+    {
+        if (Policy is null || IsFinished)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidGuestState, "SNP_LAUNCH_UPDATE", IsFinished ? "the launch is finished" : "no LAUNCH_START");
+        }
+
+        if (!gpa.IsPageAligned)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"GPA {gpa} is not page aligned");
+        }
+
+        if (type != SnpPageType.Vmsa && !assigned.Add(gpa.Value))
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"the RMP entry of {gpa} is already assigned");
+        }
+
+        PageInfo.Build(digest, type, gpa.Value, page, info);
+        SHA384.HashData(info, digest);
+        Updates++;
+        Log.Append(OperationName(type), gpa, PageInfo.Size);
+    }
+
+    /// <summary>SNP_LAUNCH_FINISH: the digest is final.</summary>
+    public byte[] LaunchFinish()
+    {
+        if (Policy is null || IsFinished)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidGuestState, "SNP_LAUNCH_FINISH", IsFinished ? "already finished" : "no LAUNCH_START");
+        }
+
+        IsFinished = true;
+        return LaunchDigest;
+    }
+
+    private static string OperationName(SnpPageType type) => type switch
+    {
+        SnpPageType.Normal => "UPDATE.NORMAL",
+        SnpPageType.Vmsa => "UPDATE.VMSA",
+        SnpPageType.Zero => "UPDATE.ZERO",
+        SnpPageType.Unmeasured => "UPDATE.UNMEAS",
+        SnpPageType.Secrets => "UPDATE.SECRETS",
+        _ => "UPDATE.CPUID",
+    };
+}

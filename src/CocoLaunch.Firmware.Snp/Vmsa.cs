@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+
+namespace CocoLaunch.Firmware.Snp;
+
+/// <summary>The VMM whose reset-state conventions the VMSA follows (snp-launch-digest.md §5.2).</summary>
+public enum VmsaProfile
+{
+    Qemu,
+    Ec2,
+    Gce,
+}
+
+/// <summary>
+/// The initial VMSA page (Linux <c>struct sev_es_save_area</c>) for a vCPU at reset: the page SNP measures as
+/// type VMSA and SEV-ES appends to its digest. Every byte not set here is zero.
+/// </summary>
+public static class Vmsa
+{
+    public const int Size = 4096;
+
+    /// <summary>The reset vector: vCPU 0 starts here; the others at the SEV-ES reset block's address.</summary>
+    public const uint BspResetEip = 0xFFFF_FFF0;
+
+    private static class Field
+    {
+        public const int Es = 0x000;
+        public const int Cs = 0x010;
+        public const int Ss = 0x020;
+        public const int Ds = 0x030;
+        public const int Fs = 0x040;
+        public const int Gs = 0x050;
+        public const int Gdtr = 0x060;
+        public const int Ldtr = 0x070;
+        public const int Idtr = 0x080;
+        public const int Tr = 0x090;
+        public const int Efer = 0x0D0;
+        public const int Cr4 = 0x148;
+        public const int Cr0 = 0x158;
+        public const int Dr7 = 0x160;
+        public const int Dr6 = 0x168;
+        public const int Rflags = 0x170;
+        public const int Rip = 0x178;
+        public const int GPat = 0x268;
+        public const int Rdx = 0x310;
+        public const int SevFeatures = 0x3B0;
+        public const int Xcr0 = 0x3E8;
+        public const int Mxcsr = 0x408;
+        public const int X87Fcw = 0x410;
+    }
+
+    /// <param name="eip">Where the vCPU starts: <see cref="BspResetEip"/> or the AP reset EIP.</param>
+    /// <param name="vcpuSignature">CPUID 1 EAX, which QEMU's reset state leaves in RDX.</param>
+    /// <param name="sevFeatures">SEV_FEATURES: the guest features for SNP, 0 for SEV-ES.</param>
+    /// <param name="legacyInit">QEMU before KVM_SEV_INIT2 (qemu-legacy-init): MXCSR and x87 FCW stay 0.</param>
+    public static byte[] Build(uint eip, VmsaProfile profile, uint vcpuSignature, ulong sevFeatures, bool legacyInit = false)
+    {
+        var v = new byte[Size];
+        bool bsp = eip == BspResetEip;
+        ushort csAttrib = profile == VmsaProfile.Ec2 && bsp ? (ushort)0x9A : (ushort)0x9B;
+        Segment(v, Field.Es, 0, 0x93, 0xFFFF, 0);
+        Segment(v, Field.Cs, 0xF000, csAttrib, 0xFFFF, eip & 0xFFFF_0000);
+        Segment(v, Field.Ss, 0, profile == VmsaProfile.Ec2 ? (ushort)0x92 : (ushort)0x93, 0xFFFF, 0);
+        Segment(v, Field.Ds, 0, 0x93, 0xFFFF, 0);
+        Segment(v, Field.Fs, 0, 0x93, 0xFFFF, 0);
+        Segment(v, Field.Gs, 0, 0x93, 0xFFFF, 0);
+        Segment(v, Field.Gdtr, 0, 0, 0xFFFF, 0);
+        Segment(v, Field.Ldtr, 0, 0x82, 0xFFFF, 0);
+        Segment(v, Field.Idtr, 0, 0, 0xFFFF, 0);
+        Segment(v, Field.Tr, 0, profile == VmsaProfile.Ec2 ? (ushort)0x83 : (ushort)0x8B, 0xFFFF, 0);
+
+        U64(v, Field.Efer, 0x1000);
+        U64(v, Field.Cr4, 0x40);
+        U64(v, Field.Cr0, 0x10);
+        U64(v, Field.Dr7, 0x400);
+        U64(v, Field.Dr6, 0xFFFF_0FF0);
+        U64(v, Field.Rflags, 0x2);
+        U64(v, Field.Rip, eip & 0xFFFF);
+        U64(v, Field.GPat, profile == VmsaProfile.Gce ? 0x0007_0106UL : 0x0007_0406_0007_0406UL);
+        U64(v, Field.Rdx, profile == VmsaProfile.Qemu ? vcpuSignature : 0x600);
+        U64(v, Field.SevFeatures, sevFeatures);
+        U64(v, Field.Xcr0, 0x1);
+        if (profile == VmsaProfile.Qemu && !legacyInit)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(Field.Mxcsr), 0x1F80);
+            BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(Field.X87Fcw), 0x037F);
+        }
+
+        return v;
+    }
+
+    private static void Segment(byte[] v, int at, ushort selector, ushort attrib, uint limit, ulong baseAddress)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(at), selector);
+        BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(at + 2), attrib);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(at + 4), limit);
+        BinaryPrimitives.WriteUInt64LittleEndian(v.AsSpan(at + 8), baseAddress);
+    }
+
+    private static void U64(byte[] v, int at, ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(v.AsSpan(at), value);
+}

@@ -1,0 +1,95 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Firmware.Snp;
+using CocoLaunch.Formats.Sev;
+using CocoLaunch.Spec;
+using CocoLaunch.Vmm.Launch;
+
+namespace CocoLaunch.Vmm.Snp;
+
+/// <summary>The SNP part of the launch recipe, in QEMU's order (snp-launch-digest.md §3.1).</summary>
+internal static class SnpLaunchSteps
+{
+    private const ulong Page = PageSize.Size4K;
+
+    public static void LaunchStart(LaunchContext c)
+    {
+        c.RequireVm().MeasurementLog = c.Log;
+        c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchStart, Data = new KvmSevSnpLaunchStart { Policy = c.Spec.Snp!.Policy } });
+    }
+
+    /// <summary>The whole firmware as NORMAL pages, then each SEV metadata section by type, in table order (never sorted).</summary>
+    public static void LaunchUpdate(LaunchContext c)
+    {
+        var sev = Sev(c);
+        c.Log.Section = "firmware";
+        Update(c, SnpPageType.Normal, c.Firmware.LoadAddress, (ulong)c.Firmware.Size, c.Kvm.Host.MapFile(c.Firmware.Bytes));
+        foreach (var s in sev.Metadata!.Sections)
+        {
+            c.Log.Section = $"SEV #{s.Index} {s.TypeName}";
+            switch (s.Type)
+            {
+                case SevSectionType.SnpSecMem or SevSectionType.SvsmCaa:
+                    Update(c, SnpPageType.Zero, s.Gpa, s.Size, default);
+                    break;
+                case SevSectionType.SnpSecrets:
+                    Update(c, SnpPageType.Secrets, s.Gpa, Page, c.Kvm.Host.Map(Page));
+                    break;
+                case SevSectionType.Cpuid:
+                    // The CPUID page's contents are not part of the digest; the firmware checks them separately.
+                    Update(c, SnpPageType.Cpuid, s.Gpa, Page, c.Kvm.Host.Map(Page));
+                    break;
+                case SevSectionType.SnpKernelHashes when c.Spec.DirectBoot is { } boot:
+                    var page = c.Kvm.Host.Map(Page);
+                    c.Kvm.Host.Write(new Memory.Hva(page.Value + (sev.HashTable!.Base & 0xFFF)), HashTable(boot));
+                    Update(c, SnpPageType.Normal, s.Gpa, Page, page);
+                    break;
+                case SevSectionType.SnpKernelHashes:
+                    Update(c, SnpPageType.Zero, s.Gpa, s.Size, default);
+                    break;
+                default:
+                    throw new LaunchException($"{s.Label}: unknown OVMF metadata section type");
+            }
+        }
+
+        c.Log.Section = string.Empty;
+    }
+
+    /// <summary>Each vCPU's reset state as a VMSA — vCPU 0 at the reset vector, the others at the AP reset EIP — then LAUNCH_FINISH.</summary>
+    public static void LaunchFinish(LaunchContext c)
+    {
+        var snp = c.Spec.Snp!;
+        var sev = Sev(c);
+        var profile = snp.VmmType switch { VmmType.Ec2 => VmsaProfile.Ec2, VmmType.Gce => VmsaProfile.Gce, _ => VmsaProfile.Qemu };
+        for (int i = 0; i < c.Vcpus.Count; i++)
+        {
+            uint eip = i == 0 ? Vmsa.BspResetEip : sev.ApResetEip ?? throw new LaunchException("the firmware has no SEV-ES reset block for the APs");
+            c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures);
+        }
+
+        c.Log.Section = "VMSA";
+        c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { HostData = snp.HostData } });
+        c.Log.Section = string.Empty;
+        c.LaunchDigest = c.RequireVm().Snp!.LaunchDigest;
+    }
+
+    private static SevFirmwareInfo Sev(LaunchContext c) =>
+        c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata");
+
+    private static byte[] HashTable(DirectBootSpec boot) =>
+        SevHashTable.Build(File.ReadAllBytes(boot.KernelPath), boot.InitrdPath is null ? [] : File.ReadAllBytes(boot.InitrdPath), boot.Cmdline);
+
+    /// <summary>One KVM_SEV_SNP_LAUNCH_UPDATE, repeated until KVM reports the whole range done (it may stop at a slot end).</summary>
+    private static void Update(LaunchContext c, SnpPageType type, Gpa gpa, ulong size, Memory.Hva source)
+    {
+        var cmd = new KvmSevCmd
+        {
+            Id = KvmSevCmdId.SnpLaunchUpdate,
+            Data = new KvmSevSnpLaunchUpdate { GfnStart = gpa.Value / Page, Uaddr = source.Value, Len = size, Type = (byte)type },
+        };
+        while (((KvmSevSnpLaunchUpdate)cmd.Data!).Len > 0)
+        {
+            c.RequireVm().MemoryEncryptOp(cmd);
+        }
+    }
+}
