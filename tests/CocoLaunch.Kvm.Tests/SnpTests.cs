@@ -1,0 +1,198 @@
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Firmware.Snp;
+using static CocoLaunch.Kvm.Tests.KvmSetup;
+
+namespace CocoLaunch.Kvm.Tests;
+
+/// <summary>Group H of kvm-memory-model.md §14: the KVM_SEV_SNP_LAUNCH_* commands, and the VMSA/PAGE_INFO layouts.</summary>
+public sealed class SnpTests
+{
+    private const ulong G = 0x80_0000;
+
+    private static KvmSevCmd Start(ulong policy = 0x30000, ushort flags = 0) =>
+        new() { Id = KvmSevCmdId.SnpLaunchStart, Data = new KvmSevSnpLaunchStart { Policy = policy, Flags = flags } };
+
+    private static KvmSevCmd Update(ulong gpa, ulong len, SnpPageType type, ulong uaddr = 0, ushort flags = 0) =>
+        new() { Id = KvmSevCmdId.SnpLaunchUpdate, Data = new KvmSevSnpLaunchUpdate { GfnStart = gpa / K4, Len = len, Type = (byte)type, Uaddr = uaddr, Flags = flags } };
+
+    private static (VmFd Vm, Memory.Hva Source) Started(ulong slotBytes = 8 * K4)
+    {
+        var vm = Vm(KvmVmType.Snp);
+        vm.Slot(0, G, slotBytes, vm.Gmem(slotBytes));
+        vm.SetAttributes(G, slotBytes, isPrivate: true);
+        vm.MemoryEncryptOp(Start());
+        var source = vm.Kvm.Host.Map(8 * K4);
+        vm.Kvm.Host.Write(source, Enumerable.Repeat((byte)0x5A, (int)(8 * K4)).ToArray());
+        return (vm, source);
+    }
+
+    [Fact]
+    public void Case128_NotSnp_Enotty() => Assert.Equal(Errno.ENOTTY, ErrnoOf(() => Vm(KvmVmType.Tdx).MemoryEncryptOp(Start())));
+
+    [Fact]
+    public void Case129_StartTwice_Einval()
+    {
+        var (vm, _) = Started();
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Start())));
+    }
+
+    [Fact]
+    public void Case130_StartFlags_Einval()
+    {
+        for (int i = 1; i <= 7; i++)
+        {
+            ushort flags = (ushort)(1 << i);
+            Assert.Equal(Errno.EINVAL, ErrnoOf(() => Vm(KvmVmType.Snp).MemoryEncryptOp(Start(flags: flags))));
+        }
+    }
+
+    [Fact]
+    public void Case131_PolicyWithoutReservedBitOrSingleSocket_Einval()
+    {
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => Vm(KvmVmType.Snp).MemoryEncryptOp(Start(policy: 0x10000))));
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => Vm(KvmVmType.Snp).MemoryEncryptOp(Start(policy: 0x130000))));
+    }
+
+    [Fact]
+    public void Case132_LegacyCommandOnSnp_Eperm() =>
+        Assert.Equal(Errno.EPERM, ErrnoOf(() => Vm(KvmVmType.Snp).MemoryEncryptOp(new KvmSevCmd { Id = (KvmSevCmdId)2 })));
+
+    [Fact]
+    public void Case133_UpdateBeforeStart_Einval()
+    {
+        var vm = Vm(KvmVmType.Snp);
+        vm.Slot(0, G, 8 * K4, vm.Gmem(8 * K4));
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Zero))));
+    }
+
+    [Fact]
+    public void Case134_PageTypes()
+    {
+        var (vm, source) = Started();
+        foreach (byte bad in new byte[] { 0, 2, 7 })
+        {
+            Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Update(G, K4, (SnpPageType)bad, source.Value))));
+        }
+
+        ulong gpa = G;
+        foreach (var ok in new[] { SnpPageType.Normal, SnpPageType.Zero, SnpPageType.Unmeasured, SnpPageType.Secrets })
+        {
+            vm.MemoryEncryptOp(Update(gpa, K4, ok, source.Value));
+            gpa += K4;
+        }
+
+        Assert.Equal(4, vm.Snp!.Updates);
+    }
+
+    [Fact]
+    public void Case135_UnalignedLenOrFlags_Einval()
+    {
+        var (vm, source) = Started();
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Update(G, 0x800, SnpPageType.Normal, source.Value))));
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Normal, source.Value, flags: 1))));
+    }
+
+    [Fact]
+    public void Case136_SlotWithoutGmem_Einval()
+    {
+        var vm = Vm(KvmVmType.Snp);
+        vm.Slot(0, G, 8 * K4);
+        vm.MemoryEncryptOp(Start());
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Zero))));
+    }
+
+    [Fact]
+    public void Case137_NotPrivate_Eio()
+    {
+        var (vm, _) = Started();
+        vm.SetAttributes(G, K4, isPrivate: false);
+        var cmd = Update(G, K4, SnpPageType.Zero);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
+        Assert.Equal(0u, cmd.Error);
+    }
+
+    [Fact]
+    public void Case138_SameGfnTwice_SecondEio()
+    {
+        var (vm, source) = Started();
+        vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Normal, source.Value));
+        var again = Update(G, K4, SnpPageType.Normal, source.Value);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vm.MemoryEncryptOp(again)));
+        Assert.Equal((uint)SnpStatus.InvalidParam, again.Error);
+    }
+
+    [Fact]
+    public void Case140_RangePastSlotEnd_PartialProgressWrittenBack()
+    {
+        var (vm, source) = Started(slotBytes: 5 * K4);
+        var cmd = Update(G, 8 * K4, SnpPageType.Normal, source.Value);
+        vm.MemoryEncryptOp(cmd);
+        var u = (KvmSevSnpLaunchUpdate)cmd.Data!;
+        Assert.Equal(((G / K4) + 5, 3 * K4, source.Value + (5 * K4)), (u.GfnStart, u.Len, u.Uaddr));
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
+    }
+
+    [Fact]
+    public void Case141_Zero_UaddrUnchangedAndPageZero()
+    {
+        var (vm, _) = Started();
+        var cmd = Update(G, 2 * K4, SnpPageType.Zero, uaddr: 0x1234_5000);
+        vm.MemoryEncryptOp(cmd);
+        Assert.Equal(0x1234_5000UL, ((KvmSevSnpLaunchUpdate)cmd.Data!).Uaddr);
+        var page = new byte[K4];
+        vm.Memslots[0].GuestMemfd!.Pages.Read(0, page);
+        Assert.All(page, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void Case142_FinishFlagsEinval_ValidFinishAllowsPrefault()
+    {
+        var (vm, _) = Started();
+        var vcpu = vm.CreateVcpu(0);
+        vcpu.SevEsSaveArea = Vmsa.Build(Vmsa.BspResetEip, VmsaProfile.Qemu, 0x800F12, 1);
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { Flags = 2 } })));
+        var args = Range(G, K4);
+        Assert.Equal(Errno.EOPNOTSUPP, ErrnoOf(() => vcpu.PreFaultMemory(ref args)));
+        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        Assert.Equal(0, vcpu.PreFaultMemory(ref args));
+    }
+
+    [Fact]
+    public void Vmsa_BspCsSegmentAndFieldsAsInTheSpec()
+    {
+        byte[] v = Vmsa.Build(Vmsa.BspResetEip, VmsaProfile.Qemu, 0x800F12, 1);
+        Assert.Equal(Convert.FromHexString("00f09b00ffff00000000ffff00000000"), v[0x10..0x20]); // snp-launch-digest.md §5.2 example
+        Assert.Equal(0xFFF0UL, BitConverter.ToUInt64(v, 0x178));
+        Assert.Equal(0x800F12UL, BitConverter.ToUInt64(v, 0x310));
+        Assert.Equal(0x1F80u, BitConverter.ToUInt32(v, 0x408));
+        Assert.Equal((ushort)0x037F, BitConverter.ToUInt16(v, 0x410));
+        Assert.Equal(1UL, BitConverter.ToUInt64(v, 0x3B0));
+    }
+
+    [Theory]
+    [InlineData(VmsaProfile.Ec2, 0x9A, 0x92, 0x83, 0x600UL, 0x0007040600070406UL)]
+    [InlineData(VmsaProfile.Gce, 0x9B, 0x93, 0x8B, 0x600UL, 0x00070106UL)]
+    public void Vmsa_CloudProfiles(VmsaProfile profile, int cs, int ss, int tr, ulong rdx, ulong gpat)
+    {
+        byte[] bsp = Vmsa.Build(Vmsa.BspResetEip, profile, 0xA00F11, 1);
+        Assert.Equal((cs, ss, tr), (BitConverter.ToUInt16(bsp, 0x12), BitConverter.ToUInt16(bsp, 0x22), BitConverter.ToUInt16(bsp, 0x92)));
+        Assert.Equal((rdx, gpat, 0u), (BitConverter.ToUInt64(bsp, 0x310), BitConverter.ToUInt64(bsp, 0x268), BitConverter.ToUInt32(bsp, 0x408)));
+        byte[] ap = Vmsa.Build(0x80B004, profile, 0xA00F11, 1);
+        Assert.Equal(0x9B, BitConverter.ToUInt16(ap, 0x12)); // APs keep 0x9B even on ec2
+        Assert.Equal((0x800000UL, 0xB004UL), (BitConverter.ToUInt64(ap, 0x18), BitConverter.ToUInt64(ap, 0x178)));
+    }
+
+    [Fact]
+    public void PageInfo_FirstPageOfOvmfCode_AsInTheSpec()
+    {
+        // snp-launch-digest.md §2 worked layout: LD zero, CONTENTS = SHA-384 of file[0..0x1000], NORMAL at 0xFFE20000.
+        byte[] page = File.ReadAllBytes(CocoLaunch.Tests.Shared.RepoPaths.OvmfCodeFd)[..4096];
+        var info = new byte[PageInfo.Size];
+        PageInfo.Build(new byte[48], SnpPageType.Normal, 0xFFE2_0000, page, info);
+        Assert.Equal(Convert.FromHexString("b66a1b1c72781ff3e4649a97d8de084955b3a665b358421b01b0b4ebc7e4f30068d93377dbd9d8fe15562415086cae6f"), info[0x30..0x60]);
+        Assert.Equal(Convert.FromHexString("70000100000000000000e2ff00000000"), info[0x60..0x70]);
+        PageInfo.Build(new byte[48], SnpPageType.Vmsa, 0xFFFF_FFFF_F000, new byte[4096], info);
+        Assert.Equal(Convert.FromHexString("700002000000000000f0ffffffff0000"), info[0x60..0x70]);
+    }
+}
