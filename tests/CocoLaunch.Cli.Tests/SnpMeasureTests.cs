@@ -56,3 +56,87 @@ public sealed class SnpMeasureTests
         Assert.Contains("needs an SNP_KERNEL_HASHES section", result.ErrorLine, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Every SNP row of the public check values, its sev-snp-measure arguments passed to cocolaunch unchanged.</summary>
+public sealed class SevSnpMeasureCompatibilityTests
+{
+    public static TheoryData<string, string> Rows()
+    {
+        var rows = new TheoryData<string, string>();
+        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Root, "tests", "data", "public-check-values.tsv")))
+        {
+            string[] cells = line.Split('\t');
+            if (cells.Length == 4 && cells[0] == "snp")
+            {
+                rows.Add(cells[2], cells[3]);
+            }
+        }
+
+        return rows;
+    }
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public void Measure_SevSnpMeasureArguments_GiveThePublicDigest(string arguments, string expected)
+    {
+        string[] args = ["measure", .. ShellWords(arguments).Select(Resolve)];
+        var result = CliRunner.Run(args);
+        Assert.Equal((0, expected, string.Empty), (result.Exit, result.Stdout.Trim(), result.Stderr));
+    }
+
+    [Fact]
+    public void Measure_SevSnpMeasureForm_MissingVcpuTypeForQemu_ExitsTwo()
+    {
+        var result = CliRunner.Run("measure", "--mode", "snp", "--ovmf", RepoPaths.OvmfCodeFd, "--vcpus", "1");
+        Assert.Equal((2, "cocolaunch: --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required with --vmm-type QEMU"), (result.Exit, result.ErrorLine));
+    }
+
+    [Fact]
+    public void Measure_SevSnpMeasureForm_FamilyModelSteppingEqualsVcpuType()
+    {
+        var byType = CliRunner.Run("measure", "--mode", "snp", "--ovmf", RepoPaths.OvmfCodeFd, "--vcpus", "2", "--vcpu-type", "EPYC-Milan");
+        var byFms = CliRunner.Run("measure", "--mode", "snp", "--ovmf", RepoPaths.OvmfCodeFd, "--vcpus", "2", "--vcpu-family", "25", "--vcpu-model", "1", "--vcpu-stepping", "1");
+        var bySig = CliRunner.Run("measure", "--mode", "snp", "--ovmf", RepoPaths.OvmfCodeFd, "--vcpus", "2", "--vcpu-sig", "0xa00f11");
+        Assert.Equal(0, byType.Exit);
+        Assert.Equal(byType.Stdout, byFms.Stdout);
+        Assert.Equal(byType.Stdout, bySig.Stdout);
+    }
+
+    private static string Resolve(string word) => word switch
+    {
+        "OVMF_CODE.fd" => RepoPaths.OvmfCodeFd,
+        _ when word.StartsWith("synthetic/", StringComparison.Ordinal) => RepoPaths.Synthetic(word["synthetic/".Length..]),
+        _ => word,
+    };
+
+    /// <summary>Splits on spaces, keeping single-quoted words whole (the rows quote --append's value).</summary>
+    private static IEnumerable<string> ShellWords(string text)
+    {
+        var word = new System.Text.StringBuilder();
+        bool quoted = false;
+        foreach (char ch in text)
+        {
+            if (ch == '\'')
+            {
+                quoted = !quoted;
+            }
+            else if (ch == ' ' && !quoted)
+            {
+                if (word.Length > 0)
+                {
+                    yield return word.ToString();
+                    word.Clear();
+                }
+            }
+            else
+            {
+                word.Append(ch);
+            }
+        }
+
+        if (word.Length > 0)
+        {
+            yield return word.ToString();
+        }
+    }
+}

@@ -33,6 +33,45 @@ public sealed class MeasureOptions : CommonOptions
     [Option("report-data", HelpText = "REPORTDATA for --tdreport: 64 bytes as 128 hex digits (default zeros).")]
     public string? ReportData { get; set; }
 
+    [Option("mode", HelpText = "sev-snp-measure form: snp (SEV and SEV-ES modes are not modelled yet).")]
+    public string? Mode { get; set; }
+
+    [Option("ovmf", HelpText = "sev-snp-measure form: the OVMF image.")]
+    public string? Ovmf { get; set; }
+
+    [Option("vcpus", HelpText = "sev-snp-measure form: the number of vCPUs.")]
+    public int? Vcpus { get; set; }
+
+    [Option("vcpu-type", HelpText = "sev-snp-measure form: the QEMU CPU model (EPYC-v4, EPYC-Milan, …).")]
+    public string? VcpuType { get; set; }
+
+    [Option("vcpu-sig", HelpText = "sev-snp-measure form: the CPUID signature (any base, e.g. 0x800f12).")]
+    public string? VcpuSig { get; set; }
+
+    [Option("vcpu-family", HelpText = "sev-snp-measure form: CPU family (with --vcpu-model and --vcpu-stepping).")]
+    public int? VcpuFamily { get; set; }
+
+    [Option("vcpu-model", HelpText = "sev-snp-measure form: CPU model.")]
+    public int? VcpuModel { get; set; }
+
+    [Option("vcpu-stepping", HelpText = "sev-snp-measure form: CPU stepping.")]
+    public int? VcpuStepping { get; set; }
+
+    [Option("vmm-type", HelpText = "sev-snp-measure form: QEMU (default), ec2 or gce.")]
+    public string? VmmType { get; set; }
+
+    [Option("guest-features", HelpText = "sev-snp-measure form: SEV_FEATURES (any base; default 0x1).")]
+    public string? GuestFeatures { get; set; }
+
+    [Option("kernel", HelpText = "sev-snp-measure form: a kernel for measured direct boot.")]
+    public string? Kernel { get; set; }
+
+    [Option("initrd", HelpText = "sev-snp-measure form: an initrd (needs --kernel).")]
+    public string? Initrd { get; set; }
+
+    [Option("append", HelpText = "sev-snp-measure form: the kernel command line (needs --kernel).")]
+    public string? Append { get; set; }
+
     [Option("explain", HelpText = "Print every measured operation, one line each, in order (diff two of these to find a divergence).")]
     public bool Explain { get; set; }
 }
@@ -46,7 +85,7 @@ internal static class MeasureVerb
             throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: hex, base64, json");
         }
 
-        var spec = o.Spec is not null ? FromFile(o) : FromFlags(o);
+        var spec = o.Spec is not null ? FromFile(o) : o.Mode is not null || o.Ovmf is not null ? SevSnpMeasureFlags.ToSpec(o) : FromFlags(o);
 
         byte[] reportData = ParseReportData(o.ReportData);
         var context = Launch(spec, o.Spec ?? o.Firmware!);
@@ -130,9 +169,9 @@ internal static class MeasureVerb
 
     private static LaunchSpec FromFile(MeasureOptions o)
     {
-        if (o.Platform is not null || o.Firmware is not null || o.Vars is not null || o.Profile is not null)
+        if (o.Platform is not null || o.Firmware is not null || o.Vars is not null || o.Profile is not null || o.Mode is not null || o.Ovmf is not null)
         {
-            throw new CliInputException("--platform, --firmware, --vars and --profile describe a launch without a spec; give either a spec or those options");
+            throw new CliInputException("--platform/--firmware or --mode/--ovmf describe a launch without a spec; give either a spec or those options");
         }
 
         return LaunchSpecParser.Load(o.Spec!);

@@ -1,0 +1,103 @@
+using System.Globalization;
+using CocoLaunch.Abi;
+using CocoLaunch.Spec;
+
+namespace CocoLaunch.Cli.Verbs;
+
+/// <summary>
+/// sev-snp-measure's command line (0.0.13) mapped onto a launch spec, so that a pipeline can switch tools by
+/// changing only the program name. Defaults and precedence follow that tool: family/model/stepping over
+/// --vcpu-sig over --vcpu-type; guest features 0x1; policy 0x30000.
+/// </summary>
+internal static class SevSnpMeasureFlags
+{
+    public static LaunchSpec ToSpec(MeasureOptions o)
+    {
+        if (o.Mode != "snp")
+        {
+            throw new CliInputException(o.Mode is null ? "--mode is required with --ovmf (snp)" : $"--mode: '{o.Mode}' is not supported yet (snp is; sev, seves and snp:ovmf-hash will follow)");
+        }
+
+        string ovmf = o.Ovmf ?? throw new CliInputException("--ovmf is required with --mode snp");
+        int vcpus = o.Vcpus ?? throw new CliInputException("--vcpus is required");
+        if (vcpus is < 1 or > LaunchSpecParser.MaxVcpus)
+        {
+            throw new CliInputException($"--vcpus: {vcpus} is out of range (1..{LaunchSpecParser.MaxVcpus})");
+        }
+
+        var vmm = o.VmmType switch
+        {
+            null or "QEMU" => VmmType.Qemu,
+            "ec2" => VmmType.Ec2,
+            "gce" => VmmType.Gce,
+            _ => throw new CliInputException($"--vmm-type: '{o.VmmType}' is not one of: QEMU, ec2, gce"),
+        };
+        var vcpu = Identity(o);
+        if (vcpu is null && vmm == VmmType.Qemu)
+        {
+            throw new CliInputException("--vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required with --vmm-type QEMU");
+        }
+
+        if (o.Kernel is null && (o.Initrd is not null || o.Append is not null))
+        {
+            throw new CliInputException("--initrd and --append need --kernel");
+        }
+
+        ulong features = o.GuestFeatures is null ? 0x1 : Number(o.GuestFeatures, "--guest-features");
+        var boot = o.Kernel is null ? null : new DirectBootSpec(Existing(o.Kernel, "--kernel"), o.Initrd is null ? null : Existing(o.Initrd, "--initrd"), o.Append);
+        var snp = new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null);
+        return new LaunchSpec("--ovmf", KvmVmType.Snp, new FirmwareSpec(Existing(ovmf, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), boot, vcpus,
+            new MemorySpec(2UL << 30, []), null, snp, null);
+    }
+
+    private static VcpuIdentity? Identity(MeasureOptions o)
+    {
+        if (o.VcpuFamily is not null || o.VcpuModel is not null || o.VcpuStepping is not null)
+        {
+            if (o.VcpuFamily is not { } f || o.VcpuModel is not { } m || o.VcpuStepping is not { } s)
+            {
+                throw new CliInputException("--vcpu-family, --vcpu-model and --vcpu-stepping go together");
+            }
+
+            return new VcpuIdentity(VcpuModels.Signature((uint)f, (uint)m, (uint)s), null);
+        }
+
+        if (o.VcpuSig is not null)
+        {
+            return new VcpuIdentity((uint)Number(o.VcpuSig, "--vcpu-sig"), null);
+        }
+
+        if (o.VcpuType is null)
+        {
+            return null;
+        }
+
+        return VcpuModels.Signatures.TryGetValue(o.VcpuType, out uint sig)
+            ? new VcpuIdentity(sig, o.VcpuType)
+            : throw new CliInputException($"--vcpu-type: unknown CPU model '{o.VcpuType}' (known: {string.Join(", ", VcpuModels.Signatures.Keys)})");
+    }
+
+    /// <summary>Any base, as Python's int(x, 0): 0x…, 0o…, 0b… or decimal.</summary>
+    private static ulong Number(string text, string option)
+    {
+        string t = text.Replace("_", string.Empty, StringComparison.Ordinal);
+        (string digits, int radix) = t.Length > 2 && t[0] == '0' ? char.ToLowerInvariant(t[1]) switch
+        {
+            'x' => (t[2..], 16),
+            'o' => (t[2..], 8),
+            'b' => (t[2..], 2),
+            _ => (t, 10),
+        } : (t, 10);
+        try
+        {
+            return radix == 10 ? ulong.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture) : Convert.ToUInt64(digits, radix);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+        {
+            throw new CliInputException($"{option}: '{text}' is not a number");
+        }
+    }
+
+    private static string Existing(string path, string option) =>
+        File.Exists(path) ? Path.GetFullPath(path) : throw new CliInputException($"{option}: no such file '{path}'");
+}
