@@ -86,7 +86,8 @@ public sealed class SnpGuestContext
         PageInfo.Build(digest, type, gpa.Value, page, info);
         SHA384.HashData(info, digest);
         Updates++;
-        Log.Append(OperationName(type), gpa, PageInfo.Size);
+        // NORMAL and VMSA pages hash their 4 KiB contents into PAGE_INFO.CONTENTS first.
+        Log.Append(OperationName(type), gpa, type is SnpPageType.Normal or SnpPageType.Vmsa ? page.Length + PageInfo.Size : PageInfo.Size);
     }
 
     /// <summary>SNP_LAUNCH_FINISH: the digest is final.</summary>

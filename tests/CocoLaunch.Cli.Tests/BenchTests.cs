@@ -25,6 +25,7 @@ public sealed class BenchTests
         string[] rows = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Matches(@"^OVMF\.fd\s+3017984\s", rows[1]); // tdx-mrtd.md §2: 3,017,984 hashed bytes
         Assert.Matches(@"^synthetic 64 MiB BFV\s+102761472\s", rows[2]); // 16384 x (128 + 16 x 384) + 8 x 128
+        Assert.Matches(@"^SNP OVMF_CODE\.fd, 64 vCPUs\s+2292624\s", rows[3]); // (480 + 64) x (4096 + 112) + 31 x 112
     }
 
     [Theory]

@@ -39,10 +39,10 @@ public sealed class SnpMeasureTests
         var result = CliRunner.Run("measure", RepoPaths.LaunchSpec("snp.yaml"), "--explain");
         string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(480 + 9 + 3 + 1 + 1 + 17 + 1 + 1, lines.Length); // snp-launch-digest.md §3.2, then the digest line
-        Assert.Equal("       0 UPDATE.NORMAL gpa=0x0000ffe20000 bytes=112  firmware", lines[0]);
+        Assert.Equal("       0 UPDATE.NORMAL gpa=0x0000ffe20000 bytes=4208 firmware", lines[0]);
         Assert.Equal("     492 UPDATE.SECRETS gpa=0x00000080d000 bytes=112  SEV #2 SNP_SECRETS", lines[492]);
         Assert.Equal("     493 UPDATE.CPUID  gpa=0x00000080e000 bytes=112  SEV #3 CPUID", lines[493]);
-        Assert.Equal("     511 UPDATE.VMSA   gpa=0xfffffffff000 bytes=112  VMSA", lines[511]);
+        Assert.Equal("     511 UPDATE.VMSA   gpa=0xfffffffff000 bytes=4208 VMSA", lines[511]);
     }
 
     [Fact]

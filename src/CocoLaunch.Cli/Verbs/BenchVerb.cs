@@ -63,13 +63,26 @@ internal static class BenchVerb
         }
 
         images.Add(MrtdBenchmark.SyntheticImage(64 << 20));
-        var table = new TextTable("firmware", "bytes hashed", "time", "MRTD MB/s", "raw SHA-384 MB/s", "ratio");
+        var table = new TextTable("firmware", "bytes hashed", "time", "digest MB/s", "raw SHA-384 MB/s", "ratio");
         foreach (var image in images)
         {
             // Small images finish in milliseconds: give them more runs, so the best is not a cold one.
             int runs = image.Size < (16 << 20) ? o.Repeat * 10 : o.Repeat;
             var r = MrtdBenchmark.Run(image.Name, image, runs, warmup: Math.Min(o.Warmup, runs));
             table.Add(Path.GetFileName(r.Firmware), r.BytesHashed.ToString(CultureInfo.InvariantCulture),
+                $"{r.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms",
+                (r.BytesPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture),
+                (r.RawSha384BytesPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture),
+                r.RatioToRaw.ToString("0.00", CultureInfo.InvariantCulture));
+        }
+
+        if (FindVendoredOvmf() is { } ovmf)
+        {
+            // SNP: the digest of the same firmware's CODE part with 64 vCPUs, as the SNP benchmark asks.
+            string code = Path.Combine(Path.GetDirectoryName(ovmf)!, "OVMF_CODE.fd");
+            var image = Formats.FirmwareImage.Load(File.Exists(code) ? code : ovmf);
+            var r = MrtdBenchmark.RunSnp(image.Name, image, 64, o.Repeat * 10, Math.Min(o.Warmup, o.Repeat * 10));
+            table.Add("SNP " + Path.GetFileName(r.Firmware) + ", 64 vCPUs", r.BytesHashed.ToString(CultureInfo.InvariantCulture),
                 $"{r.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms",
                 (r.BytesPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture),
                 (r.RawSha384BytesPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture),

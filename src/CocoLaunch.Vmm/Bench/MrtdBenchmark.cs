@@ -29,10 +29,24 @@ public static class MrtdBenchmark
     {
         var spec = new LaunchSpec("bench", KvmVmType.Tdx, new FirmwareSpec(name, null, new SpecLocation(name, 0, 0)), null, 1,
             new MemorySpec(1UL << 30, []), new TdxSpec(0x1000_0000, 0x602E7, new byte[48], new byte[48], new byte[48], TdxMeasurementProfile.Upstream), null, null);
+        return Run(spec, image, "tdx-finalize", repeat, warmup);
+    }
+
+    /// <summary>The SNP launch digest of <paramref name="image"/> with <paramref name="vcpus"/> EPYC-v4 vCPUs (QEMU VMSAs).</summary>
+    public static MrtdResult RunSnp(string name, FirmwareImage image, int vcpus, int repeat, int warmup = 0)
+    {
+        var spec = new LaunchSpec("bench", KvmVmType.Snp, new FirmwareSpec(name, null, new SpecLocation(name, 0, 0)), null, vcpus,
+            new MemorySpec(1UL << 30, []), null, new SnpSpec(VmmType.Qemu, new VcpuIdentity(0x800F12, "EPYC-v4"), 0x1, 0x30000, null, null, null), null);
+        return Run(spec, image, "snp-launch-finish", repeat, warmup);
+    }
+
+    private static MrtdResult Run(LaunchSpec spec, FirmwareImage image, string lastStep, int repeat, int warmup)
+    {
+        string name = spec.Firmware.Path;
         var ovmf = OvmfFirmware.Parse(image);
         for (int i = 0; i < warmup; i++)
         {
-            LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
+            LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), lastStep);
         }
 
         TimeSpan best = TimeSpan.MaxValue, bestRaw = TimeSpan.MaxValue;
@@ -41,7 +55,7 @@ public static class MrtdBenchmark
         for (int i = 0; i < repeat; i++)
         {
             var clock = Stopwatch.StartNew();
-            var context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), "tdx-finalize");
+            var context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), lastStep);
             clock.Stop();
             hashed = context.Log.TotalBytesHashed;
             best = clock.Elapsed < best ? clock.Elapsed : best;
