@@ -15,9 +15,19 @@ public sealed partial class VmFd
     /// <summary>KVM_MEMORY_ENCRYPT_OP with a kvm_sev_cmd: the SNP launch commands (kvm-memory-model.md §10).</summary>
     public void MemoryEncryptOp(KvmSevCmd cmd)
     {
+        if (Type is KvmVmType.Sev or KvmVmType.SevEs)
+        {
+            lock (slotsLock)
+            {
+                LegacySevCommand(cmd);
+            }
+
+            return;
+        }
+
         if (Type != KvmVmType.Snp)
         {
-            throw new KvmException(Errno.ENOTTY, $"SNP commands on a {Type} VM");
+            throw new KvmException(Errno.ENOTTY, $"SEV commands on a {Type} VM");
         }
 
         lock (slotsLock)
@@ -105,7 +115,15 @@ public sealed partial class VmFd
             }
             else
             {
-                Kvm.Host.Read(new Memory.Hva(u.Uaddr + (done * Page)), source);
+                try
+                {
+                    Kvm.Host.Read(new Memory.Hva(u.Uaddr + (done * Page)), source);
+                }
+                catch (Memory.HostFaultException e)
+                {
+                    failure = $"the source page at 0x{u.Uaddr + (done * Page):x} cannot be read: {e.Message}";
+                    break;
+                }
             }
 
             try

@@ -3,6 +3,10 @@ namespace CocoLaunch.Abi.Kvm;
 /// <summary><c>kvm_sev_cmd.id</c> values for SNP (legacy SEV ids are below 100).</summary>
 public enum KvmSevCmdId : uint
 {
+    LaunchStart = 2,
+    LaunchUpdateData = 3,
+    LaunchUpdateVmsa = 4,
+    LaunchMeasure = 6,
     SnpLaunchStart = 100,
     SnpLaunchUpdate = 101,
     SnpLaunchFinish = 102,
@@ -54,4 +58,17 @@ public static class SnpPolicyBits
 
     /// <summary>ABI minor/major (15:0) and bits 16–20: what KVM lets through.</summary>
     public const ulong KvmValidMask = 0xFFFF | Smt | ReservedMustBeOne | MigrateMa | Debug | SingleSocket;
+}
+
+/// <summary><c>struct kvm_sev_launch_start</c> (the fields the model uses).</summary>
+public struct KvmSevLaunchStart
+{
+    public uint Policy;
+}
+
+/// <summary><c>struct kvm_sev_launch_update_data</c>: a host buffer the firmware encrypts in place and measures.</summary>
+public struct KvmSevLaunchUpdateData
+{
+    public ulong Uaddr;
+    public uint Len;
 }

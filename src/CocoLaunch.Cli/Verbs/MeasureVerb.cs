@@ -122,7 +122,7 @@ internal static class MeasureVerb
             case "base64":
                 stdout.WriteLine(Convert.ToBase64String(mrtd));
                 break;
-            case "json" when spec.Platform == KvmVmType.Snp:
+            case "json" when spec.Platform != KvmVmType.Tdx:
                 WriteSnpJson(context, mrtd, stdout);
                 break;
             default:
@@ -153,7 +153,8 @@ internal static class MeasureVerb
         {
             KvmVmType.Tdx => "tdx-finalize",
             KvmVmType.Snp => "snp-launch-finish",
-            _ => throw new CliInputException($"{label}: measuring supports platforms tdx and snp so far"),
+            KvmVmType.Sev or KvmVmType.SevEs => "sev-launch-measure",
+            _ => throw new CliInputException($"{label}: platform {spec.Platform} has no launch measurement"),
         };
 
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
@@ -207,17 +208,18 @@ internal static class MeasureVerb
 
     private static void WriteSnpJson(LaunchContext c, byte[] digest, TextWriter stdout)
     {
-        var snp = c.Spec.Snp!;
+        var snp = c.Spec.Snp;
+        var sev = c.Spec.Sev;
         var json = new
         {
-            platform = "snp",
+            platform = LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key,
             measurement = Convert.ToHexStringLower(digest),
-            vmmType = snp.VmmType.ToString().ToLowerInvariant(),
+            vmmType = (snp?.VmmType ?? sev!.VmmType).ToString().ToLowerInvariant(),
             vcpus = c.Spec.Vcpus,
-            vcpuSignature = snp.Vcpu is { } v ? $"0x{v.Signature:x}" : null,
-            guestFeatures = $"0x{snp.GuestFeatures:x}",
-            policy = $"0x{snp.Policy:x}",
-            pageUpdates = c.RequireVm().Snp!.Updates,
+            vcpuSignature = (snp?.Vcpu ?? sev?.Vcpu) is { } v ? $"0x{v.Signature:x}" : null,
+            guestFeatures = snp is null ? null : $"0x{snp.GuestFeatures:x}",
+            policy = snp is null ? $"0x{sev!.Policy:x}" : $"0x{snp.Policy:x}",
+            measuredOperations = c.Log.Count,
         };
         stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
     }

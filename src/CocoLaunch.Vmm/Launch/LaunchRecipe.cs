@@ -13,6 +13,12 @@ public static class LaunchRecipe
     public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
     {
         var steps = new List<LaunchStep> { new("create-vm", "every other ioctl needs the VM fd", CreateVm) };
+        bool legacySev = platform is KvmVmType.Sev or KvmVmType.SevEs;
+        if (legacySev)
+        {
+            steps.Add(new("sev-launch-start", "the firmware's guest context must exist before any data is measured", Snp.SevLaunchSteps.LaunchStart));
+        }
+
         if (platform == KvmVmType.Snp)
         {
             steps.Add(new("snp-launch-start", "the firmware's guest context, with the policy, must exist before any page is measured", Snp.SnpLaunchSteps.LaunchStart));
@@ -36,6 +42,14 @@ public static class LaunchRecipe
         {
             steps.Add(new("snp-launch-update", "firmware, then metadata sections in table order: this order is the digest", Snp.SnpLaunchSteps.LaunchUpdate));
             steps.Add(new("snp-launch-finish", "VMSAs are measured last, vCPU 0 first; only then may private memory be pre-faulted", Snp.SnpLaunchSteps.LaunchFinish));
+        }
+
+        if (legacySev)
+        {
+            // KVM never lets SEV and SEV-ES VMs pre-fault (pre_fault_allowed stays false), so the recipe ends with the measurement.
+            steps.Add(new("sev-launch-update-data", "firmware then hashes table, into one SHA-256 stream", Snp.SevLaunchSteps.LaunchUpdateData));
+            steps.Add(new("sev-launch-measure", "SEV-ES VMSAs go last, vCPU 0 first, then LAUNCH_MEASURE", Snp.SevLaunchSteps.LaunchUpdateVmsaAndMeasure));
+            return steps;
         }
 
         steps.Add(new("prefault", "last: maps exactly the guest's memory, after every page the launch measures is in place", PreFault));

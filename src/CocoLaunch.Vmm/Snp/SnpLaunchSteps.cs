@@ -24,11 +24,20 @@ internal static class SnpLaunchSteps
         var sev = Sev(c);
         c.Log.Section = "firmware";
         Update(c, SnpPageType.Normal, c.Firmware.LoadAddress, (ulong)c.Firmware.Size, c.Kvm.Host.MapFile(c.Firmware.Bytes));
+        var vmm = c.Spec.Snp!.VmmType;
         foreach (var s in sev.Metadata!.Sections)
         {
+            if (vmm == VmmType.Ec2 && s.Type == SevSectionType.Cpuid)
+            {
+                continue; // EC2's VMM measures the CPUID page after every other section (below)
+            }
+
             c.Log.Section = $"SEV #{s.Index} {s.TypeName}";
             switch (s.Type)
             {
+                case SevSectionType.SnpSecMem when vmm == VmmType.Gce:
+                    Update(c, SnpPageType.Unmeasured, s.Gpa, s.Size, c.Kvm.Host.Map(s.Size)); // GCE does not measure pre-validated memory
+                    break;
                 case SevSectionType.SnpSecMem or SevSectionType.SvsmCaa:
                     Update(c, SnpPageType.Zero, s.Gpa, s.Size, default);
                     break;
@@ -50,6 +59,12 @@ internal static class SnpLaunchSteps
                 default:
                     throw new LaunchException($"{s.Label}: unknown OVMF metadata section type");
             }
+        }
+
+        foreach (var s in sev.Metadata.Sections.Where(s => vmm == VmmType.Ec2 && s.Type == SevSectionType.Cpuid))
+        {
+            c.Log.Section = $"SEV #{s.Index} {s.TypeName}";
+            Update(c, SnpPageType.Cpuid, s.Gpa, Page, c.Kvm.Host.Map(Page));
         }
 
         c.Log.Section = string.Empty;
