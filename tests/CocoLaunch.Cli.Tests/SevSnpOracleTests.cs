@@ -57,5 +57,28 @@ public sealed class SevSnpOracleTests
 
         var result = CliRunner.Run("measure", dir.Write("s.yaml", yaml.ToString()));
         Assert.Equal((0, row[9], string.Empty), (result.Exit, result.Stdout.Trim(), result.Stderr));
+
+        // The same launch through sev-snp-measure's own option names.
+        var args = new List<string> { "measure", "--mode", mode, "--ovmf", fw, "--vcpus", row[2], "--vmm-type", vmm };
+        if (cpu != "-")
+        {
+            args.AddRange(cpu.StartsWith("sig:", StringComparison.Ordinal) ? ["--vcpu-sig", cpu[4..]] : ["--vcpu-type", cpu]);
+        }
+
+        if (features != "-")
+        {
+            args.AddRange(["--guest-features", features]);
+        }
+
+        foreach (var (option, value) in new[] { ("--kernel", kernel), ("--initrd", initrd), ("--append", append) })
+        {
+            if (value is not null)
+            {
+                args.AddRange([option, value]);
+            }
+        }
+
+        var flags = CliRunner.Run([.. args]);
+        Assert.Equal((0, row[9]), (flags.Exit, flags.Stdout.Trim()));
     }
 }

@@ -33,7 +33,7 @@ public sealed class MeasureOptions : CommonOptions
     [Option("report-data", HelpText = "REPORTDATA for --tdreport: 64 bytes as 128 hex digits (default zeros).")]
     public string? ReportData { get; set; }
 
-    [Option("mode", HelpText = "sev-snp-measure form: snp (SEV and SEV-ES modes are not modelled yet).")]
+    [Option("mode", HelpText = "sev-snp-measure form: snp, seves or sev.")]
     public string? Mode { get; set; }
 
     [Option("ovmf", HelpText = "sev-snp-measure form: the OVMF image.")]

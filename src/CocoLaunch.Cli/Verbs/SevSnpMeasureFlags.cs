@@ -13,13 +13,17 @@ internal static class SevSnpMeasureFlags
 {
     public static LaunchSpec ToSpec(MeasureOptions o)
     {
-        if (o.Mode != "snp")
+        var platform = o.Mode switch
         {
-            throw new CliInputException(o.Mode is null ? "--mode is required with --ovmf (snp)" : $"--mode: '{o.Mode}' is not supported yet (snp is; sev, seves and snp:ovmf-hash will follow)");
-        }
+            "snp" => KvmVmType.Snp,
+            "seves" => KvmVmType.SevEs,
+            "sev" => KvmVmType.Sev,
+            null => throw new CliInputException("--mode is required with --ovmf (snp, seves or sev)"),
+            _ => throw new CliInputException($"--mode: '{o.Mode}' is not supported (snp, seves and sev are; snp:ovmf-hash is not yet)"),
+        };
 
-        string ovmf = o.Ovmf ?? throw new CliInputException("--ovmf is required with --mode snp");
-        int vcpus = o.Vcpus ?? throw new CliInputException("--vcpus is required");
+        string ovmf = o.Ovmf ?? throw new CliInputException($"--ovmf is required with --mode {o.Mode}");
+        int vcpus = o.Vcpus ?? (platform == KvmVmType.Sev ? 1 : throw new CliInputException("--vcpus is required"));
         if (vcpus is < 1 or > LaunchSpecParser.MaxVcpus)
         {
             throw new CliInputException($"--vcpus: {vcpus} is out of range (1..{LaunchSpecParser.MaxVcpus})");
@@ -33,7 +37,7 @@ internal static class SevSnpMeasureFlags
             _ => throw new CliInputException($"--vmm-type: '{o.VmmType}' is not one of: QEMU, ec2, gce"),
         };
         var vcpu = Identity(o);
-        if (vcpu is null && vmm == VmmType.Qemu)
+        if (vcpu is null && vmm == VmmType.Qemu && platform != KvmVmType.Sev)
         {
             throw new CliInputException("--vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required with --vmm-type QEMU");
         }
@@ -45,9 +49,10 @@ internal static class SevSnpMeasureFlags
 
         ulong features = o.GuestFeatures is null ? 0x1 : Number(o.GuestFeatures, "--guest-features");
         var boot = o.Kernel is null ? null : new DirectBootSpec(Existing(o.Kernel, "--kernel"), o.Initrd is null ? null : Existing(o.Initrd, "--initrd"), o.Append);
-        var snp = new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null);
-        return new LaunchSpec("--ovmf", KvmVmType.Snp, new FirmwareSpec(Existing(ovmf, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), boot, vcpus,
-            new MemorySpec(2UL << 30, []), null, snp, null);
+        var snp = platform == KvmVmType.Snp ? new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null) : null;
+        var sev = platform == KvmVmType.Snp ? null : new SevSpec(vmm, vcpu, platform == KvmVmType.SevEs ? 0x5u : 0x1u);
+        return new LaunchSpec("--ovmf", platform, new FirmwareSpec(Existing(ovmf, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), boot, vcpus,
+            new MemorySpec(2UL << 30, []), null, snp, sev);
     }
 
     private static VcpuIdentity? Identity(MeasureOptions o)
