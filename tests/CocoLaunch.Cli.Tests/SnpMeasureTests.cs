@@ -140,3 +140,30 @@ public sealed class SevSnpMeasureCompatibilityTests
         }
     }
 }
+
+/// <summary>--dump-vmsa writes files into the working directory, so it runs as a separate process.</summary>
+public sealed class DumpVmsaTests
+{
+    [Fact]
+    public void DumpVmsa_WritesOneVmsaPerVcpu_BspAtResetVectorApAtResetBlock()
+    {
+        using var dir = new TempDir();
+        string dll = Path.Combine(AppContext.BaseDirectory, "cocolaunch.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", ["exec", dll, "measure", "--mode", "snp", "--ovmf", RepoPaths.OvmfCodeFd, "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--dump-vmsa"])
+        {
+            WorkingDirectory = dir.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(60_000), "cocolaunch did not finish");
+        Assert.Equal(0, process.ExitCode);
+        byte[] bsp = File.ReadAllBytes(Path.Combine(dir.Path, "vmsa0.bin"));
+        byte[] ap = File.ReadAllBytes(Path.Combine(dir.Path, "vmsa1.bin"));
+        Assert.Equal((4096, 4096), (bsp.Length, ap.Length));
+        Assert.Equal(0xFFF0UL, BitConverter.ToUInt64(bsp, 0x178));
+        Assert.Equal(0xB004UL, BitConverter.ToUInt64(ap, 0x178)); // Debian AP reset EIP 0x80B004
+        Assert.Equal(96, stdout.Trim().Length);
+    }
+}

@@ -72,6 +72,9 @@ public sealed class MeasureOptions : CommonOptions
     [Option("append", HelpText = "sev-snp-measure form: the kernel command line (needs --kernel).")]
     public string? Append { get; set; }
 
+    [Option("dump-vmsa", HelpText = "sev-snp-measure form: also write each vCPU's VMSA to vmsa<i>.bin in the current directory.")]
+    public bool DumpVmsa { get; set; }
+
     [Option("explain", HelpText = "Print every measured operation, one line each, in order (diff two of these to find a divergence).")]
     public bool Explain { get; set; }
 }
@@ -90,6 +93,11 @@ internal static class MeasureVerb
         byte[] reportData = ParseReportData(o.ReportData);
         var context = Launch(spec, o.Spec ?? o.Firmware!);
         byte[] mrtd = context.Mrtd ?? context.LaunchDigest!;
+        if (o.DumpVmsa)
+        {
+            DumpVmsas(context);
+        }
+
         if (o.TdReport is not null && spec.Platform != KvmVmType.Tdx)
         {
             throw new CliInputException("--tdreport: a TDREPORT exists only for platform tdx");
@@ -131,6 +139,26 @@ internal static class MeasureVerb
         }
 
         return ExitCode.Ok;
+    }
+
+    private static void DumpVmsas(LaunchContext context)
+    {
+        for (int i = 0; i < context.Vcpus.Count; i++)
+        {
+            if (context.Vcpus[i].SevEsSaveArea is not { } vmsa)
+            {
+                throw new CliInputException("--dump-vmsa: this platform has no VMSAs (SEV-ES and SNP do)");
+            }
+
+            try
+            {
+                File.WriteAllBytes($"vmsa{i}.bin", vmsa);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliInputException($"--dump-vmsa: cannot write vmsa{i}.bin: {e.Message}");
+            }
+        }
     }
 
     private static byte[] ParseReportData(string? hex)
