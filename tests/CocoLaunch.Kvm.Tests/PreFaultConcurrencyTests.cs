@@ -34,7 +34,10 @@ public sealed class PreFaultConcurrencyTests
         var seen = new HashSet<Errno>();
         var args = Range(G, 8 * M2);
         int calls = 0;
-        while (args.Size > 0 && calls < 1_000_000)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // Keep pre-faulting until the race has really been hit (an error seen, the worker cycled) or 20 s passed.
+        while ((args.Size > 0 || seen.Count == 0 || Volatile.Read(ref recreated) < 10) && clock.Elapsed < TimeSpan.FromSeconds(20))
         {
             calls++;
             ulong before = args.Size;
@@ -52,9 +55,9 @@ public sealed class PreFaultConcurrencyTests
             // Exactly one of "size shrank" and "error" holds after every call.
             Assert.True((args.Size < before) ^ (error is not null), $"call {calls}: size {before:x} -> {args.Size:x}, error {error}");
             Assert.True(error is null or Errno.EAGAIN or Errno.ENOENT, $"unexpected {error}");
-            if (args.Size == 0 && Volatile.Read(ref recreated) < 10)
+            if (args.Size == 0 && (seen.Count == 0 || Volatile.Read(ref recreated) < 10))
             {
-                args = Range(G, 8 * M2); // keep racing until the worker has cycled a few times
+                args = Range(G, 8 * M2); // keep racing until the race has been observed
             }
         }
 
