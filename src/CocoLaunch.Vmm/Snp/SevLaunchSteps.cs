@@ -43,7 +43,7 @@ internal static class SevLaunchSteps
         if (c.Spec.Platform == KvmVmType.SevEs)
         {
             var sev = c.Spec.Sev!;
-            var profile = sev.VmmType switch { VmmType.Ec2 => VmsaProfile.Ec2, VmmType.Gce => VmsaProfile.Gce, _ => VmsaProfile.Qemu };
+            var profile = SnpLaunchSteps.ProfileOf(sev.VmmType);
             uint? apEip = c.Ovmf?.Sev.Value?.ApResetEip;
             for (int i = 0; i < c.Vcpus.Count; i++)
             {

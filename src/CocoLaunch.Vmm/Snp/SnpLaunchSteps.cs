@@ -75,7 +75,7 @@ internal static class SnpLaunchSteps
     {
         var snp = c.Spec.Snp!;
         var sev = Sev(c);
-        var profile = snp.VmmType switch { VmmType.Ec2 => VmsaProfile.Ec2, VmmType.Gce => VmsaProfile.Gce, _ => VmsaProfile.Qemu };
+        var profile = ProfileOf(snp.VmmType);
         for (int i = 0; i < c.Vcpus.Count; i++)
         {
             uint eip = i == 0 ? Vmsa.BspResetEip : sev.ApResetEip ?? throw new LaunchException("the firmware has no SEV-ES reset block for the APs");
@@ -87,6 +87,9 @@ internal static class SnpLaunchSteps
         c.Log.Section = string.Empty;
         c.LaunchDigest = c.RequireVm().Snp!.LaunchDigest;
     }
+
+    /// <summary>The VMSA conventions of the VMM the spec names.</summary>
+    internal static VmsaProfile ProfileOf(VmmType vmm) => vmm switch { VmmType.Ec2 => VmsaProfile.Ec2, VmmType.Gce => VmsaProfile.Gce, _ => VmsaProfile.Qemu };
 
     private static SevFirmwareInfo Sev(LaunchContext c) =>
         c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata");
