@@ -25,6 +25,7 @@ public sealed class TdxTd : IDisposable
     // MR.EXTEND comes 16 times per page, right after its PAGE.ADD: remember the page last found in the S-EPT.
     private ulong lastMappedPage = ulong.MaxValue;
     private readonly byte[][] rtmrs = [new byte[48], new byte[48], new byte[48], new byte[48]];
+    private int septHolders;
 
     /// <param name="sharedBit">The GPA bit that marks shared addresses (47 for GPAW 48, 51 for GPAW 52).</param>
     public TdxTd(int sharedBit = 47, MeasurementLog? log = null)
@@ -59,11 +60,26 @@ public sealed class TdxTd : IDisposable
         Params = parameters;
     }
 
+    /// <summary>
+    /// Holds the TD's Secure-EPT tree lock exclusively, as a concurrent SEAMCALL on another logical CPU does
+    /// (TDH.MEM.SEPT.ADD, TDH.MEM.TRACK). Until the token is disposed, PAGE.ADD gets TDX_OPERAND_BUSY: the
+    /// module never waits for a lock, so a host kernel has to cope with this status on any tree-walking leaf.
+    /// </summary>
+    public IDisposable HoldSecureEptLock()
+    {
+        Interlocked.Increment(ref septHolders);
+        return new SecureEptLockHold(this);
+    }
+
     /// <summary>TDH.MEM.PAGE.ADD: maps a 4K private page in the Secure EPT, copies the source into it, and measures its GPA.</summary>
     public void MemPageAdd(Gpa gpa, ReadOnlySpan<byte> source, Span<byte> tdPage)
     {
         CheckBuild("TDH.MEM.PAGE.ADD");
         CheckGpa("TDH.MEM.PAGE.ADD", gpa);
+        if (Volatile.Read(ref septHolders) > 0)
+        {
+            throw new TdxException(TdxStatus.OperandBusy, "TDH.MEM.PAGE.ADD", "the Secure-EPT tree lock is held by another SEAMCALL");
+        }
         if (!secureEpt.Add(gpa.Value))
         {
             throw new TdxException(TdxStatus.EptEntryNotFree, "TDH.MEM.PAGE.ADD", $"GPA {gpa} is already mapped");
@@ -175,4 +191,17 @@ public sealed class TdxTd : IDisposable
     }
 
     private bool HasSharedBit(Gpa gpa) => ((gpa.Value >> SharedBit) & 1) != 0;
+
+    private sealed class SecureEptLockHold(TdxTd td) : IDisposable
+    {
+        private int released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0)
+            {
+                Interlocked.Decrement(ref td.septHolders);
+            }
+        }
+    }
 }

@@ -8,6 +8,9 @@ public enum TdxStatus : ulong
 {
     Success = 0,
 
+    /// <summary>TDX_OPERAND_BUSY: another SEAMCALL holds a lock the leaf needs (the TD's Secure-EPT tree); the caller may retry.</summary>
+    OperandBusy = 0x8000_0200_0000_0000,
+
     /// <summary>TDX_OPERAND_INVALID: a GPA that is misaligned or has the shared bit, bad TD_PARAMS.</summary>
     OperandInvalid = 0xC000_0100_0000_0000,
 

@@ -156,7 +156,14 @@ public sealed partial class VcpuFd
         }
         catch (TdxException e)
         {
-            throw new KvmException(e.Status == TdxStatus.OperandInvalid ? Errno.EINVAL : Errno.EIO, e.Message);
+            // The leaf stays premapped: FINALIZE_VM refuses until a retry adds it or a zap removes it.
+            var errno = e.Status switch
+            {
+                TdxStatus.OperandInvalid => Errno.EINVAL,
+                TdxStatus.OperandBusy => Errno.EBUSY,
+                _ => Errno.EIO,
+            };
+            throw new KvmException(errno, e.Message);
         }
     }
 

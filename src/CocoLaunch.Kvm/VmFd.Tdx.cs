@@ -144,11 +144,45 @@ public sealed partial class VmFd
         TdState = TdState.Initialized;
     }
 
+    /// <summary>
+    /// KVM's nr_premapped: Secure-EPT leaves installed before FINALIZE_VM whose TDH.MEM.PAGE.ADD has not
+    /// succeeded. Derived from the tables rather than counted, so a zap can never leave it stale.
+    /// </summary>
+    public long TdxPremappedPages
+    {
+        get
+        {
+            if (Td is null || TdState == TdState.Runnable)
+            {
+                return 0;
+            }
+
+            Mmu.MmuLock.EnterReadLock();
+            try
+            {
+                // TDX private leaves are only ever 4K (case 122), so one leaf is one page.
+                return Mmu.Private.Leaves().LongCount(l => !Td.IsAdded(new Gpa(l.Gfn * PageSize.Size4K)));
+            }
+            finally
+            {
+                Mmu.MmuLock.ExitReadLock();
+            }
+        }
+    }
+
     private void TdxFinalizeVm(KvmTdxCmd cmd)
     {
         if (TdState != TdState.Initialized || cmd.Flags != 0 || cmd.Data is not null)
         {
             throw new KvmException(Errno.EINVAL, $"KVM_TDX_FINALIZE_VM: the TD is {TdState}, or flags/data are not 0");
+        }
+
+        // Every private leaf built before FINALIZE is premapped for a PAGE.ADD; one still waiting would be
+        // an unmeasured hole in the TD, so KVM counts them (nr_premapped) and refuses.
+        long premapped = TdxPremappedPages;
+        if (premapped != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_TDX_FINALIZE_VM: {premapped} private page(s) premapped but not PAGE.ADD'ed");
         }
 
         try

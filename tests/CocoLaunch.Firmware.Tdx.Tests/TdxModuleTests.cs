@@ -25,6 +25,28 @@ public sealed class TdxModuleTests
         Assert.Equal(TdxStatus.EptEntryNotFree, StatusOf(() => td.MemPageAdd(new Gpa(0x80_0000), Page, new byte[4096])));
     }
 
+    [Fact]
+    public void PageAdd_WhileTheSecureEptLockIsHeld_OperandBusy_ThenSucceedsWithTheSameMrtd()
+    {
+        var busy = Td();
+        var hold = busy.HoldSecureEptLock();
+        Assert.Equal(TdxStatus.OperandBusy, StatusOf(() => busy.MemPageAdd(new Gpa(0x80_0000), Page, new byte[4096])));
+        Assert.Equal(0L, busy.PagesAdded);
+        hold.Dispose();
+        hold.Dispose(); // a second release must not free a lock someone else holds
+        using (busy.HoldSecureEptLock())
+        {
+            Assert.Equal(TdxStatus.OperandBusy, StatusOf(() => busy.MemPageAdd(new Gpa(0x80_0000), Page, new byte[4096])));
+        }
+
+        busy.MemPageAdd(new Gpa(0x80_0000), Page, new byte[4096]);
+
+        // The refused attempt left no trace in MRTD.
+        var plain = Td();
+        plain.MemPageAdd(new Gpa(0x80_0000), Page, new byte[4096]);
+        Assert.Equal(plain.MrFinalize(), busy.MrFinalize());
+    }
+
     [Theory]
     [InlineData(0x80_0800UL)] // misaligned
     [InlineData(0x8000_0080_0000UL)] // shared bit 47

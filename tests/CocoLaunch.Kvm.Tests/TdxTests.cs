@@ -195,6 +195,48 @@ public sealed class TdxTests
     }
 
     [Fact]
+    public void Case121_FinalizeWithAPremappedPage_EinvalUntilRetried()
+    {
+        var (vm, vcpu, source) = ReadyTd();
+        vcpu.MemoryEncryptOp(MemRegion(source, G, 1));
+        var cmd = MemRegion(source.CheckedAdd(K4), G + K4, 1);
+        using (vm.Td!.HoldSecureEptLock())
+        {
+            // The S-EPT leaf is built, then PAGE.ADD meets a busy tree: EBUSY, no progress, the leaf stays.
+            Assert.Equal(Errno.EBUSY, ErrnoOf(() => vcpu.MemoryEncryptOp(cmd)));
+        }
+
+        var region = (KvmTdxInitMemRegion)cmd.Data!;
+        Assert.Equal((G + K4, 1UL), (region.Gpa, region.NrPages));
+        Assert.Equal(1L, vm.TdxPremappedPages);
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.FinalizeVm })));
+        Assert.Equal(TdState.Initialized, vm.TdState);
+
+        // Retrying finds the leaf present and only PAGE.ADDs; then the TD finalizes with both pages measured.
+        vcpu.MemoryEncryptOp(cmd);
+        Assert.Equal(0L, vm.TdxPremappedPages);
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.FinalizeVm });
+        Assert.Equal((TdState.Runnable, 2L, 32L), (vm.TdState, vm.Td.PagesAdded, vm.Td.Extends));
+        Assert.Equal(new MmuStats(2, 0, 0), vm.Mmu.Stats);
+    }
+
+    [Fact]
+    public void Case121_ZappingThePremappedPageLetsFinalizeProceed()
+    {
+        var (vm, vcpu, source) = ReadyTd();
+        using (vm.Td!.HoldSecureEptLock())
+        {
+            Assert.Equal(Errno.EBUSY, ErrnoOf(() => vcpu.MemoryEncryptOp(MemRegion(source, G, 1))));
+        }
+
+        Assert.Equal(1L, vm.TdxPremappedPages);
+        vm.SetAttributes(G, K4, isPrivate: false);
+        Assert.Equal(0L, vm.TdxPremappedPages);
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.FinalizeVm });
+        Assert.Equal((TdState.Runnable, 0L), (vm.TdState, vm.Td.PagesAdded));
+    }
+
+    [Fact]
     public void Case122_EveryPrivateMappingIs4K()
     {
         var (vm, vcpu, source) = ReadyTd();
