@@ -36,7 +36,14 @@ public sealed class SnpGuestContext
     private readonly byte[] info = new byte[PageInfo.Size];
     private readonly HashSet<ulong> assigned = [];
 
-    public SnpGuestContext(MeasurementLog? log = null) => Log = log ?? new MeasurementLog();
+    public SnpGuestContext(MeasurementLog? log = null, SnpCpuidPolicy? cpuidPolicy = null)
+    {
+        Log = log ?? new MeasurementLog();
+        CpuidPolicy = cpuidPolicy ?? SnpCpuidPolicy.Unrestricted;
+    }
+
+    /// <summary>The platform CPUID values CPUID pages are checked against.</summary>
+    public SnpCpuidPolicy CpuidPolicy { get; }
 
     public MeasurementLog Log { get; }
 
@@ -66,7 +73,48 @@ public sealed class SnpGuestContext
     }
 
     /// <summary>SNP_LAUNCH_UPDATE of one 4 KiB page: the RMP entry becomes guest-assigned, and LD = SHA-384(PAGE_INFO).</summary>
+    /// <remarks>A CPUID page is checked as <see cref="LaunchUpdateCpuid"/> does, on a copy: use that to see the corrections.</remarks>
     public void LaunchUpdate(SnpPageType type, Gpa gpa, ReadOnlySpan<byte> page)
+    {
+        if (type == SnpPageType.Cpuid)
+        {
+            LaunchUpdateCpuid(gpa, page.ToArray());
+            return;
+        }
+
+        Measure(type, gpa, page);
+    }
+
+    /// <summary>
+    /// SNP_LAUNCH_UPDATE of a CPUID page. The page is checked against <see cref="CpuidPolicy"/> first; when it
+    /// fails, the firmware writes the values it would accept into <paramref name="page"/>, leaves the RMP entry
+    /// unassigned and returns INVALID_PARAM, so a corrected page can be submitted again.
+    /// </summary>
+    public void LaunchUpdateCpuid(Gpa gpa, Span<byte> page)
+    {
+        CheckUpdate(SnpPageType.Cpuid, gpa);
+        var corrected = CpuidPage.Validate(page, CpuidPolicy);
+        if (corrected is null)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"CPUID page at {gpa} declares {CpuidPage.Count(page)} entries (at most {CpuidPage.MaxEntries})");
+        }
+
+        if (corrected.Count > 0)
+        {
+            var leaves = new List<string>();
+            foreach (int i in corrected)
+            {
+                var e = CpuidPage.Entry(page, i);
+                leaves.Add($"0x{e.EaxIn:x}.{e.EcxIn}");
+            }
+
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"CPUID page at {gpa}: function(s) {string.Join(", ", leaves)} claim bits the platform lacks; the page now holds the corrected values");
+        }
+
+        Measure(SnpPageType.Cpuid, gpa, page);
+    }
+
+    private void CheckUpdate(SnpPageType type, Gpa gpa)
     {
         if (Policy is null || IsFinished)
         {
@@ -78,9 +126,18 @@ public sealed class SnpGuestContext
             throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"GPA {gpa} is not page aligned");
         }
 
-        if (type != SnpPageType.Vmsa && !assigned.Add(gpa.Value))
+        if (type != SnpPageType.Vmsa && assigned.Contains(gpa.Value))
         {
             throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"the RMP entry of {gpa} is already assigned");
+        }
+    }
+
+    private void Measure(SnpPageType type, Gpa gpa, ReadOnlySpan<byte> page)
+    {
+        CheckUpdate(type, gpa);
+        if (type != SnpPageType.Vmsa)
+        {
+            assigned.Add(gpa.Value);
         }
 
         PageInfo.Build(digest, type, gpa.Value, page, info);

@@ -21,6 +21,9 @@ public sealed class Kvm
 
     public int Fd { get; }
 
+    /// <summary>The machine's CPUID values as its PSP knows them, which SNP CPUID pages are checked against.</summary>
+    public Firmware.Snp.SnpCpuidPolicy SnpCpuidPolicy { get; init; } = Firmware.Snp.SnpCpuidPolicy.Unrestricted;
+
     /// <summary>KVM_CREATE_VM.</summary>
     public VmFd CreateVm(KvmVmType type)
     {

@@ -63,7 +63,7 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} (needs bits 16 and 17, refuses 20 and unknown bits)");
         }
 
-        var context = new SnpGuestContext(MeasurementLog);
+        var context = new SnpGuestContext(MeasurementLog, Kvm.SnpCpuidPolicy);
         try
         {
             context.LaunchStart(p);
@@ -128,12 +128,26 @@ public sealed partial class VmFd
 
             try
             {
-                Snp.LaunchUpdate(type, new Gpa(gfn * Page), source);
+                if (type == SnpPageType.Cpuid)
+                {
+                    Snp.LaunchUpdateCpuid(new Gpa(gfn * Page), source);
+                }
+                else
+                {
+                    Snp.LaunchUpdate(type, new Gpa(gfn * Page), source);
+                }
             }
             catch (SnpFirmwareException e)
             {
                 cmd.Error = (uint)e.Status;
                 failure = e.Message;
+                if (type == SnpPageType.Cpuid && e.Status == SnpStatus.InvalidParam)
+                {
+                    // The firmware left its corrected CPUID values in the page; KVM hands them back through the
+                    // source buffer so the VMM can diff them. A failed copy-back does not change the outcome.
+                    TryCopyToUser(new Memory.Hva(u.Uaddr + (done * Page)), source);
+                }
+
                 break;
             }
 
@@ -153,6 +167,17 @@ public sealed partial class VmFd
         }
 
         cmd.Data = u;
+    }
+
+    private void TryCopyToUser(Memory.Hva address, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            Kvm.Host.Write(address, bytes);
+        }
+        catch (Memory.HostFaultException)
+        {
+        }
     }
 
     /// <summary>KVM_SEV_SNP_LAUNCH_FINISH: every vCPU's VMSA is measured (vCPU 0 first), then the launch closes.</summary>

@@ -123,6 +123,48 @@ public sealed class SnpTests
     }
 
     [Fact]
+    public void Case134_CpuidOnARandomPage_EioInvalidParam()
+    {
+        var (vm, source) = Started(); // 0x5A bytes: the page claims 0x5A5A5A5A entries
+        var cmd = Update(G, K4, SnpPageType.Cpuid, source.Value);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
+        Assert.Equal((uint)SnpStatus.InvalidParam, cmd.Error);
+    }
+
+    [Fact]
+    public void Case139_BadCpuidLeaf_EioAndTheSourceHoldsTheCorrectedPage()
+    {
+        // The platform lacks CPUID 1 ECX bit 31; the VMM's page claims it.
+        var platform = new SnpCpuidPolicy([new CpuidFunction(1, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x7FFF_FFFF, 0xFFFF_FFFF)]);
+        var vm = new Kvm { SnpCpuidPolicy = platform }.CreateVm(KvmVmType.Snp);
+        vm.Slot(0, G, 2 * K4, vm.Gmem(2 * K4));
+        vm.SetAttributes(G, 2 * K4, isPrivate: true);
+        vm.MemoryEncryptOp(Start());
+        var page = new byte[K4];
+        page[0] = 2;
+        CpuidPage.SetEntry(page, 0, new CpuidFunction(0, 0, 0x10, 0x6874_7541, 0x444D_4163, 0x6974_6E65));
+        CpuidPage.SetEntry(page, 1, new CpuidFunction(1, 0, 0xA20F10, 0x800, 0xFEDA_3203, 0x178B_FBFF));
+        var source = vm.Kvm.Host.Map(K4);
+        vm.Kvm.Host.Write(source, page);
+
+        var cmd = Update(G, K4, SnpPageType.Cpuid, source.Value);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
+        Assert.Equal(0x16u, cmd.Error);
+        var u = (KvmSevSnpLaunchUpdate)cmd.Data!;
+        Assert.Equal((G / K4, K4, source.Value), (u.GfnStart, u.Len, u.Uaddr));
+
+        var corrected = new byte[K4];
+        vm.Kvm.Host.Read(source, corrected);
+        Assert.Equal(new CpuidFunction(1, 0, 0xA20F10, 0x800, 0x7EDA_3203, 0x178B_FBFF), CpuidPage.Entry(corrected, 1));
+        Assert.Equal(page[..(16 + 48 + 32)], corrected[..(16 + 48 + 32)]); // up to leaf 1's ECX: untouched
+        Assert.Equal(page[(16 + 48 + 36)..], corrected[(16 + 48 + 36)..]);
+
+        // The RMP entry went back to shared, so the corrected page can be submitted at the same gfn.
+        vm.MemoryEncryptOp(cmd);
+        Assert.Equal(1, vm.Snp!.Updates);
+    }
+
+    [Fact]
     public void Case140_RangePastSlotEnd_PartialProgressWrittenBack()
     {
         var (vm, source) = Started(slotBytes: 5 * K4);
