@@ -147,6 +147,26 @@ public sealed class SnpGuestContext
         Log.Append(OperationName(type), gpa, type is SnpPageType.Normal or SnpPageType.Vmsa ? page.Length + PageInfo.Size : PageInfo.Size);
     }
 
+    /// <summary>
+    /// Continues from a launch digest computed elsewhere over the first pages (sev-snp-measure's
+    /// --snp-ovmf-hash), as if those pages had been updated here. Only right after LAUNCH_START.
+    /// </summary>
+    public void ResumeDigest(ReadOnlySpan<byte> launchDigest, Gpa coveredFrom)
+    {
+        if (Policy is null || IsFinished || Updates != 0)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidGuestState, "resume", "a digest can only be resumed right after LAUNCH_START");
+        }
+
+        if (launchDigest.Length != digest.Length)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "resume", $"a launch digest is {digest.Length} bytes, not {launchDigest.Length}");
+        }
+
+        launchDigest.CopyTo(digest);
+        Log.Append("RESUME.PRECOMPUTED", coveredFrom, 0);
+    }
+
     /// <summary>SNP_LAUNCH_FINISH: the digest is final.</summary>
     public byte[] LaunchFinish()
     {

@@ -52,7 +52,14 @@ public sealed record SnpSpec(
     ulong Policy,
     byte[]? IdBlock,
     byte[]? IdAuth,
-    byte[]? HostData);
+    byte[]? HostData)
+{
+    /// <summary>
+    /// sev-snp-measure's --snp-ovmf-hash: the launch digest after the firmware pages, computed elsewhere. The
+    /// launch resumes from it instead of measuring the firmware again (48 bytes).
+    /// </summary>
+    public byte[]? OvmfHash { get; init; }
+}
 
 /// <summary>Legacy SEV and SEV-ES launch parameters.</summary>
 public sealed record SevSpec(VmmType VmmType, VcpuIdentity? Vcpu, uint Policy);

@@ -33,7 +33,10 @@ public sealed class MeasureOptions : CommonOptions
     [Option("report-data", HelpText = "REPORTDATA for --tdreport: 64 bytes as 128 hex digits (default zeros).")]
     public string? ReportData { get; set; }
 
-    [Option("mode", HelpText = "sev-snp-measure form: snp, seves or sev.")]
+    [Option("snp-ovmf-hash", HelpText = "sev-snp-measure form: the firmware pages' digest from --mode snp:ovmf-hash (96 hex digits), used instead of measuring them.")]
+    public string? SnpOvmfHash { get; set; }
+
+    [Option("mode", HelpText = "sev-snp-measure form: snp, seves, sev, or snp:ovmf-hash (the digest of the firmware pages alone).")]
     public string? Mode { get; set; }
 
     [Option("ovmf", HelpText = "sev-snp-measure form: the OVMF image.")]
@@ -91,8 +94,9 @@ internal static class MeasureVerb
         var spec = o.Spec is not null ? FromFile(o) : o.Mode is not null || o.Ovmf is not null ? SevSnpMeasureFlags.ToSpec(o) : FromFlags(o);
 
         byte[] reportData = ParseReportData(o.ReportData);
-        var context = Launch(spec, o.Spec ?? o.Firmware!);
-        byte[] mrtd = context.Mrtd ?? context.LaunchDigest!;
+        bool firmwareOnly = o.Mode == SevSnpMeasureFlags.OvmfHashMode;
+        var context = Launch(spec, o.Spec ?? o.Firmware ?? "--ovmf", firmwareOnly ? LaunchRecipe.SnpFirmwareStep : null);
+        byte[] mrtd = firmwareOnly ? context.RequireVm().Snp!.LaunchDigest : context.Mrtd ?? context.LaunchDigest!;
         if (o.DumpVmsa)
         {
             DumpVmsas(context);
@@ -175,9 +179,9 @@ internal static class MeasureVerb
     }
 
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
-    internal static LaunchContext Launch(LaunchSpec spec, string label)
+    internal static LaunchContext Launch(LaunchSpec spec, string label, string? stopAfter = null)
     {
-        string last = spec.Platform switch
+        string last = stopAfter ?? spec.Platform switch
         {
             KvmVmType.Tdx => "tdx-finalize",
             KvmVmType.Snp => "snp-launch-finish",

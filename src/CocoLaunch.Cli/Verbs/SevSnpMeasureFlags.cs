@@ -11,15 +11,25 @@ namespace CocoLaunch.Cli.Verbs;
 /// </summary>
 internal static class SevSnpMeasureFlags
 {
+    public const string OvmfHashMode = "snp:ovmf-hash";
+
     public static LaunchSpec ToSpec(MeasureOptions o)
     {
+        if (o.Mode == OvmfHashMode)
+        {
+            // Only the firmware is measured: vCPUs, their type and the VMM do not reach the digest yet.
+            string firmware = o.Ovmf ?? throw new CliInputException($"--ovmf is required with --mode {OvmfHashMode}");
+            return new LaunchSpec("--ovmf", KvmVmType.Snp, new FirmwareSpec(Existing(firmware, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), null, 1,
+                new MemorySpec(2UL << 30, []), null, new SnpSpec(VmmType.Qemu, null, 0x1, 0x30000, null, null, null), null);
+        }
+
         var platform = o.Mode switch
         {
             "snp" => KvmVmType.Snp,
             "seves" => KvmVmType.SevEs,
             "sev" => KvmVmType.Sev,
             null => throw new CliInputException("--mode is required with --ovmf (snp, seves or sev)"),
-            _ => throw new CliInputException($"--mode: '{o.Mode}' is not supported (snp, seves and sev are; snp:ovmf-hash is not yet)"),
+            _ => throw new CliInputException($"--mode: '{o.Mode}' is not one of: snp, seves, sev, {OvmfHashMode}"),
         };
 
         string ovmf = o.Ovmf ?? throw new CliInputException($"--ovmf is required with --mode {o.Mode}");
@@ -49,10 +59,28 @@ internal static class SevSnpMeasureFlags
 
         ulong features = o.GuestFeatures is null ? 0x1 : Number(o.GuestFeatures, "--guest-features");
         var boot = o.Kernel is null ? null : new DirectBootSpec(Existing(o.Kernel, "--kernel"), o.Initrd is null ? null : Existing(o.Initrd, "--initrd"), o.Append);
-        var snp = platform == KvmVmType.Snp ? new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null) : null;
+        if (o.SnpOvmfHash is not null && platform != KvmVmType.Snp)
+        {
+            throw new CliInputException("--snp-ovmf-hash applies to --mode snp only");
+        }
+
+        var snp = platform == KvmVmType.Snp ? new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null) { OvmfHash = OvmfHash(o.SnpOvmfHash) } : null;
         var sev = platform == KvmVmType.Snp ? null : new SevSpec(vmm, vcpu, platform == KvmVmType.SevEs ? 0x5u : 0x1u);
         return new LaunchSpec("--ovmf", platform, new FirmwareSpec(Existing(ovmf, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), boot, vcpus,
             new MemorySpec(2UL << 30, []), null, snp, sev);
+    }
+
+    private static byte[]? OvmfHash(string? hex)
+    {
+        if (hex is null)
+        {
+            return null;
+        }
+
+        string digits = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
+        return digits.Length == 96 && digits.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(digits)
+            : throw new CliInputException($"--snp-ovmf-hash: expected a 48-byte launch digest as 96 hex digits, got '{hex}'");
     }
 
     private static VcpuIdentity? Identity(MeasureOptions o)

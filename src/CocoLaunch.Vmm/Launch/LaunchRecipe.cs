@@ -10,6 +10,9 @@ public sealed record LaunchStep(string Name, string Why, Action<LaunchContext> R
 /// <summary>The launch as ordered data: the steps a VMM performs, each a small method below.</summary>
 public static class LaunchRecipe
 {
+    /// <summary>The SNP step after which the launch digest covers the firmware pages alone.</summary>
+    public const string SnpFirmwareStep = "snp-launch-update-firmware";
+
     public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
     {
         var steps = new List<LaunchStep> { new("create-vm", "every other ioctl needs the VM fd", CreateVm) };
@@ -40,7 +43,8 @@ public static class LaunchRecipe
         }
         else if (platform == KvmVmType.Snp)
         {
-            steps.Add(new("snp-launch-update", "firmware, then metadata sections in table order: this order is the digest", Snp.SnpLaunchSteps.LaunchUpdate));
+            steps.Add(new(SnpFirmwareStep, "the whole firmware as NORMAL pages first; the digest here is sev-snp-measure's snp:ovmf-hash", Snp.SnpLaunchSteps.LaunchUpdateFirmware));
+            steps.Add(new("snp-launch-update", "then the metadata sections in table order: this order is the digest", Snp.SnpLaunchSteps.LaunchUpdate));
             steps.Add(new("snp-launch-finish", "VMSAs are measured last, vCPU 0 first; only then may private memory be pre-faulted", Snp.SnpLaunchSteps.LaunchFinish));
         }
 

@@ -18,12 +18,27 @@ internal static class SnpLaunchSteps
         c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchStart, Data = new KvmSevSnpLaunchStart { Policy = c.Spec.Snp!.Policy } });
     }
 
-    /// <summary>The whole firmware as NORMAL pages, then each SEV metadata section by type, in table order (never sorted).</summary>
+    /// <summary>The whole firmware as NORMAL pages, or, given a precomputed firmware digest, a resume from it.</summary>
+    public static void LaunchUpdateFirmware(LaunchContext c)
+    {
+        c.Log.Section = "firmware";
+        if (c.Spec.Snp!.OvmfHash is { } precomputed)
+        {
+            // A measurement shortcut, not a hardware path: the PSP has no way to skip pages.
+            c.RequireVm().Snp!.ResumeDigest(precomputed, c.Firmware.LoadAddress);
+        }
+        else
+        {
+            Update(c, SnpPageType.Normal, c.Firmware.LoadAddress, (ulong)c.Firmware.Size, c.Kvm.Host.MapFile(c.Firmware.Bytes));
+        }
+
+        c.Log.Section = string.Empty;
+    }
+
+    /// <summary>Each SEV metadata section by type, in table order (never sorted).</summary>
     public static void LaunchUpdate(LaunchContext c)
     {
         var sev = Sev(c);
-        c.Log.Section = "firmware";
-        Update(c, SnpPageType.Normal, c.Firmware.LoadAddress, (ulong)c.Firmware.Size, c.Kvm.Host.MapFile(c.Firmware.Bytes));
         var vmm = c.Spec.Snp!.VmmType;
         foreach (var s in sev.Metadata!.Sections)
         {
