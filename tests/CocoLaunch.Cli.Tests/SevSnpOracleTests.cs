@@ -5,19 +5,7 @@ namespace CocoLaunch.Cli.Tests;
 /// <summary>Launch digests against sev-snp-measure run as an oracle (tests/data/oracle-sev-snp-measure.tsv).</summary>
 public sealed class SevSnpOracleTests
 {
-    public static TheoryData<string[]> Rows()
-    {
-        var rows = new TheoryData<string[]>();
-        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Root, "tests", "data", "oracle-sev-snp-measure.tsv")))
-        {
-            if (!line.StartsWith('#') && !line.StartsWith("mode", StringComparison.Ordinal))
-            {
-                rows.Add(line.Split('\t'));
-            }
-        }
-
-        return rows;
-    }
+    public static TheoryData<string[]> Rows() => DataTable.Rows("oracle-sev-snp-measure.tsv", "mode");
 
     [Theory]
     [MemberData(nameof(Rows))]

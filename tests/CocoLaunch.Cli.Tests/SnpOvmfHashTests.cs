@@ -10,19 +10,7 @@ public sealed class SnpOvmfHashTests
 {
     private static readonly string AmdSev = RepoPaths.Synthetic("amdsev-like.fd");
 
-    public static TheoryData<string[]> Rows()
-    {
-        var rows = new TheoryData<string[]>();
-        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Root, "tests", "data", "oracle-snp-ovmf-hash.tsv")))
-        {
-            if (!line.StartsWith('#') && !line.StartsWith("mode\t", StringComparison.Ordinal))
-            {
-                rows.Add(line.Split('\t'));
-            }
-        }
-
-        return rows;
-    }
+    public static TheoryData<string[]> Rows() => DataTable.Rows("oracle-snp-ovmf-hash.tsv", "mode\t");
 
     [Theory]
     [MemberData(nameof(Rows))]
