@@ -8,6 +8,9 @@ public enum VmsaProfile
     Qemu,
     Ec2,
     Gce,
+
+    /// <summary>EC2's conventions with RDX 0, as tools before the 0x600 correction computed them.</summary>
+    Ec2Rdx0,
 }
 
 /// <summary>
@@ -56,17 +59,18 @@ public static class Vmsa
     {
         var v = new byte[Size];
         bool bsp = eip == BspResetEip;
-        ushort csAttrib = profile == VmsaProfile.Ec2 && bsp ? (ushort)0x9A : (ushort)0x9B;
+        bool ec2 = profile is VmsaProfile.Ec2 or VmsaProfile.Ec2Rdx0;
+        ushort csAttrib = ec2 && bsp ? (ushort)0x9A : (ushort)0x9B;
         Segment(v, Field.Es, 0, 0x93, 0xFFFF, 0);
         Segment(v, Field.Cs, 0xF000, csAttrib, 0xFFFF, eip & 0xFFFF_0000);
-        Segment(v, Field.Ss, 0, profile == VmsaProfile.Ec2 ? (ushort)0x92 : (ushort)0x93, 0xFFFF, 0);
+        Segment(v, Field.Ss, 0, ec2 ? (ushort)0x92 : (ushort)0x93, 0xFFFF, 0);
         Segment(v, Field.Ds, 0, 0x93, 0xFFFF, 0);
         Segment(v, Field.Fs, 0, 0x93, 0xFFFF, 0);
         Segment(v, Field.Gs, 0, 0x93, 0xFFFF, 0);
         Segment(v, Field.Gdtr, 0, 0, 0xFFFF, 0);
         Segment(v, Field.Ldtr, 0, 0x82, 0xFFFF, 0);
         Segment(v, Field.Idtr, 0, 0, 0xFFFF, 0);
-        Segment(v, Field.Tr, 0, profile == VmsaProfile.Ec2 ? (ushort)0x83 : (ushort)0x8B, 0xFFFF, 0);
+        Segment(v, Field.Tr, 0, ec2 ? (ushort)0x83 : (ushort)0x8B, 0xFFFF, 0);
 
         U64(v, Field.Efer, 0x1000);
         U64(v, Field.Cr4, 0x40);
@@ -76,7 +80,7 @@ public static class Vmsa
         U64(v, Field.Rflags, 0x2);
         U64(v, Field.Rip, eip & 0xFFFF);
         U64(v, Field.GPat, profile == VmsaProfile.Gce ? 0x0007_0106UL : 0x0007_0406_0007_0406UL);
-        U64(v, Field.Rdx, profile == VmsaProfile.Qemu ? vcpuSignature : 0x600);
+        U64(v, Field.Rdx, profile switch { VmsaProfile.Qemu => vcpuSignature, VmsaProfile.Ec2Rdx0 => 0, _ => 0x600 });
         U64(v, Field.SevFeatures, sevFeatures);
         U64(v, Field.Xcr0, 0x1);
         if (profile == VmsaProfile.Qemu && !legacyInit)

@@ -39,6 +39,21 @@ public enum VmmType
     Qemu,
     Ec2,
     Gce,
+
+    /// <summary><c>qemu-legacy-init</c>: QEMU on host kernels before KVM_SEV_INIT2 (sev-snp-measure before 0.0.10): MXCSR and x87 FCW 0.</summary>
+    QemuLegacyInit,
+
+    /// <summary><c>ec2-rdx0</c>: as ec2 but RDX 0, as the virtee/sev crate, the Go port and sev-snp-measure before 4a02bf0 compute it.</summary>
+    Ec2Rdx0,
+}
+
+public static class VmmTypeExtensions
+{
+    /// <summary>QEMU derives RDX from the vCPU model, so a vCPU identity is needed.</summary>
+    public static bool IsQemu(this VmmType vmm) => vmm is VmmType.Qemu or VmmType.QemuLegacyInit;
+
+    /// <summary>EC2's VMM measures the CPUID page after every other metadata section.</summary>
+    public static bool IsEc2(this VmmType vmm) => vmm is VmmType.Ec2 or VmmType.Ec2Rdx0;
 }
 
 /// <summary>The vCPU identity behind the VMSA's RDX: a QEMU CPU model name or an explicit signature.</summary>

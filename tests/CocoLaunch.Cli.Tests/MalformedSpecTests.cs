@@ -56,7 +56,7 @@ public sealed class MalformedSpecTests
         { "two-vcpu-forms", Snp + "  vcpu-sig: 0x800f12\n", "6:3: snp: give only one of vcpu-type, vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping" },
         { "vcpu-model-range", "platform: snp\nfirmware: {FW}\nmemory: 2G\nsnp: { vcpu-family: 25, vcpu-model: 300, vcpu-stepping: 1 }\n", "4:37: snp.vcpu-model: 300 is out of range (0..255)" },
         { "snp-no-vcpu-qemu", "platform: snp\nfirmware: {FW}\nmemory: 2G\nsnp:\n  policy: 0x30000\n", "5:3: snp: the QEMU VMSA carries the vCPU signature; give vcpu-type (e.g. EPYC-v4), vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping" },
-        { "vmm-type-case", Snp + "  vmm-type: EC2\n", "6:13: snp.vmm-type: 'EC2' is not one of: QEMU, ec2, gce" },
+        { "vmm-type-case", Snp + "  vmm-type: EC2\n", "6:13: snp.vmm-type: 'EC2' is not one of: QEMU, ec2, gce, qemu-legacy-init, ec2-rdx0" },
         { "host-data-base64-short", Snp + "  host-data: AAAA\n", "6:14: snp.host-data: expected 32 bytes as 64 hex digits or 44 base64 characters, got 4 characters" },
         { "id-auth-without-id-block", Snp + "  id-auth: AAAA\n", "6:3: snp.id-auth: given without snp.id-block; the authentication information signs an ID block" },
         { "initrd-without-kernel", Snp + "initrd: {FW}\n", "6:1: initrd: given without 'kernel'; an initrd or command line needs a direct-boot kernel" },

@@ -44,10 +44,12 @@ internal static class SevSnpMeasureFlags
             null or "QEMU" => VmmType.Qemu,
             "ec2" => VmmType.Ec2,
             "gce" => VmmType.Gce,
-            _ => throw new CliInputException($"--vmm-type: '{o.VmmType}' is not one of: QEMU, ec2, gce"),
+            "qemu-legacy-init" => VmmType.QemuLegacyInit,
+            "ec2-rdx0" => VmmType.Ec2Rdx0,
+            _ => throw new CliInputException($"--vmm-type: '{o.VmmType}' is not one of: QEMU, ec2, gce, qemu-legacy-init, ec2-rdx0"),
         };
         var vcpu = Identity(o);
-        if (vcpu is null && vmm == VmmType.Qemu && platform != KvmVmType.Sev)
+        if (vcpu is null && vmm.IsQemu() && platform != KvmVmType.Sev)
         {
             throw new CliInputException("--vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required with --vmm-type QEMU");
         }

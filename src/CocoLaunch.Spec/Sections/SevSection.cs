@@ -18,7 +18,7 @@ internal static class SevSection
         var map = reader.Mapping(node, "sev", [.. VcpuSection.Keys, "vmm-type", "policy"]);
         var vmm = map.Optional("vmm-type") is { } t ? reader.Choice(t, "sev.vmm-type", VcpuSection.VmmTypes) : VmmType.Qemu;
         var vcpu = VcpuSection.Read(reader, map, "sev");
-        if (vcpu is null && vmm == VmmType.Qemu && platform == KvmVmType.SevEs)
+        if (vcpu is null && vmm.IsQemu() && platform == KvmVmType.SevEs)
         {
             throw reader.Fail(node, "sev: a SEV-ES VMSA from QEMU carries the vCPU signature; give vcpu-type (e.g. EPYC-v4), vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping");
         }

@@ -28,7 +28,7 @@ internal static class SnpSection
         var map = reader.Mapping(node, "snp", keys);
         var vmm = map.Optional("vmm-type") is { } t ? reader.Choice(t, "snp.vmm-type", VcpuSection.VmmTypes) : VmmType.Qemu;
         var vcpu = VcpuSection.Read(reader, map, "snp");
-        if (vcpu is null && vmm == VmmType.Qemu)
+        if (vcpu is null && vmm.IsQemu())
         {
             throw reader.Fail(node, "snp: the QEMU VMSA carries the vCPU signature; give vcpu-type (e.g. EPYC-v4), vcpu-sig or vcpu-family/vcpu-model/vcpu-stepping");
         }

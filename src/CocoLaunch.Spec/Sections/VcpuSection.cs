@@ -10,6 +10,8 @@ internal static class VcpuSection
         ["QEMU"] = VmmType.Qemu,
         ["ec2"] = VmmType.Ec2,
         ["gce"] = VmmType.Gce,
+        ["qemu-legacy-init"] = VmmType.QemuLegacyInit,
+        ["ec2-rdx0"] = VmmType.Ec2Rdx0,
     };
 
     /// <summary>Reads one of: vcpu-type, vcpu-sig, or vcpu-family + vcpu-model + vcpu-stepping.</summary>

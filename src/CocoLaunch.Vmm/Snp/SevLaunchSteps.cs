@@ -48,7 +48,7 @@ internal static class SevLaunchSteps
             for (int i = 0; i < c.Vcpus.Count; i++)
             {
                 uint eip = i == 0 ? Vmsa.BspResetEip : apEip ?? throw new LaunchException("the firmware has no SEV-ES reset block for the APs");
-                c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, sev.Vcpu?.Signature ?? 0, sevFeatures: 0);
+                c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, sev.Vcpu?.Signature ?? 0, sevFeatures: 0, legacyInit: sev.VmmType == VmmType.QemuLegacyInit);
             }
 
             c.Log.Section = "VMSA";

@@ -42,7 +42,7 @@ internal static class SnpLaunchSteps
         var vmm = c.Spec.Snp!.VmmType;
         foreach (var s in sev.Metadata!.Sections)
         {
-            if (vmm == VmmType.Ec2 && s.Type == SevSectionType.Cpuid)
+            if (vmm.IsEc2() && s.Type == SevSectionType.Cpuid)
             {
                 continue; // EC2's VMM measures the CPUID page after every other section (below)
             }
@@ -76,7 +76,7 @@ internal static class SnpLaunchSteps
             }
         }
 
-        foreach (var s in sev.Metadata.Sections.Where(s => vmm == VmmType.Ec2 && s.Type == SevSectionType.Cpuid))
+        foreach (var s in sev.Metadata.Sections.Where(s => vmm.IsEc2() && s.Type == SevSectionType.Cpuid))
         {
             c.Log.Section = $"SEV #{s.Index} {s.TypeName}";
             Update(c, SnpPageType.Cpuid, s.Gpa, Page, c.Kvm.Host.Map(Page));
@@ -94,7 +94,7 @@ internal static class SnpLaunchSteps
         for (int i = 0; i < c.Vcpus.Count; i++)
         {
             uint eip = i == 0 ? Vmsa.BspResetEip : sev.ApResetEip ?? throw new LaunchException("the firmware has no SEV-ES reset block for the APs");
-            c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures);
+            c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures, snp.VmmType == VmmType.QemuLegacyInit);
         }
 
         c.Log.Section = "VMSA";
@@ -104,7 +104,14 @@ internal static class SnpLaunchSteps
     }
 
     /// <summary>The VMSA conventions of the VMM the spec names.</summary>
-    internal static VmsaProfile ProfileOf(VmmType vmm) => vmm switch { VmmType.Ec2 => VmsaProfile.Ec2, VmmType.Gce => VmsaProfile.Gce, _ => VmsaProfile.Qemu };
+    internal static VmsaProfile ProfileOf(VmmType vmm) => vmm switch
+    {
+        VmmType.Ec2 => VmsaProfile.Ec2,
+        VmmType.Ec2Rdx0 => VmsaProfile.Ec2Rdx0,
+        VmmType.Gce => VmsaProfile.Gce,
+        VmmType.Qemu or VmmType.QemuLegacyInit => VmsaProfile.Qemu,
+        _ => throw new LaunchException($"VMM type {vmm} has no VMSA profile"),
+    };
 
     private static SevFirmwareInfo Sev(LaunchContext c) =>
         c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata");
