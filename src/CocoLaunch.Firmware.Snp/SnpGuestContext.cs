@@ -168,15 +168,64 @@ public sealed class SnpGuestContext
     }
 
     /// <summary>SNP_LAUNCH_FINISH: the digest is final.</summary>
-    public byte[] LaunchFinish()
+    public byte[] LaunchFinish() => LaunchFinish(null, null, authorKeyEnabled: false);
+
+    /// <summary>
+    /// SNP_LAUNCH_FINISH with ID_BLOCK_EN when <paramref name="idBlock"/> is given: the block must name this
+    /// digest (BAD_MEASUREMENT) and policy (POLICY_FAILURE), and its signatures must verify (BAD_SIGNATURE).
+    /// A failed check leaves the launch open.
+    /// </summary>
+    public byte[] LaunchFinish(byte[]? idBlock, byte[]? idAuth, bool authorKeyEnabled)
     {
         if (Policy is null || IsFinished)
         {
             throw new SnpFirmwareException(SnpStatus.InvalidGuestState, "SNP_LAUNCH_FINISH", IsFinished ? "already finished" : "no LAUNCH_START");
         }
 
+        if (idBlock is not null)
+        {
+            Bind(idBlock, idAuth ?? throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_FINISH", "an ID block needs its ID authentication information"), authorKeyEnabled);
+        }
+
         IsFinished = true;
         return LaunchDigest;
+    }
+
+    /// <summary>The ID block accepted at LAUNCH_FINISH, which every report then carries; null without one.</summary>
+    public IdBlock? IdBlock { get; private set; }
+
+    /// <summary>SHA-384 of the AMD-format ID key (zero without an ID block).</summary>
+    public byte[] IdKeyDigest { get; private set; } = new byte[48];
+
+    /// <summary>SHA-384 of the AMD-format author key (zero unless AUTHOR_KEY_EN).</summary>
+    public byte[] AuthorKeyDigest { get; private set; } = new byte[48];
+
+    private void Bind(byte[] idBlockBytes, byte[] idAuth, bool authorKeyEnabled)
+    {
+        if (idBlockBytes.Length != Snp.IdBlock.Size || idAuth.Length != Snp.IdAuth.Size)
+        {
+            throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_FINISH", $"ID block {idBlockBytes.Length} bytes (needs {Snp.IdBlock.Size}) or ID auth {idAuth.Length} bytes (needs {Snp.IdAuth.Size})");
+        }
+
+        var block = Snp.IdBlock.Parse(idBlockBytes);
+        if (!block.LaunchDigest.AsSpan().SequenceEqual(digest))
+        {
+            throw new SnpFirmwareException(SnpStatus.BadMeasurement, "SNP_LAUNCH_FINISH", $"the ID block's digest {Convert.ToHexStringLower(block.LaunchDigest)} is not the launch digest {Convert.ToHexStringLower(digest)}");
+        }
+
+        if (block.Policy != Policy)
+        {
+            throw new SnpFirmwareException(SnpStatus.PolicyFailure, "SNP_LAUNCH_FINISH", $"the ID block's policy 0x{block.Policy:x} is not the guest's 0x{Policy:x}");
+        }
+
+        if (Snp.IdAuth.Verify(idBlockBytes, idAuth, authorKeyEnabled) is { } why)
+        {
+            throw new SnpFirmwareException(SnpStatus.BadSignature, "SNP_LAUNCH_FINISH", why);
+        }
+
+        IdBlock = block;
+        IdKeyDigest = SHA384.HashData(Snp.IdAuth.IdKey(idAuth));
+        AuthorKeyDigest = authorKeyEnabled ? SHA384.HashData(Snp.IdAuth.AuthorKey(idAuth)) : new byte[48];
     }
 
     private static string OperationName(SnpPageType type) => type switch

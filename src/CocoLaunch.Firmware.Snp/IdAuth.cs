@@ -1,0 +1,72 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace CocoLaunch.Firmware.Snp;
+
+/// <summary>
+/// The 4096-byte ID authentication information (snp-launch-digest.md §14): the ID key's signature over the ID
+/// block, the ID key, and optionally the author key's signature over the ID key, and the author key.
+/// </summary>
+public static class IdAuth
+{
+    public const int Size = 0x1000;
+    public const uint AlgoEcdsaP384Sha384 = 1;
+
+    private const int IdKeyAlgoOffset = 0x000;
+    private const int AuthorKeyAlgoOffset = 0x004;
+    private const int IdBlockSigOffset = 0x040;
+    private const int IdKeyOffset = 0x240;
+    private const int IdKeySigOffset = 0x680;
+    private const int AuthorKeyOffset = 0x880;
+
+    /// <summary>Signs <paramref name="idBlock"/> with <paramref name="idKey"/> and, if given, the ID key with <paramref name="authorKey"/>.</summary>
+    public static byte[] Build(ReadOnlySpan<byte> idBlock, ECDsa idKey, ECDsa? authorKey = null)
+    {
+        var b = new byte[Size];
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(IdKeyAlgoOffset), AlgoEcdsaP384Sha384);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(AuthorKeyAlgoOffset), AlgoEcdsaP384Sha384);
+        AmdEcdsa.Sign(idKey, idBlock).CopyTo(b, IdBlockSigOffset);
+        byte[] idPublic = AmdEcdsa.PublicKey(idKey);
+        idPublic.CopyTo(b, IdKeyOffset);
+        if (authorKey is not null)
+        {
+            AmdEcdsa.Sign(authorKey, idPublic).CopyTo(b, IdKeySigOffset);
+            AmdEcdsa.PublicKey(authorKey).CopyTo(b, AuthorKeyOffset);
+        }
+
+        return b;
+    }
+
+    public static ReadOnlySpan<byte> IdKey(ReadOnlySpan<byte> auth) => auth.Slice(IdKeyOffset, AmdEcdsa.PublicKeySize);
+
+    public static ReadOnlySpan<byte> AuthorKey(ReadOnlySpan<byte> auth) => auth.Slice(AuthorKeyOffset, AmdEcdsa.PublicKeySize);
+
+    /// <summary>The firmware's signature checks (steps 3 and 4 of the binding): null when they pass, else why not.</summary>
+    public static string? Verify(ReadOnlySpan<byte> idBlock, ReadOnlySpan<byte> auth, bool authorKeyEnabled)
+    {
+        if (BinaryPrimitives.ReadUInt32LittleEndian(auth[IdKeyAlgoOffset..]) != AlgoEcdsaP384Sha384)
+        {
+            return "ID_KEY_ALGO is not 1 (ECDSA P-384 with SHA-384)";
+        }
+
+        if (!AmdEcdsa.Verify(IdKey(auth), idBlock, auth.Slice(IdBlockSigOffset, AmdEcdsa.SignatureSize)))
+        {
+            return "ID_BLOCK_SIG does not verify with ID_KEY";
+        }
+
+        if (authorKeyEnabled)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(auth[AuthorKeyAlgoOffset..]) != AlgoEcdsaP384Sha384)
+            {
+                return "AUTHOR_KEY_ALGO is not 1 (ECDSA P-384 with SHA-384)";
+            }
+
+            if (!AmdEcdsa.Verify(AuthorKey(auth), IdKey(auth), auth.Slice(IdKeySigOffset, AmdEcdsa.SignatureSize)))
+            {
+                return "ID_KEY_SIG does not verify with AUTHOR_KEY";
+            }
+        }
+
+        return null;
+    }
+}
