@@ -169,6 +169,21 @@ public sealed partial class VmFd
         cmd.Data = u;
     }
 
+    private byte[] CopyFromUser(ulong address, int length, string field)
+    {
+        var bytes = new byte[length];
+        try
+        {
+            Kvm.Host.Read(new Memory.Hva(address), bytes);
+        }
+        catch (Memory.HostFaultException e)
+        {
+            throw new KvmException(Errno.EFAULT, $"KVM_SEV_SNP_LAUNCH_FINISH: {field} 0x{address:x}: {e.Message}");
+        }
+
+        return bytes;
+    }
+
     private void TryCopyToUser(Memory.Hva address, ReadOnlySpan<byte> bytes)
     {
         try
@@ -189,6 +204,13 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EINVAL, "KVM_SEV_SNP_LAUNCH_FINISH: no context, or flags are not 0");
         }
 
+        byte[]? idBlock = null, idAuth = null;
+        if (finish.IdBlockEn != 0)
+        {
+            idBlock = CopyFromUser(finish.IdBlockUaddr, IdBlock.Size, "id_block_uaddr");
+            idAuth = CopyFromUser(finish.IdAuthUaddr, IdAuth.Size, "id_auth_uaddr");
+        }
+
         try
         {
             foreach (var vcpu in VcpusInOrder())
@@ -197,7 +219,7 @@ public sealed partial class VmFd
                 Snp.LaunchUpdate(SnpPageType.Vmsa, InitialVmsaGpa, vmsa);
             }
 
-            Snp.LaunchFinish();
+            Snp.LaunchFinish(idBlock, idAuth, finish.AuthKeyEn != 0);
         }
         catch (SnpFirmwareException e)
         {

@@ -200,6 +200,54 @@ public sealed class SnpTests
         Assert.Equal(0, vcpu.PreFaultMemory(ref args));
     }
 
+    /// <summary>A started SNP VM with one vCPU whose VMSA is set: FINISH is the only step left.</summary>
+    private static VmFd ReadyToFinish()
+    {
+        var (vm, _) = Started();
+        vm.CreateVcpu(0).SevEsSaveArea = Vmsa.Build(Vmsa.BspResetEip, VmsaProfile.Qemu, 0x800F12, 1);
+        return vm;
+    }
+
+    private static KvmSevCmd FinishWithIdBlock(VmFd vm, byte[] block, byte[] auth, byte authKeyEn = 0)
+    {
+        var blockAt = vm.Kvm.Host.Map(K4);
+        var authAt = vm.Kvm.Host.Map(K4);
+        vm.Kvm.Host.Write(blockAt, block);
+        vm.Kvm.Host.Write(authAt, auth);
+        return new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { IdBlockEn = 1, AuthKeyEn = authKeyEn, IdBlockUaddr = blockAt.Value, IdAuthUaddr = authAt.Value } };
+    }
+
+    [Fact]
+    public void Finish_WithAnIdBlock_VerifiedByTheFirmware()
+    {
+        var reference = ReadyToFinish();
+        reference.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        byte[] digest = reference.Snp!.LaunchDigest;
+
+        using var idKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP384);
+        using var authorKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP384);
+        byte[] good = new IdBlock(digest, new byte[16], new byte[16], 0, 0x30000).ToBytes();
+        var vm = ReadyToFinish();
+        vm.MemoryEncryptOp(FinishWithIdBlock(vm, good, IdAuth.Build(good, idKey, authorKey), authKeyEn: 1));
+        Assert.True(vm.Snp!.IsFinished);
+        Assert.NotEqual(new byte[48], vm.Snp.AuthorKeyDigest);
+
+        byte[] wrong = new IdBlock(new byte[48], new byte[16], new byte[16], 0, 0x30000).ToBytes();
+        var refused = ReadyToFinish();
+        var cmd = FinishWithIdBlock(refused, wrong, IdAuth.Build(wrong, idKey));
+        Assert.Equal(Errno.EIO, ErrnoOf(() => refused.MemoryEncryptOp(cmd)));
+        Assert.Equal((uint)SnpStatus.BadMeasurement, cmd.Error);
+        Assert.False(refused.Snp!.IsFinished);
+    }
+
+    [Fact]
+    public void Finish_IdBlockAtAnUnmappedAddress_Efault()
+    {
+        var vm = ReadyToFinish();
+        var cmd = new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { IdBlockEn = 1, IdBlockUaddr = 0x1000, IdAuthUaddr = 0x2000 } };
+        Assert.Equal(Errno.EFAULT, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
+    }
+
     [Fact]
     public void Vmsa_BspCsSegmentAndFieldsAsInTheSpec()
     {

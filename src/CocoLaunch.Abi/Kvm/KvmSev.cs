@@ -43,6 +43,15 @@ public struct KvmSevSnpLaunchUpdate
 /// <summary><c>struct kvm_sev_snp_launch_finish</c> (ID block and auth are not modelled yet).</summary>
 public struct KvmSevSnpLaunchFinish
 {
+    /// <summary>User address of the 96-byte ID block, read when <see cref="IdBlockEn"/> is 1.</summary>
+    public ulong IdBlockUaddr;
+
+    /// <summary>User address of the 4096-byte ID authentication information.</summary>
+    public ulong IdAuthUaddr;
+
+    public byte IdBlockEn;
+    public byte AuthKeyEn;
+    public byte VcekDisabled;
     public ushort Flags;
     public byte[]? HostData;
 }

@@ -97,10 +97,37 @@ internal static class SnpLaunchSteps
             c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures, snp.VmmType == VmmType.QemuLegacyInit);
         }
 
+        var finish = new KvmSevSnpLaunchFinish { HostData = snp.HostData };
+        if (snp.IdBlock is { } idBlock)
+        {
+            byte[] idAuth = snp.IdAuth ?? throw new LaunchException("snp.id-block needs snp.id-auth: the firmware verifies the block's signature at LAUNCH_FINISH");
+            finish.IdBlockEn = 1;
+            finish.IdBlockUaddr = HostCopy(c, idBlock).Value;
+            finish.IdAuthUaddr = HostCopy(c, idAuth).Value;
+
+            // QEMU's author-key-enabled; an ID auth with an author key in it means the author signed the ID key.
+            finish.AuthKeyEn = IdAuth.AuthorKey(idAuth).ContainsAnyExcept((byte)0) ? (byte)1 : (byte)0;
+        }
+
         c.Log.Section = "VMSA";
-        c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { HostData = snp.HostData } });
+        try
+        {
+            c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = finish });
+        }
+        catch (KvmException e) when (snp.IdBlock is not null && e.Errno == Errno.EIO)
+        {
+            throw new LaunchException($"snp.id-block: the firmware refused it at LAUNCH_FINISH: {e.Message}");
+        }
+
         c.Log.Section = string.Empty;
         c.LaunchDigest = c.RequireVm().Snp!.LaunchDigest;
+    }
+
+    private static Memory.Hva HostCopy(LaunchContext c, byte[] bytes)
+    {
+        var at = c.Kvm.Host.Map(((ulong)bytes.Length + Page - 1) / Page * Page);
+        c.Kvm.Host.Write(at, bytes);
+        return at;
     }
 
     /// <summary>The VMSA conventions of the VMM the spec names.</summary>
