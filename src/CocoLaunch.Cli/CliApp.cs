@@ -30,7 +30,7 @@ public static class CliApp
             s.AutoVersion = true;
         });
 
-        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions>(args);
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions>(args);
         bool verbose = args.Contains("--verbose");
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
@@ -39,6 +39,7 @@ public static class CliApp
             (DiffOptions o) => Guarded(() => DiffVerb.Run(o, stdout), stderr, verbose),
             (LaunchOptions o) => Guarded(() => LaunchVerb.Run(o, stdout), stderr, verbose),
             (BenchOptions o) => Guarded(() => BenchVerb.Run(o, stdout), stderr, verbose),
+            (IdBlockOptions o) => Guarded(() => IdBlockVerb.Run(o, stdout), stderr, verbose),
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
