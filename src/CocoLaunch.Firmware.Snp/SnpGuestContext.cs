@@ -34,13 +34,18 @@ public sealed class SnpGuestContext
 
     private readonly byte[] digest = new byte[48];
     private readonly byte[] info = new byte[PageInfo.Size];
-    private readonly HashSet<ulong> assigned = [];
 
     public SnpGuestContext(MeasurementLog? log = null, SnpCpuidPolicy? cpuidPolicy = null)
     {
         Log = log ?? new MeasurementLog();
         CpuidPolicy = cpuidPolicy ?? SnpCpuidPolicy.Unrestricted;
     }
+
+    /// <summary>The guest's address-space id; every RMP entry the launch assigns carries it.</summary>
+    public uint Asid { get; init; } = 1;
+
+    /// <summary>The RMP entries of this guest's pages.</summary>
+    public RmpTable Rmp { get; } = new();
 
     /// <summary>The platform CPUID values CPUID pages are checked against.</summary>
     public SnpCpuidPolicy CpuidPolicy { get; }
@@ -126,7 +131,7 @@ public sealed class SnpGuestContext
             throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"GPA {gpa} is not page aligned");
         }
 
-        if (type != SnpPageType.Vmsa && assigned.Contains(gpa.Value))
+        if (type != SnpPageType.Vmsa && Rmp[gpa].Assigned)
         {
             throw new SnpFirmwareException(SnpStatus.InvalidParam, "SNP_LAUNCH_UPDATE", $"the RMP entry of {gpa} is already assigned");
         }
@@ -137,7 +142,8 @@ public sealed class SnpGuestContext
         CheckUpdate(type, gpa);
         if (type != SnpPageType.Vmsa)
         {
-            assigned.Add(gpa.Value);
+            // The VMSA lives in a firmware-chosen page of its own, outside the guest's GPA space.
+            Rmp.Set(gpa, new RmpEntry(Assigned: true, Validated: true, Immutable: true, Asid, gpa));
         }
 
         PageInfo.Build(digest, type, gpa.Value, page, info);
