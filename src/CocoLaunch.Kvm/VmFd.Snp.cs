@@ -227,6 +227,7 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EIO, e.Message);
         }
 
+        PrivateMemoryPrepare ??= new SnpRmpPrepare(Snp);
         AllowPreFault();
     }
 

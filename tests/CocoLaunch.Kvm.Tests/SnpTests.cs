@@ -241,6 +241,20 @@ public sealed class SnpTests
     }
 
     [Fact]
+    public void AfterFinish_APrivateFaultAssignsTheRmpEntryUnvalidated_LaunchPagesKeepTheirs()
+    {
+        var vm = ReadyToFinish();
+        vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Zero));
+        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        var args = Range(G, 4 * K4);
+        Assert.Equal(0, vm.CreateVcpu(1).PreFaultMemory(ref args));
+        var rmp = vm.Snp!.Rmp;
+        Assert.Equal(new RmpEntry(true, true, true, 1, new Gpa(G)), rmp[new Gpa(G)]);
+        Assert.All(Enumerable.Range(1, 3), i => Assert.Equal(new RmpEntry(true, false, false, 1, new Gpa(G + ((ulong)i * K4))), rmp[new Gpa(G + ((ulong)i * K4))]));
+        Assert.Equal(4, rmp.AssignedPages);
+    }
+
+    [Fact]
     public void Finish_IdBlockAtAnUnmappedAddress_Efault()
     {
         var vm = ReadyToFinish();
