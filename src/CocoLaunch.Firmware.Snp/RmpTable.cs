@@ -18,15 +18,30 @@ public readonly record struct RmpEntry(bool Assigned, bool Validated, bool Immut
 /// </summary>
 public sealed class RmpTable
 {
-    private readonly Dictionary<ulong, RmpEntry> entries = [];
+    private const int PagesPerChunk = 512;
+
+    // Launch pages are few and carry full entries; pages assigned after launch can span a whole sparse guest,
+    // so they are one bit each in 2 MiB chunks (64 bytes per chunk touched) and share the guest's ASID.
+    private readonly Dictionary<ulong, RmpEntry> launchEntries = [];
+    private readonly Dictionary<ulong, ulong[]> guestAssigned = [];
+    private readonly Dictionary<ulong, uint> guestAsid = [];
+    private int guestPages;
 
     public RmpEntry this[Gpa gpa]
     {
         get
         {
-            lock (entries)
+            ulong page = gpa.Value / PageSize.Size4K;
+            lock (launchEntries)
             {
-                return entries.GetValueOrDefault(gpa.AlignDown(PageSize.Size4K).Value, RmpEntry.HypervisorOwned);
+                if (launchEntries.TryGetValue(page, out var entry))
+                {
+                    return entry;
+                }
+
+                return IsGuestAssigned(page)
+                    ? new RmpEntry(true, false, false, guestAsid[page / PagesPerChunk], new Gpa(page * PageSize.Size4K))
+                    : RmpEntry.HypervisorOwned;
             }
         }
     }
@@ -35,36 +50,66 @@ public sealed class RmpTable
     {
         get
         {
-            lock (entries)
+            lock (launchEntries)
             {
-                return entries.Count;
+                return launchEntries.Count + guestPages;
             }
         }
     }
 
     internal void Set(Gpa gpa, RmpEntry entry)
     {
-        lock (entries)
+        lock (launchEntries)
         {
-            entries[gpa.Value] = entry;
+            launchEntries[gpa.Value / PageSize.Size4K] = entry;
         }
     }
 
     /// <summary>RMPUPDATE to guest-owned for a page the guest faults in after launch; false if it is already assigned.</summary>
     public bool AssignForGuest(Gpa gpa, uint asid)
     {
-        lock (entries)
+        ulong page = gpa.Value / PageSize.Size4K;
+        lock (launchEntries)
         {
-            return entries.TryAdd(gpa.AlignDown(PageSize.Size4K).Value, new RmpEntry(true, false, false, asid, gpa.AlignDown(PageSize.Size4K)));
+            if (launchEntries.ContainsKey(page) || IsGuestAssigned(page))
+            {
+                return false;
+            }
+
+            ulong chunk = page / PagesPerChunk;
+            if (!guestAssigned.TryGetValue(chunk, out var bits))
+            {
+                guestAssigned[chunk] = bits = new ulong[PagesPerChunk / 64];
+                guestAsid[chunk] = asid;
+            }
+
+            int bit = (int)(page % PagesPerChunk);
+            bits[bit / 64] |= 1UL << (bit % 64);
+            guestPages++;
+            return true;
         }
     }
 
     /// <summary>RMPUPDATE back to hypervisor-owned (a conversion to shared, or a reclaim after a failed update).</summary>
     public void Reclaim(Gpa gpa)
     {
-        lock (entries)
+        ulong page = gpa.Value / PageSize.Size4K;
+        lock (launchEntries)
         {
-            entries.Remove(gpa.AlignDown(PageSize.Size4K).Value);
+            if (launchEntries.Remove(page) || !IsGuestAssigned(page))
+            {
+                return;
+            }
+
+            int bit = (int)(page % PagesPerChunk);
+            guestAssigned[page / PagesPerChunk][bit / 64] &= ~(1UL << (bit % 64));
+            guestPages--;
         }
+    }
+
+    private bool IsGuestAssigned(ulong page)
+    {
+        int bit = (int)(page % PagesPerChunk);
+        return guestAssigned.TryGetValue(page / PagesPerChunk, out var bits) && (bits[bit / 64] & (1UL << (bit % 64))) != 0;
     }
 }
