@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using CocoLaunch.Firmware.Snp;
 using CommandLine;
@@ -42,7 +41,7 @@ internal static class IdBlockVerb
             throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: qemu, yaml");
         }
 
-        var block = new IdBlock(Digest(o.Measurement), Id(o.FamilyId, "--family-id"), Id(o.ImageId, "--image-id"), o.GuestSvn, Number(o.Policy, "--policy")).ToBytes();
+        var block = new IdBlock(Digest(o.Measurement), Id(o.FamilyId, "--family-id"), Id(o.ImageId, "--image-id"), o.GuestSvn, CliArguments.Number(o.Policy, "--policy")).ToBytes();
         using var idKey = Key(o.IdKey, "--id-key");
         using var authorKey = o.AuthorKey is null ? null : Key(o.AuthorKey, "--author-key");
         byte[] auth = IdAuth.Build(block, idKey, authorKey);
@@ -65,9 +64,9 @@ internal static class IdBlockVerb
 
     private static byte[] Digest(string text)
     {
-        if (text.Length == 96 && text.All(char.IsAsciiHexDigit))
+        if (text.Length == 96 && CliArguments.HexBytes(text, 48) is { } hex)
         {
-            return Convert.FromHexString(text);
+            return hex;
         }
 
         var bytes = new byte[48];
@@ -78,16 +77,8 @@ internal static class IdBlockVerb
 
     private static byte[] Id(string? hex, string option) =>
         hex is null ? new byte[16]
-        : hex.Length == 32 && hex.All(char.IsAsciiHexDigit) ? Convert.FromHexString(hex)
+        : hex.Length == 32 && CliArguments.HexBytes(hex, 16) is { } id ? id
         : throw new CliInputException($"{option}: expected 16 bytes as 32 hex digits, got '{hex}'");
-
-    private static ulong Number(string text, string option)
-    {
-        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-        return ulong.TryParse(hex ? text[2..] : text, hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out ulong v)
-            ? v
-            : throw new CliInputException($"{option}: '{text}' is not a number");
-    }
 
     private static ECDsa Key(string path, string option)
     {

@@ -173,9 +173,8 @@ internal static class MeasureVerb
         }
 
         string digits = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
-        return digits.Length == 2 * Firmware.Tdx.TdReport.ReportDataSize && digits.All(char.IsAsciiHexDigit)
-            ? Convert.FromHexString(digits)
-            : throw new CliInputException($"--report-data: expected 64 bytes as 128 hex digits, got {digits.Length} characters");
+        return CliArguments.HexBytes(hex, Firmware.Tdx.TdReport.ReportDataSize)
+            ?? throw new CliInputException($"--report-data: expected 64 bytes as 128 hex digits, got {digits.Length} characters");
     }
 
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>

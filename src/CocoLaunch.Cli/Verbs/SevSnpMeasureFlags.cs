@@ -1,4 +1,3 @@
-using System.Globalization;
 using CocoLaunch.Abi;
 using CocoLaunch.Spec;
 
@@ -59,7 +58,7 @@ internal static class SevSnpMeasureFlags
             throw new CliInputException("--initrd and --append need --kernel");
         }
 
-        ulong features = o.GuestFeatures is null ? 0x1 : Number(o.GuestFeatures, "--guest-features");
+        ulong features = o.GuestFeatures is null ? 0x1 : CliArguments.Number(o.GuestFeatures, "--guest-features");
         var boot = o.Kernel is null ? null : new DirectBootSpec(Existing(o.Kernel, "--kernel"), o.Initrd is null ? null : Existing(o.Initrd, "--initrd"), o.Append);
         if (o.SnpOvmfHash is not null && platform != KvmVmType.Snp)
         {
@@ -79,10 +78,8 @@ internal static class SevSnpMeasureFlags
             return null;
         }
 
-        string digits = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
-        return digits.Length == 96 && digits.All(char.IsAsciiHexDigit)
-            ? Convert.FromHexString(digits)
-            : throw new CliInputException($"--snp-ovmf-hash: expected a 48-byte launch digest as 96 hex digits, got '{hex}'");
+        return CliArguments.HexBytes(hex, 48)
+            ?? throw new CliInputException($"--snp-ovmf-hash: expected a 48-byte launch digest as 96 hex digits, got '{hex}'");
     }
 
     private static VcpuIdentity? Identity(MeasureOptions o)
@@ -99,7 +96,7 @@ internal static class SevSnpMeasureFlags
 
         if (o.VcpuSig is not null)
         {
-            return new VcpuIdentity((uint)Number(o.VcpuSig, "--vcpu-sig"), null);
+            return new VcpuIdentity((uint)CliArguments.Number(o.VcpuSig, "--vcpu-sig"), null);
         }
 
         if (o.VcpuType is null)
@@ -113,26 +110,6 @@ internal static class SevSnpMeasureFlags
     }
 
     /// <summary>Any base, as Python's int(x, 0): 0x…, 0o…, 0b… or decimal.</summary>
-    private static ulong Number(string text, string option)
-    {
-        string t = text.Replace("_", string.Empty, StringComparison.Ordinal);
-        (string digits, int radix) = t.Length > 2 && t[0] == '0' ? char.ToLowerInvariant(t[1]) switch
-        {
-            'x' => (t[2..], 16),
-            'o' => (t[2..], 8),
-            'b' => (t[2..], 2),
-            _ => (t, 10),
-        } : (t, 10);
-        try
-        {
-            return radix == 10 ? ulong.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture) : Convert.ToUInt64(digits, radix);
-        }
-        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
-        {
-            throw new CliInputException($"{option}: '{text}' is not a number");
-        }
-    }
-
     private static string Existing(string path, string option) =>
         File.Exists(path) ? Path.GetFullPath(path) : throw new CliInputException($"{option}: no such file '{path}'");
 }
