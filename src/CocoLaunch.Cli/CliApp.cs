@@ -14,6 +14,8 @@ public static class CliApp
     public static string Version =>
         typeof(CliApp).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
 
+    private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence";
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         // "help VERB" is answered like "VERB --help", which CommandLineParser renders with the verb's options.
@@ -30,16 +32,21 @@ public static class CliApp
             s.AutoVersion = true;
         });
 
-        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions>(args);
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions, BootOptions, ReferenceValuesOptions, VerifyOptions, AttestOptions, VerifyEvidenceOptions>(args);
         bool verbose = args.Contains("--verbose");
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
             (InspectOptions o) => Guarded(() => InspectVerb.Run(o, stdout, stderr), stderr, verbose),
             (MeasureOptions o) => Guarded(() => MeasureVerb.Run(o, stdout), stderr, verbose),
             (DiffOptions o) => Guarded(() => DiffVerb.Run(o, stdout), stderr, verbose),
-            (LaunchOptions o) => Guarded(() => LaunchVerb.Run(o, stdout), stderr, verbose),
+            (LaunchOptions o) => Guarded(() => LaunchVerb.Run(o, stdout, stderr), stderr, verbose),
             (BenchOptions o) => Guarded(() => BenchVerb.Run(o, stdout), stderr, verbose),
             (IdBlockOptions o) => Guarded(() => IdBlockVerb.Run(o, stdout), stderr, verbose),
+            (BootOptions o) => Guarded(() => BootVerb.Run(o, stdout, stderr), stderr, verbose),
+            (ReferenceValuesOptions o) => Guarded(() => ReferenceValuesVerb.Run(o, stdout), stderr, verbose),
+            (VerifyOptions o) => Guarded(() => VerifyVerb.Run(o, stdout), stderr, verbose),
+            (AttestOptions o) => Guarded(() => AttestVerb.Run(o, stdout), stderr, verbose),
+            (VerifyEvidenceOptions o) => Guarded(() => VerifyEvidenceVerb.Run(o, stdout), stderr, verbose),
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
@@ -73,7 +80,7 @@ public static class CliApp
 
     private static string? InputProblem(Exception e) => e switch
     {
-        SpecException or FirmwareFileException or CliInputException => e.Message,
+        SpecException or FirmwareFileException or CliInputException or Attestation.EvidenceFormatException => e.Message,
         IOException or UnauthorizedAccessException => e.Message,
         _ => null,
     };
@@ -106,8 +113,8 @@ public static class CliApp
 
     private static string Describe(Error error) => error switch
     {
-        NoVerbSelectedError => "no verb given; use one of: validate, inspect, measure, diff, launch, bench",
-        BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: validate, inspect, measure, diff, launch, bench",
+        NoVerbSelectedError => $"no verb given; use one of: {VerbList}",
+        BadVerbSelectedError b => $"unknown verb '{b.Token}'; use one of: {VerbList}",
         UnknownOptionError u => $"unknown option '{(u.Token.Length == 1 ? "-" : "--")}{u.Token}'",
         MissingRequiredOptionError m when m.NameInfo.NameText.Length == 0 => "a required argument is missing",
         MissingRequiredOptionError m => $"missing required option {Option(m.NameInfo)}",

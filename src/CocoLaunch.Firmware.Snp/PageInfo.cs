@@ -25,11 +25,26 @@ public static class PageInfo
     /// <summary>Builds PAGE_INFO; CONTENTS is SHA-384 of the page for NORMAL and VMSA pages and zero for every other type.</summary>
     public static void Build(ReadOnlySpan<byte> digestCur, SnpPageType type, ulong gpa, ReadOnlySpan<byte> page, Span<byte> info)
     {
+        Span<byte> contents = stackalloc byte[48];
+        if (HasContents(type))
+        {
+            SHA384.HashData(page, contents);
+        }
+
+        BuildWithContents(digestCur, type, gpa, contents, info);
+    }
+
+    /// <summary>Whether PAGE_INFO.CONTENTS carries the page's SHA-384 (NORMAL, VMSA) rather than zeros.</summary>
+    public static bool HasContents(SnpPageType type) => type is SnpPageType.Normal or SnpPageType.Vmsa;
+
+    /// <summary>Builds PAGE_INFO around a CONTENTS digest already computed (zeros for types without one).</summary>
+    public static void BuildWithContents(ReadOnlySpan<byte> digestCur, SnpPageType type, ulong gpa, ReadOnlySpan<byte> contentsDigest, Span<byte> info)
+    {
         info[..Size].Clear();
         digestCur.CopyTo(info[Field.DigestCur..]);
-        if (type is SnpPageType.Normal or SnpPageType.Vmsa)
+        if (HasContents(type))
         {
-            SHA384.HashData(page, info[Field.Contents..]);
+            contentsDigest[..48].CopyTo(info[Field.Contents..]);
         }
 
         BinaryPrimitives.WriteUInt16LittleEndian(info[Field.Length..], Size);

@@ -38,7 +38,7 @@ public sealed class SevGuestContext : IDisposable
     {
         Check("LAUNCH_UPDATE_DATA");
         digest.AppendData(data);
-        Log.Append("UPDATE_DATA", gpa, data.Length);
+        Log.Append("UPDATE_DATA", gpa, data.Length, data);
     }
 
     /// <summary>LAUNCH_UPDATE_VMSA (SEV-ES): one vCPU's save area is appended to the digest.</summary>
@@ -46,7 +46,7 @@ public sealed class SevGuestContext : IDisposable
     {
         Check("LAUNCH_UPDATE_VMSA");
         digest.AppendData(vmsa);
-        Log.Append("UPDATE_VMSA", new Gpa((ulong)vcpu), vmsa.Length);
+        Log.Append("UPDATE_VMSA", new Gpa((ulong)vcpu), vmsa.Length, vmsa);
     }
 
     /// <summary>LAUNCH_MEASURE: the digest is final.</summary>

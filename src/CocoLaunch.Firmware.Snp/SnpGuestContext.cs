@@ -15,6 +15,9 @@ public enum SnpStatus : uint
     BadSignature = 0x0A,
     BadMeasurement = 0x0B,
     InvalidParam = 0x16,
+
+    /// <summary>SEV_RET_AUTH_ERR: a guest message failed authentication (wrong key, tag, or sequence number).</summary>
+    AuthError = 0x1B,
 }
 
 /// <summary>A failed SNP firmware command: its status and which command.</summary>
@@ -27,7 +30,7 @@ public sealed class SnpFirmwareException(SnpStatus status, string command, strin
 /// One guest's launch context in the SNP firmware: LAUNCH_START, LAUNCH_UPDATE pages chained into the launch
 /// digest (GCTX.LD = SHA-384(PAGE_INFO) per page), and LAUNCH_FINISH. Pure; every update goes to <see cref="Log"/>.
 /// </summary>
-public sealed class SnpGuestContext
+public sealed partial class SnpGuestContext
 {
     /// <summary>Policy bit 17 is reserved and must be 1.</summary>
     public const ulong PolicyReservedMustBeOne = 1UL << 17;
@@ -139,6 +142,19 @@ public sealed class SnpGuestContext
 
     private void Measure(SnpPageType type, Gpa gpa, ReadOnlySpan<byte> page)
     {
+        Span<byte> contents = stackalloc byte[48];
+        if (PageInfo.HasContents(type))
+        {
+            CheckUpdate(type, gpa); // refuse before the 4 KiB hash, not after
+            SHA384.HashData(page, contents);
+        }
+
+        Measure(type, gpa, page.Length, contents);
+    }
+
+    /// <summary>One page's update, with its CONTENTS digest computed already (see <see cref="LaunchUpdateRange"/>).</summary>
+    private void Measure(SnpPageType type, Gpa gpa, int pageLength, ReadOnlySpan<byte> contentsDigest)
+    {
         CheckUpdate(type, gpa);
         if (type != SnpPageType.Vmsa)
         {
@@ -146,11 +162,11 @@ public sealed class SnpGuestContext
             Rmp.Set(gpa, new RmpEntry(Assigned: true, Validated: true, Immutable: true, Asid, gpa));
         }
 
-        PageInfo.Build(digest, type, gpa.Value, page, info);
+        PageInfo.BuildWithContents(digest, type, gpa.Value, contentsDigest, info);
         SHA384.HashData(info, digest);
         Updates++;
         // NORMAL and VMSA pages hash their 4 KiB contents into PAGE_INFO.CONTENTS first.
-        Log.Append(OperationName(type), gpa, type is SnpPageType.Normal or SnpPageType.Vmsa ? page.Length + PageInfo.Size : PageInfo.Size);
+        Log.Append(OperationName(type), gpa, PageInfo.HasContents(type) ? pageLength + PageInfo.Size : PageInfo.Size, contentsDigest);
     }
 
     /// <summary>
@@ -200,6 +216,9 @@ public sealed class SnpGuestContext
     /// <summary>The ID block accepted at LAUNCH_FINISH, which every report then carries; null without one.</summary>
     public IdBlock? IdBlock { get; private set; }
 
+    /// <summary>LAUNCH_FINISH's AUTHOR_KEY_EN: the report then carries the author key's digest.</summary>
+    public bool AuthorKeyEnabled { get; private set; }
+
     /// <summary>SHA-384 of the AMD-format ID key (zero without an ID block).</summary>
     public byte[] IdKeyDigest { get; private set; } = new byte[48];
 
@@ -230,6 +249,7 @@ public sealed class SnpGuestContext
         }
 
         IdBlock = block;
+        AuthorKeyEnabled = authorKeyEnabled;
         IdKeyDigest = SHA384.HashData(Snp.IdAuth.IdKey(idAuth));
         AuthorKeyDigest = authorKeyEnabled ? SHA384.HashData(Snp.IdAuth.AuthorKey(idAuth)) : new byte[48];
     }

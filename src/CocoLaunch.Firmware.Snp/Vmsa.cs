@@ -24,7 +24,8 @@ public static class Vmsa
     /// <summary>The reset vector: vCPU 0 starts here; the others at the SEV-ES reset block's address.</summary>
     public const uint BspResetEip = 0xFFFF_FFF0;
 
-    private static class Field
+    /// <summary>Offsets in the save area (Linux <c>struct sev_es_save_area</c>); segments are 16 bytes: selector u16, attrib u16, limit u32, base u64.</summary>
+    public static class Field
     {
         public const int Es = 0x000;
         public const int Cs = 0x010;
@@ -36,15 +37,35 @@ public static class Vmsa
         public const int Ldtr = 0x070;
         public const int Idtr = 0x080;
         public const int Tr = 0x090;
+        public const int Vmpl = 0x0CA;
+        public const int Cpl = 0x0CB;
         public const int Efer = 0x0D0;
         public const int Cr4 = 0x148;
+        public const int Cr3 = 0x150;
         public const int Cr0 = 0x158;
         public const int Dr7 = 0x160;
         public const int Dr6 = 0x168;
         public const int Rflags = 0x170;
         public const int Rip = 0x178;
+        public const int Rsp = 0x1D8;
+        public const int Rax = 0x1F8;
+        public const int Star = 0x200;
+        public const int Lstar = 0x208;
+        public const int Cstar = 0x210;
+        public const int Sfmask = 0x218;
+        public const int KernelGsBase = 0x220;
+        public const int SysenterCs = 0x228;
+        public const int SysenterEsp = 0x230;
+        public const int SysenterEip = 0x238;
+        public const int Cr2 = 0x240;
         public const int GPat = 0x268;
+        public const int TscAux = 0x2EC;
+        public const int Rcx = 0x308;
         public const int Rdx = 0x310;
+        public const int Rbx = 0x318;
+
+        /// <summary>RBP, RSI, RDI, R8–R15 follow at 8-byte steps (RSP has its own field above).</summary>
+        public const int Rbp = 0x328;
         public const int SevFeatures = 0x3B0;
         public const int Xcr0 = 0x3E8;
         public const int Mxcsr = 0x408;

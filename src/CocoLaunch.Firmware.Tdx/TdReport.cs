@@ -14,7 +14,8 @@ public static class TdReport
     public const int Size = 1024;
     public const int ReportDataSize = 64;
 
-    private static class Mac
+    /// <summary>REPORTMACSTRUCT offsets (tdx-mrtd.md §8).</summary>
+    public static class Mac
     {
         public const int ReportType = 0x000;
         public const int CpuSvn = 0x010;
@@ -25,15 +26,20 @@ public static class TdReport
         public const int Length = 0x100;
     }
 
-    private static class TcbInfo
+    /// <summary>TEE_TCB_INFO: its place in the report, and offsets inside it.</summary>
+    public static class TcbInfo
     {
         public const int Offset = 0x100;
         public const int Length = 0xEF;
         public const int Valid = 0x00;
+        public const int TeeTcbSvn = 0x08;
         public const int MrSeam = 0x18;
+        public const int MrSignerSeam = 0x48;
+        public const int SeamAttributes = 0x78;
     }
 
-    private static class TdInfo
+    /// <summary>TDINFO_STRUCT: its place in the report, and offsets inside it.</summary>
+    public static class TdInfo
     {
         public const int Offset = 0x200;
         public const int Length = 0x200;

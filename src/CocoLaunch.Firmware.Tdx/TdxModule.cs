@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Measurement;
@@ -9,17 +10,20 @@ namespace CocoLaunch.Firmware.Tdx;
 /// TDH.MR.EXTEND in 256-byte chunks, TDH.MR.FINALIZE. Pure: the caller owns the memory and hands page
 /// contents in as spans; every measured operation is appended to <see cref="Log"/>.
 /// </summary>
-public sealed class TdxTd : IDisposable
+public sealed partial class TdxTd : IDisposable
 {
     private const ulong Page = PageSize.Size4K;
     // SHA-384 is a stream: staging records and feeding them in large appends gives the same digest as one
-    // append per record, without a native call per 128-byte record.
+    // append per record, without a native call per 128-byte record. A full staging buffer is hashed on a
+    // pool thread while the next one fills, so page copies and S-EPT bookkeeping overlap the hash (the only
+    // sequential cost); the appends are chained, so the stream order is the record order.
     private const int StagingSize = 64 * 1024;
 
     private readonly IncrementalHash mrtd = IncrementalHash.CreateHash(HashAlgorithmName.SHA384);
-    private readonly HashSet<ulong> secureEpt = [];
-    private readonly byte[] staging = new byte[StagingSize];
+    private readonly PageSet secureEpt = new();
+    private byte[] staging = ArrayPool<byte>.Shared.Rent(StagingSize);
     private int staged;
+    private Task hashing = Task.CompletedTask;
     private byte[]? finalMrtd;
 
     // MR.EXTEND comes 16 times per page, right after its PAGE.ADD: remember the page last found in the S-EPT.
@@ -86,9 +90,10 @@ public sealed class TdxTd : IDisposable
         }
 
         source[..(int)Page].CopyTo(tdPage);
-        MrtdRecords.PageAdd(gpa.Value, Stage(MrtdRecords.BufferSize));
+        var record = Stage(MrtdRecords.BufferSize);
+        MrtdRecords.PageAdd(gpa.Value, record);
         PagesAdded++;
-        Log.Append("MEM.PAGE.ADD", gpa, MrtdRecords.BufferSize);
+        Log.Append("MEM.PAGE.ADD", gpa, MrtdRecords.BufferSize, record);
     }
 
     /// <summary>TDH.MR.EXTEND: measures one 256-byte chunk of a page already added, as it is now in TD memory.</summary>
@@ -114,14 +119,16 @@ public sealed class TdxTd : IDisposable
         MrtdRecords.Extend(chunkGpa.Value, Stage(MrtdRecords.BufferSize));
         chunk[..MrtdRecords.ExtendChunk].CopyTo(Stage(MrtdRecords.ExtendChunk));
         Extends++;
-        Log.Append("MR.EXTEND", chunkGpa, MrtdRecords.BufferSize + MrtdRecords.ExtendChunk);
+        Log.Append("MR.EXTEND", chunkGpa, MrtdRecords.BufferSize + MrtdRecords.ExtendChunk, chunk[..MrtdRecords.ExtendChunk]);
     }
 
     /// <summary>TDH.MR.FINALIZE: closes MRTD with SHA-384 padding; the TD can no longer be built.</summary>
     public byte[] MrFinalize()
     {
         CheckBuild("TDH.MR.FINALIZE");
-        Flush();
+        hashing.Wait();
+        mrtd.AppendData(staging, 0, staged);
+        staged = 0;
         finalMrtd = mrtd.GetHashAndReset();
         return Mrtd;
     }
@@ -163,11 +170,28 @@ public sealed class TdxTd : IDisposable
 
     private void Flush()
     {
-        mrtd.AppendData(staging, 0, staged);
+        var full = staging;
+        int length = staged;
+        hashing = hashing.ContinueWith(
+            static (_, state) =>
+            {
+                var (hash, buffer, count) = ((IncrementalHash, byte[], int))state!;
+                hash.AppendData(buffer, 0, count);
+                ArrayPool<byte>.Shared.Return(buffer);
+            },
+            (mrtd, full, length),
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+        staging = ArrayPool<byte>.Shared.Rent(StagingSize);
         staged = 0;
     }
 
-    public void Dispose() => mrtd.Dispose();
+    public void Dispose()
+    {
+        hashing.Wait();
+        mrtd.Dispose();
+    }
 
     private void CheckBuild(string leaf)
     {

@@ -1,3 +1,5 @@
+using CocoLaunch.Kvm.Mmu;
+
 namespace CocoLaunch.Kvm;
 
 /// <summary>
@@ -7,5 +9,13 @@ namespace CocoLaunch.Kvm;
 /// </summary>
 public interface IPrivateMemoryPrepare
 {
-    void Prepare(VmFd vm, ulong gfn, ulong count);
+    /// <summary>Prepares the pages a leaf of <paramref name="level"/> at <paramref name="gfn"/> is about to map.</summary>
+    void Prepare(VmFd vm, ulong gfn, ulong count, PageLevel level);
+
+    /// <summary>
+    /// Runs when a private fault could map at <paramref name="folio"/> (larger than 4K), before the leaf is chosen:
+    /// prepares the folio as one unit if it can, and returns the largest private leaf the vendor allows at
+    /// <paramref name="gfn"/> (<c>gmem_max_mapping_level</c>). TDX maps private memory at 4K only.
+    /// </summary>
+    PageLevel PrepareFolio(VmFd vm, ulong gfn, PageLevel folio) => PageLevel.Size4K;
 }

@@ -25,9 +25,26 @@ public sealed partial class VcpuFd
     /// </summary>
     public KvmExit Run()
     {
+        while (true)
+        {
+            if (Vm.Type == KvmVmType.Snp && SnpApGate() is { } gateExit)
+            {
+                return gateExit;
+            }
+
+            if (RunOnce() is { } exit)
+            {
+                return exit;
+            }
+        }
+    }
+
+    /// <summary>One entry; null when a posted SNP AP update must be applied first (outside the vCPU mutex).</summary>
+    private KvmExit? RunOnce()
+    {
         lock (mutex)
         {
-            if (guest is null)
+            if (guest is null && cpu is null)
             {
                 throw new KvmException(Errno.ENOEXEC, "the vCPU has no guest to run");
             }
@@ -37,10 +54,15 @@ public sealed partial class VcpuFd
                 return new KvmExit.InternalError(1, "KVM_RUN with no memslots");
             }
 
+            if (cpu is not null)
+            {
+                return RunCpu(cpu);
+            }
+
             var result = CompletePending();
             while (true)
             {
-                current ??= guest.Next(result);
+                current ??= guest!.Next(result);
                 result = null;
                 switch (current)
                 {

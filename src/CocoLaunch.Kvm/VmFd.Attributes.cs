@@ -63,7 +63,7 @@ public sealed partial class VmFd
             {
                 // Going private, the shared mappings become wrong, and going shared the private ones. A huge
                 // leaf straddling the range goes whole, which also covers the head and tail hugepages.
-                (toPrivate ? Mmu.Shared : Mmu.Private).Zap(start, end - start);
+                Mmu.ZapLocked(start, end - start, zapPrivate: !toPrivate, zapShared: toPrivate);
                 attributes = attributes.With(start, end, value);
                 foreach (var slot in slots.OverlappingRange(start, end))
                 {

@@ -62,6 +62,14 @@ public sealed partial class VmFd
                 }
             }
 
+            if (isPrivate && level > PageLevel.Size4K)
+            {
+                // The vendor prepares the folio first and then caps the leaf (SNP: by the RMP entry it made), as
+                // kvm_gmem_get_pfn runs the prepare hook before the mapping level is chosen.
+                var vendorMax = PrivateMemoryPrepare?.PrepareFolio(this, gfn, level) ?? VendorPrivateMaxLevel;
+                level = level < vendorMax ? level : vendorMax;
+            }
+
             var table = Mmu.Table(isPrivate);
             if (level == PageLevel.Size4K)
             {
@@ -70,7 +78,7 @@ public sealed partial class VmFd
                 backing.Value.Allocate?.Invoke(gfn, count);
                 if (isPrivate)
                 {
-                    PrivateMemoryPrepare?.Prepare(this, gfn, count);
+                    PrivateMemoryPrepare?.Prepare(this, gfn, count, level);
                 }
                 return FaultOutcome.Mapped(table.Map4KRun(gfn, count, accessed: !prefetch));
             }
@@ -79,7 +87,7 @@ public sealed partial class VmFd
             backing.Value.Allocate?.Invoke(leafGfn, level.Frames());
             if (isPrivate)
             {
-                PrivateMemoryPrepare?.Prepare(this, leafGfn, level.Frames());
+                PrivateMemoryPrepare?.Prepare(this, leafGfn, level.Frames(), level);
             }
             var installed = table.Map(leafGfn, level, accessed: !prefetch);
             return FaultOutcome.Mapped(installed.Frames() - (gfn & (installed.Frames() - 1)));
@@ -89,6 +97,9 @@ public sealed partial class VmFd
             Mmu.MmuLock.ExitReadLock();
         }
     }
+
+    /// <summary>The bytes behind a GFN, for tests that set up or inspect guest memory behind the guest's back.</summary>
+    public IGuestPageBacking BackingStoreForTests(ulong gfn, bool isPrivate) => BackingStore(gfn, isPrivate);
 
     /// <summary>The bytes behind a GFN that the guest just faulted in, for the access that follows.</summary>
     internal IGuestPageBacking BackingStore(ulong gfn, bool isPrivate)
@@ -127,7 +138,7 @@ public sealed partial class VmFd
     /// The largest level for <paramref name="gfn"/>: the slot's lpage_info (alignment, MIXED attributes),
     /// the backing's page size, and dirty logging (kvm-memory-model.md §6).
     /// </summary>
-    private static PageLevel MaxLevel(Memslot slot, ulong gfn, bool isPrivate, PageLevel backingLevel)
+    private PageLevel MaxLevel(Memslot slot, ulong gfn, bool isPrivate, PageLevel backingLevel)
     {
         if (slot.Flags.HasFlag(KvmMemFlags.LogDirtyPages) && !slot.BoundToGmem)
         {
@@ -135,7 +146,36 @@ public sealed partial class VmFd
         }
 
         var level = slot.Lpage1G.Allows(gfn) ? PageLevel.Size1G : slot.Lpage2M.Allows(gfn) ? PageLevel.Size2M : PageLevel.Size4K;
-        return level < backingLevel ? level : backingLevel;
+        level = level < backingLevel ? level : backingLevel;
+        if (Kvm.Profile.GmemInPlaceConversion && slot.GuestMemfd is { } gmem)
+        {
+            // In place, privacy is per guest_memfd page, not a VM attribute lpage_info tracks: a leaf must not span both.
+            while (level > PageLevel.Size4K && !gmem.IsUniform(slot.GuestMemfdPgoff + ((gfn & ~(level.Frames() - 1)) - slot.BaseGfn), level.Frames(), isPrivate))
+            {
+                level--;
+            }
+        }
+
+        return level;
+    }
+
+    /// <summary>
+    /// Whether every GFN of [gfn, gfn + count) lies in one memslot and is private (the VM attribute, or the guest_memfd
+    /// page's state when converting in place).
+    /// </summary>
+    public bool IsUniformlyPrivate(ulong gfn, ulong count)
+    {
+        if (slots.Find(gfn) is not { } slot || gfn + count > slot.EndGfn)
+        {
+            return false;
+        }
+
+        if (Kvm.Profile.GmemInPlaceConversion)
+        {
+            return slot.GuestMemfd is { } gmem && gmem.IsUniform(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn), count, isPrivate: true);
+        }
+
+        return attributes.IsUniform(gfn, gfn + count, (ulong)KvmMemoryAttributes.Private);
     }
 
     /// <summary>
@@ -170,11 +210,6 @@ public sealed partial class VmFd
             }
 
             var level = PageLevels.FromBytes(Kvm.Profile.GmemFolioSize);
-            if (isPrivate && VendorPrivateMaxLevel < level)
-            {
-                level = VendorPrivateMaxLevel;
-            }
-
             ulong delta = slot.GuestMemfdPgoff - slot.BaseGfn;
             return (level, (first, count) => gmem.Pages.AllocateRange(first + delta, count), gmem.HealthyRun(pgoff, maxFrames));
         }
@@ -200,7 +235,7 @@ public sealed partial class VmFd
 }
 
 /// <summary>Where a mapped guest page's bytes live: a guest_memfd page or the VMM's host memory.</summary>
-internal interface IGuestPageBacking
+public interface IGuestPageBacking
 {
     void Read(ulong gpa, Span<byte> destination);
 

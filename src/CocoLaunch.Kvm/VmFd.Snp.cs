@@ -9,6 +9,9 @@ public sealed partial class VmFd
     /// <summary>KVM's fixed GPA for initial VMSAs (snp-launch-digest.md §2).</summary>
     public static readonly Gpa InitialVmsaGpa = new(0x0000_FFFF_FFFF_F000);
 
+    // Pages read and handed to the firmware model together (256 KiB), so it can hash them on two cores.
+    private const ulong SnpUpdateBatchPages = 64;
+
     /// <summary>The guest's context in the emulated SNP firmware, once KVM_SEV_SNP_LAUNCH_START has run.</summary>
     public SnpGuestContext? Snp { get; private set; }
 
@@ -63,7 +66,7 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} (needs bits 16 and 17, refuses 20 and unknown bits)");
         }
 
-        var context = new SnpGuestContext(MeasurementLog, Kvm.SnpCpuidPolicy);
+        var context = new SnpGuestContext(MeasurementLog, Kvm.SnpCpuidPolicy) { ParallelContents = Kvm.ParallelPageHashing };
         try
         {
             context.LaunchStart(p);
@@ -97,44 +100,44 @@ public sealed partial class VmFd
         }
 
         ulong pages = Math.Min(u.Len / Page, slot.EndGfn - u.GfnStart);
-        var source = new byte[Page];
+        var batch = new byte[Math.Min(pages, SnpUpdateBatchPages) * Page];
+        var sources = new List<ReadOnlyMemory<byte>>(batch.Length / (int)Page);
         ulong done = 0;
         string? failure = null;
-        for (; done < pages; done++)
+        while (done < pages && failure is null)
         {
-            ulong gfn = u.GfnStart + done;
-            if (!AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private))
+            // Sources for the next pages first, up to the first page that cannot be used; the firmware then
+            // measures them in order. CPUID pages go one at a time: the firmware may rewrite them.
+            int n = 0;
+            sources.Clear();
+            while (n < batch.Length / (int)Page && done + (ulong)n < pages)
             {
-                failure = $"gfn 0x{gfn:x} is not PRIVATE";
-                break;
-            }
-
-            if (type == SnpPageType.Zero)
-            {
-                Array.Clear(source);
-            }
-            else
-            {
-                try
+                ulong gfn = u.GfnStart + done + (ulong)n;
+                ReadOnlyMemory<byte> page = batch.AsMemory(n * (int)Page, (int)Page);
+                failure = ReadSnpSource(type, gfn, u.Uaddr + ((done + (ulong)n) * Page), ref page);
+                if (failure is not null)
                 {
-                    Kvm.Host.Read(new Memory.Hva(u.Uaddr + (done * Page)), source);
+                    break;
                 }
-                catch (Memory.HostFaultException e)
+
+                sources.Add(page);
+                n++;
+                if (type == SnpPageType.Cpuid)
                 {
-                    failure = $"the source page at 0x{u.Uaddr + (done * Page):x} cannot be read: {e.Message}";
                     break;
                 }
             }
 
+            int before = Snp.Updates;
             try
             {
-                if (type == SnpPageType.Cpuid)
+                if (type == SnpPageType.Cpuid && n == 1)
                 {
-                    Snp.LaunchUpdateCpuid(new Gpa(gfn * Page), source);
+                    Snp.LaunchUpdateCpuid(new Gpa((u.GfnStart + done) * Page), batch.AsSpan(0, (int)Page));
                 }
-                else
+                else if (n > 0)
                 {
-                    Snp.LaunchUpdate(type, new Gpa(gfn * Page), source);
+                    Snp.LaunchUpdateRange(type, new Gpa((u.GfnStart + done) * Page), sources);
                 }
             }
             catch (SnpFirmwareException e)
@@ -145,13 +148,20 @@ public sealed partial class VmFd
                 {
                     // The firmware left its corrected CPUID values in the page; KVM hands them back through the
                     // source buffer so the VMM can diff them. A failed copy-back does not change the outcome.
-                    TryCopyToUser(new Memory.Hva(u.Uaddr + (done * Page)), source);
+                    TryCopyToUser(new Memory.Hva(u.Uaddr + (done * Page)), batch.AsSpan(0, (int)Page));
                 }
-
-                break;
             }
 
-            slot.GuestMemfd.Pages.Write(((slot.GuestMemfdPgoff + (gfn - slot.BaseGfn)) * Page), source);
+            int measured = Snp.Updates - before;
+            for (int i = 0; i < measured; i++)
+            {
+                ulong gfn = u.GfnStart + done + (ulong)i;
+                // A SECRETS page is the firmware's: it writes the VMPCKs there, whatever the VMM supplied.
+                var contents = type == SnpPageType.Secrets ? Snp.SecretsPage() : sources[i].Span;
+                slot.GuestMemfd.Pages.Write((slot.GuestMemfdPgoff + (gfn - slot.BaseGfn)) * Page, contents);
+            }
+
+            done += (ulong)measured;
         }
 
         if (done == 0 && failure is not null)
@@ -167,6 +177,41 @@ public sealed partial class VmFd
         }
 
         cmd.Data = u;
+    }
+
+    /// <summary>
+    /// One update's source page: zeros for ZERO pages, the file's own bytes when the source lies in a file
+    /// mapping (read in place), otherwise a copy into <paramref name="page"/>. A reason when the page cannot be updated.
+    /// </summary>
+    private string? ReadSnpSource(SnpPageType type, ulong gfn, ulong uaddr, ref ReadOnlyMemory<byte> page)
+    {
+        if (!AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private))
+        {
+            return $"gfn 0x{gfn:x} is not PRIVATE";
+        }
+
+        var buffer = System.Runtime.InteropServices.MemoryMarshal.AsMemory(page);
+        if (type == SnpPageType.Zero)
+        {
+            buffer.Span.Clear();
+            return null;
+        }
+
+        if (type != SnpPageType.Cpuid && Kvm.Host.TryGetFileBytes(new Memory.Hva(uaddr), (int)Page, out var inPlace))
+        {
+            page = inPlace;
+            return null;
+        }
+
+        try
+        {
+            Kvm.Host.Read(new Memory.Hva(uaddr), buffer.Span);
+            return null;
+        }
+        catch (Memory.HostFaultException e)
+        {
+            return $"the source page at 0x{uaddr:x} cannot be read: {e.Message}";
+        }
     }
 
     private byte[] CopyFromUser(ulong address, int length, string field)
@@ -213,11 +258,8 @@ public sealed partial class VmFd
 
         try
         {
-            foreach (var vcpu in VcpusInOrder())
-            {
-                var vmsa = vcpu.SevEsSaveArea ?? throw new KvmException(Errno.EINVAL, $"vCPU {vcpu.Id} has no VMSA");
-                Snp.LaunchUpdate(SnpPageType.Vmsa, InitialVmsaGpa, vmsa);
-            }
+            var vmsas = VcpusInOrder().Select(v => v.SevEsSaveArea ?? throw new KvmException(Errno.EINVAL, $"vCPU {v.Id} has no VMSA")).ToList();
+            Snp.LaunchUpdateVmsas(InitialVmsaGpa, vmsas);
 
             Snp.LaunchFinish(idBlock, idAuth, finish.AuthKeyEn != 0);
         }
@@ -227,7 +269,15 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EIO, e.Message);
         }
 
+        if (finish.HostData is { Length: 32 } hostData)
+        {
+            Snp.HostData = hostData.ToArray();
+        }
+
         PrivateMemoryPrepare ??= new SnpRmpPrepare(Snp);
+        // A zap of private memory gives the pages back to the hypervisor in the RMP (RMPUPDATE on conversion).
+        var snp = Snp;
+        Mmu.PrivateZapped = (gfn, count) => snp.Rmp.ReclaimRange(new Gpa(gfn * Page), count * Page);
         AllowPreFault();
     }
 

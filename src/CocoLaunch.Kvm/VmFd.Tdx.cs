@@ -28,6 +28,13 @@ public sealed partial class VmFd
     /// <summary>The TD inside the emulated TDX module, once KVM_TDX_INIT_VM has run.</summary>
     public TdxTd? Td { get; private set; }
 
+    /// <summary>The module's TDCALL leaves for this TD (after FINALIZE_VM).</summary>
+    internal TdCall TdCall => tdCall ??= new TdCall(Td!, (int)MaxVcpuIds, () => VcpuCount);
+
+    private TdCall? tdCall;
+
+    private static readonly byte[] ZeroPage = new byte[PageSize.Size4K];
+
     /// <summary>Where the TDX module records measured operations; set by the launcher before INIT_VM.</summary>
     public MeasurementLog MeasurementLog { get; set; } = new();
 
@@ -197,5 +204,25 @@ public sealed partial class VmFd
 
         TdState = TdState.Runnable;
         AllowPreFault();
+
+        // From now on a private fault adds a pending page (TDH.MEM.PAGE.AUG) for the guest to accept, and a
+        // zap of the private view removes pages from the Secure EPT (TDH.MEM.PAGE.REMOVE).
+        var td = Td!;
+        PrivateMemoryPrepare = new TdxAugPrepare(td);
+        Mmu.PrivateZapped = (gfn, count) =>
+        {
+            // The host reclaims a removed page (TDH.PHYMEM.PAGE.RECLAIM, then a clear): its contents are gone, so a
+            // conversion in place hands the host a zeroed page, never the TD's data.
+            var removed = new List<ulong>();
+            td.PageRemoveRange(new Gpa(gfn * PageSize.Size4K), count * PageSize.Size4K, removed);
+            foreach (ulong gpa in removed)
+            {
+                ulong gfn2 = gpa / PageSize.Size4K;
+                if (Slots.Find(gfn2) is { GuestMemfd: { } gmem } slot && gmem.Pages.Contains(slot.GuestMemfdPgoff + (gfn2 - slot.BaseGfn)))
+                {
+                    gmem.Pages.Write(((slot.GuestMemfdPgoff - slot.BaseGfn) * PageSize.Size4K) + gpa, ZeroPage); // a punched page stays punched
+                }
+            }
+        };
     }
 }

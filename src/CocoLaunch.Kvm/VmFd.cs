@@ -42,6 +42,9 @@ public sealed partial class VmFd
     /// <summary>The TDX shared-GPA bit (GPAW 48 → bit 47), or null when the VM has no shared alias.</summary>
     public int? SharedGpaBit { get; internal set; }
 
+    /// <summary>Set once KVM has marked the VM bugged (KVM_BUG_ON): every KVM_RUN fails with EIO, saying why.</summary>
+    public string? Bugged { get; internal set; }
+
     /// <summary>Runs before private pages are mapped (SNP: the RMP model); null when the platform needs nothing.</summary>
     public IPrivateMemoryPrepare? PrivateMemoryPrepare { get; set; }
 
@@ -94,6 +97,15 @@ public sealed partial class VmFd
             var vcpu = new VcpuFd(this, id);
             vcpus[id] = vcpu;
             return vcpu;
+        }
+    }
+
+    /// <summary>kvm_get_vcpu_by_id: the vCPU whose id (APIC ID) is <paramref name="id"/>, if it exists.</summary>
+    public VcpuFd? VcpuById(uint id)
+    {
+        lock (vcpus)
+        {
+            return vcpus.GetValueOrDefault(id);
         }
     }
 

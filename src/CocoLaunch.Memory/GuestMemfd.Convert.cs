@@ -10,6 +10,10 @@ public sealed partial class GuestMemfd
     /// <summary>Whether the guest owns the page (private) rather than sharing it with the host.</summary>
     public bool IsPrivatePage(ulong page) => !Shareability.IsShared(page);
 
+    /// <summary>Whether every page of [first, first + count) is private (or, with <paramref name="isPrivate"/> false, shared); false past the end.</summary>
+    public bool IsUniform(ulong first, ulong count, bool isPrivate) =>
+        first + count <= Shareability.Pages && Shareability.Snapshot.IsUniform(first, first + count, !isPrivate);
+
     /// <summary>KVM_GMEM_CONVERT_SHARED (RFC v2): the pages become host-mappable; contents are kept (same pages, no copy).</summary>
     public void ConvertShared(ref KvmGmemConvert args) => Convert(ref args, toShared: true);
 

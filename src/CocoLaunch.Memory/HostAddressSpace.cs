@@ -189,6 +189,22 @@ public sealed class HostAddressSpace
         }
     }
 
+    /// <summary>
+    /// The host address of the anonymous page at <paramref name="address"/>, populating it; null for file and
+    /// guest_memfd mappings and unmapped addresses. See <see cref="SparsePageStore.PagePointer"/> for its lifetime.
+    /// </summary>
+    public unsafe byte* PagePointer(Hva address)
+    {
+        if (Find(address) is not { GuestMemfd: null, File: null } r)
+        {
+            return null;
+        }
+
+        ulong page = (address.Value - r.Start.Value) / Page;
+        r.MarkPopulated(page, page);
+        return r.Pages.PagePointer(page);
+    }
+
     /// <summary>The bytes of a read-only file mapping in place, when [address, address + length) lies inside one; else false.</summary>
     public bool TryGetFileBytes(Hva address, int length, out ReadOnlyMemory<byte> bytes)
     {

@@ -54,7 +54,7 @@ public sealed class SparsePageStore
                 continue;
             }
 
-            lock (chunk)
+            lock (chunk.Gate)
             {
                 for (ulong page = Math.Max(first, key * ChunkPages); page < Math.Min(end, (key + 1) * ChunkPages); page++)
                 {
@@ -80,7 +80,7 @@ public sealed class SparsePageStore
             int length = Math.Min(destination.Length, ChunkBytes - inChunk);
             if (chunks.TryGetValue(offset / ChunkBytes, out var chunk))
             {
-                lock (chunk)
+                lock (chunk.Gate)
                 {
                     chunk.CopyOut(inChunk, destination[..length]);
                 }
@@ -107,7 +107,7 @@ public sealed class SparsePageStore
     {
         allocated.SetRange(index, 1);
         var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
-        lock (chunk)
+        lock (chunk.Gate)
         {
             int slot = (int)(index % ChunkPages);
             var page = chunk.Data.Slice(slot * PageSize, PageSize);
@@ -125,6 +125,28 @@ public sealed class SparsePageStore
         }
     }
 
+    /// <summary>
+    /// The host address of the page's storage, making it exist (zero-filled when fresh): what a vCPU's mapping of
+    /// the page points at. It stays valid until the page is removed, so whoever removes pages a CPU may have
+    /// cached (punch hole, MADV_DONTNEED, conversion) must have that CPU flush its TLB, as KVM's MMU notifier does.
+    /// </summary>
+    public unsafe byte* PagePointer(ulong index)
+    {
+        allocated.SetRange(index, 1);
+        var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
+        lock (chunk.Gate)
+        {
+            int slot = (int)(index % ChunkPages);
+            if ((chunk.Written & (1u << slot)) == 0)
+            {
+                chunk.Data.Slice(slot * PageSize, PageSize).Clear();
+                chunk.Written |= 1u << slot;
+            }
+
+            return chunk.Pointer + (slot * PageSize);
+        }
+    }
+
     /// <summary>Writes bytes, allocating the pages they land in.</summary>
     public void Write(ulong offset, ReadOnlySpan<byte> source)
     {
@@ -138,7 +160,7 @@ public sealed class SparsePageStore
             int inChunk = (int)(offset % ChunkBytes);
             int length = Math.Min(source.Length, ChunkBytes - inChunk);
             var chunk = chunks.GetOrAdd(offset / ChunkBytes, static _ => new Chunk());
-            lock (chunk)
+            lock (chunk.Gate)
             {
                 chunk.CopyIn(inChunk, source[..length]);
             }
@@ -149,24 +171,23 @@ public sealed class SparsePageStore
     }
 
     /// <summary>
-    /// 32 pages of native memory, freed when the chunk is collected. Memory is not zeroed up front: a page that
-    /// was never written reads as zeros, and its first partial write zeroes the rest of it.
+    /// 32 pages of native memory, given back when the chunk is collected. Memory is not zeroed up front: a page
+    /// that was never written reads as zeros, and its first partial write zeroes the rest of it.
     /// </summary>
     private sealed unsafe class Chunk
     {
-        private readonly byte* data = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(ChunkBytes);
+        private readonly byte* data = ChunkMemory.Rent();
 
-        public Chunk() => GC.AddMemoryPressure(ChunkBytes);
+        ~Chunk() => ChunkMemory.Return(data);
 
-        ~Chunk()
-        {
-            System.Runtime.InteropServices.NativeMemory.Free(data);
-            GC.RemoveMemoryPressure(ChunkBytes);
-        }
+        /// <summary>Guards <see cref="Written"/> and the data (a <see cref="Lock"/> is cheaper to take than a monitor).</summary>
+        public readonly Lock Gate = new();
 
         public uint Written;
 
         public Span<byte> Data => new(data, ChunkBytes);
+
+        public byte* Pointer => data;
 
         public void CopyOut(int offset, Span<byte> destination)
         {
@@ -202,6 +223,46 @@ public sealed class SparsePageStore
                 source.Slice(done, n).CopyTo(Data[(offset + done)..]);
                 Written |= 1u << slot;
                 done += n;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Chunk memory recycled across stores. A fresh native chunk costs a mapping, 32 page faults with the kernel
+    /// zeroing each page, and an unmapping when it is freed; one launch after another (a CI job measuring many
+    /// specs, a benchmark) would pay that for every page it writes. Up to <see cref="MaxPooled"/> chunks are kept.
+    /// The GC hears of native memory when it is allocated or really freed, not on every reuse: pressure updates
+    /// are what make it collect, and a collection per few chunks would cost more than the chunks.
+    /// </summary>
+    private static unsafe class ChunkMemory
+    {
+        private const int MaxPooled = 2048; // 256 MiB
+        private static readonly ConcurrentStack<nint> Pool = new();
+        private static int pooled;
+
+        public static byte* Rent()
+        {
+            if (Pool.TryPop(out nint memory))
+            {
+                Interlocked.Decrement(ref pooled);
+                return (byte*)memory;
+            }
+
+            GC.AddMemoryPressure(ChunkBytes);
+            return (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(ChunkBytes);
+        }
+
+        public static void Return(byte* memory)
+        {
+            if (Interlocked.Increment(ref pooled) <= MaxPooled)
+            {
+                Pool.Push((nint)memory);
+            }
+            else
+            {
+                Interlocked.Decrement(ref pooled);
+                System.Runtime.InteropServices.NativeMemory.Free(memory);
+                GC.RemoveMemoryPressure(ChunkBytes);
             }
         }
     }

@@ -23,7 +23,8 @@ public sealed record DirectBootSpec(string KernelPath, string? InitrdPath, strin
 
 /// <summary>Guest RAM: a total size, explicit memslots when the spec gives them, and the host page size behind shared memory.</summary>
 /// <param name="HostPageSize">4K pages, 2M transparent huge pages (QEMU's anonymous default) or 1G hugetlbfs pages.</param>
-public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots, ulong HostPageSize = MemorySpec.DefaultHostPageSize)
+/// <param name="GuestMemfdPageSize">guest_memfd folio size; above 4K it models the hugetlb guest_memfd series.</param>
+public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots, ulong HostPageSize = MemorySpec.DefaultHostPageSize, ulong GuestMemfdPageSize = 4096)
 {
     public const ulong DefaultHostPageSize = 2UL << 20;
 }

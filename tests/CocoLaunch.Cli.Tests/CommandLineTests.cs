@@ -15,12 +15,13 @@ public sealed class CommandLineTests
     {
         var result = CliRunner.Run("--help");
         Assert.Equal(0, result.Exit);
-        Assert.Contains("  validate    Check a launch spec", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("  inspect     Show a firmware image's", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  validate            Check a launch spec", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  inspect             Show a firmware image's", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("  measure     Launch a spec on the emulated TDX module", result.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("  boot ", result.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("  verify ", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  measure             Launch a spec on the emulated TDX module", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  boot                Boot a raw flat firmware image", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  verify              Recompute a spec's launch digest", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  verify-evidence     Verify an SNP attestation report or a TDX quote", result.Stdout, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -35,8 +36,8 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData(new string[0], "cocolaunch: no verb given; use one of: validate, inspect, measure, diff, launch, bench (see 'cocolaunch --help')")]
-    [InlineData(new[] { "frob" }, "cocolaunch: unknown verb 'frob'; use one of: validate, inspect, measure, diff, launch, bench (see 'cocolaunch --help')")]
+    [InlineData(new string[0], "cocolaunch: no verb given; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence (see 'cocolaunch --help')")]
+    [InlineData(new[] { "frob" }, "cocolaunch: unknown verb 'frob'; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence (see 'cocolaunch --help')")]
     [InlineData(new[] { "inspect" }, "cocolaunch: a required argument is missing (see 'cocolaunch inspect --help')")]
     [InlineData(new[] { "validate" }, "cocolaunch: a required argument is missing (see 'cocolaunch validate --help')")]
     [InlineData(new[] { "inspect", "x.fd", "--format", "xml" }, "cocolaunch: bad value for --format (see 'cocolaunch inspect --help')")]

@@ -28,7 +28,7 @@ public sealed class LaunchTests
     [Fact]
     public void Launch_DefaultSpecOnThp_Maps2MLeaves()
     {
-        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("default-thp.yaml"), "--dump-stage2");
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("default-thp.yaml"), "--stop-after", "prefault", "--dump-stage2");
         Assert.Equal(0, result.Exit);
         Assert.Equal(["pages_4k: 512", "pages_2m: 512", "pages_1g: 0", "[0x0,0x40000000) 2M x512 shared"], Lines(result.Stdout)[2..6]);
     }
@@ -36,7 +36,7 @@ public sealed class LaunchTests
     [Fact]
     public void Launch_SwProtected_PrivateSlotAt4KSharedSlotAt2M()
     {
-        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("sw-protected.yaml"), "--dump-stage2");
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("sw-protected.yaml"), "--stop-after", "prefault", "--dump-stage2");
         Assert.Equal(0, result.Exit);
         Assert.Equal(
             ["pages_4k: 262656", "pages_2m: 512", "pages_1g: 0", "[0x0,0x40000000) 4K x262144 private", "[0x40000000,0x80000000) 2M x512 shared", "[0xffe00000,0x100000000) 4K x512 shared"],

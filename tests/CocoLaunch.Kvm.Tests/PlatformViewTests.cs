@@ -15,7 +15,7 @@ public sealed class PlatformViewTests
     {
         public List<(ulong Gfn, ulong Count)> Calls { get; } = [];
 
-        public void Prepare(VmFd vm, ulong gfn, ulong count)
+        public void Prepare(VmFd vm, ulong gfn, ulong count, CocoLaunch.Kvm.Mmu.PageLevel level)
         {
             if (refuse is { } r && r >= gfn && r < gfn + count)
             {

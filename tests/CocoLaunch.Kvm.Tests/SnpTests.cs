@@ -175,6 +175,65 @@ public sealed class SnpTests
         Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(cmd)));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RangeRefusedMidway_PagesBeforeStayMeasuredAndWritten_ProgressPointsAtTheRefusedPage(bool parallelHashing)
+    {
+        // Pages go to the firmware model in batches; a refusal inside one must look exactly like page-by-page
+        // updates: pages 0-2 measured and in guest memory, the command pointing at page 3, page 3 untouched.
+        var vm = new Kvm { ParallelPageHashing = parallelHashing }.CreateVm(KvmVmType.Snp);
+        vm.Slot(0, G, 8 * K4, vm.Gmem(8 * K4));
+        vm.SetAttributes(G, 8 * K4, isPrivate: true);
+        vm.MemoryEncryptOp(Start());
+        var source = vm.Kvm.Host.Map(8 * K4);
+        vm.Kvm.Host.Write(source, Enumerable.Range(0, (int)(8 * K4)).Select(i => (byte)(i / (int)K4)).ToArray());
+        vm.MemoryEncryptOp(Update(G + (3 * K4), K4, SnpPageType.Normal, source.Value + (3 * K4)));
+
+        var cmd = Update(G, 8 * K4, SnpPageType.Normal, source.Value);
+        vm.MemoryEncryptOp(cmd); // some pages were done, so no error: the progress is the answer
+        var u = (KvmSevSnpLaunchUpdate)cmd.Data!;
+        Assert.Equal(((G / K4) + 3, 5 * K4, source.Value + (3 * K4)), (u.GfnStart, u.Len, u.Uaddr));
+        Assert.Equal(4, vm.Snp!.Updates);
+        Assert.Equal(["UPDATE.NORMAL 0x803000", "UPDATE.NORMAL 0x800000", "UPDATE.NORMAL 0x801000", "UPDATE.NORMAL 0x802000"],
+            vm.MeasurementLog.Operations.Select(o => $"{o.Operation} {o.Gpa}"));
+
+        var gmem = vm.Memslots.Single().GuestMemfd!;
+        Assert.Equal(4, gmem.Pages.DataPageCount);
+        var page = new byte[K4];
+        gmem.Pages.Read(2 * K4, page);
+        Assert.All(page, b => Assert.Equal(2, b));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RangeOfManyBatches_DigestEqualsOnePageAtATime(bool parallelHashing)
+    {
+        // 200 pages: three full 64-page batches and a partial one, against 200 single-page commands.
+        const ulong pages = 200;
+        var data = new byte[pages * K4];
+        new Random(7).NextBytes(data);
+        byte[] Digest(bool oneAtATime)
+        {
+            var vm = new Kvm { ParallelPageHashing = parallelHashing }.CreateVm(KvmVmType.Snp);
+            vm.Slot(0, G, pages * K4, vm.Gmem(pages * K4));
+            vm.SetAttributes(G, pages * K4, isPrivate: true);
+            vm.MemoryEncryptOp(Start());
+            var source = vm.Kvm.Host.Map(pages * K4);
+            vm.Kvm.Host.Write(source, data);
+            for (ulong p = 0; p < (oneAtATime ? pages : 1); p++)
+            {
+                ulong len = oneAtATime ? K4 : pages * K4;
+                vm.MemoryEncryptOp(Update(G + (p * K4), len, SnpPageType.Normal, source.Value + (p * K4)));
+            }
+
+            return vm.Snp!.LaunchDigest;
+        }
+
+        Assert.Equal(Convert.ToHexStringLower(Digest(oneAtATime: true)), Convert.ToHexStringLower(Digest(oneAtATime: false)));
+    }
+
     [Fact]
     public void Case141_Zero_UaddrUnchangedAndPageZero()
     {

@@ -150,6 +150,13 @@ public sealed class LaunchSpecParserTests
     }
 
     [Fact]
+    public void Parse_GuestMemfdPages_DefaultIsUpstream4K()
+    {
+        Assert.Equal(4096UL, Parse("platform: snp\nfirmware: {FW}\nmemory: 1G\nsnp: { vcpu-type: EPYC }\n").Memory.GuestMemfdPageSize);
+        Assert.Equal(2UL << 20, Parse("platform: snp\nfirmware: {FW}\nmemory: { size: 1G, guest-memfd-pages: 2M }\nsnp: { vcpu-type: EPYC }\n").Memory.GuestMemfdPageSize);
+    }
+
+    [Fact]
     public void Parse_SlotsOnly_SizeIsTheirSum()
     {
         var spec = Parse("platform: sw-protected\nfirmware: {FW}\nmemory:\n  slots:\n    - { gpa: 0x0, size: 1G, kind: private }\n    - { gpa: 0x40000000, size: 512M, kind: shared }\n");

@@ -42,7 +42,7 @@ public sealed class ConversionTests
 
         var outcome = new ExitLoop(vm, ConversionMode.Attributes).Run(vcpu);
 
-        Assert.Equal(new ExitOutcome.Stop("guest shut down"), outcome);
+        Assert.Equal(new ExitOutcome.Stop("guest shut down (triple fault, or the guest program ended)"), outcome);
         Assert.Equal(0x22, guest.Results[3].Data![0]); // the guest sees its private write
         Assert.Equal(0x11, guest.Results[5].Data![0]); // back to shared: the shared pattern, untouched
         var seen = new byte[1];
@@ -139,7 +139,7 @@ public sealed class ConversionTests
         vcpu.SetGuest(guest);
 
         var loop = new ExitLoop(vm, ConversionMode.Attributes);
-        Assert.Equal(new ExitOutcome.Stop("guest shut down"), loop.Run(vcpu));
+        Assert.Equal(new ExitOutcome.Stop("guest shut down (triple fault, or the guest program ended)"), loop.Run(vcpu));
         Assert.Equal(2, loop.ExitCount); // one memory-fault exit, then the end
         Assert.Equal(7, guest.Results[1].Data![0]);
         Assert.Equal(KvmMemoryAttributes.Private, vm.AttributesOf(Base / K4));

@@ -62,7 +62,9 @@ public enum KvmExitReason : uint
 {
     Io = 2,
     Hypercall = 3,
+    Hlt = 5,
     Mmio = 6,
+    Intr = 10,
     Shutdown = 8,
     FailEntry = 9,
     InternalError = 17,

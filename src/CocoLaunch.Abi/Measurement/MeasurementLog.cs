@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace CocoLaunch.Abi.Measurement;
 
@@ -7,7 +9,11 @@ namespace CocoLaunch.Abi.Measurement;
 /// <param name="Gpa">The guest-physical address the operation names.</param>
 /// <param name="Section">What the launcher was loading when it happened (e.g. "TDVF #0 BFV"), for explain views.</param>
 /// <param name="BytesHashed">Bytes fed into the digest by this operation.</param>
-public sealed record MeasuredOperation(long Sequence, string Operation, Gpa Gpa, string Section, int BytesHashed)
+/// <param name="Content">
+/// A fingerprint of what the operation measured (the first 8 bytes of SHA-256 over it), when the log records content:
+/// it tells two operations on the same GPA apart when only the bytes differ.
+/// </param>
+public sealed record MeasuredOperation(long Sequence, string Operation, Gpa Gpa, string Section, int BytesHashed, ulong? Content = null)
 {
     /// <summary>One line, fixed columns, so that two logs can be compared with diff(1).</summary>
     public string ToLine() =>
@@ -20,8 +26,13 @@ public sealed record MeasuredOperation(long Sequence, string Operation, Gpa Gpa,
 /// </summary>
 public sealed class MeasurementLog
 {
-    // Compact rows (a launch logs hundreds of thousands of operations); records are made when read.
+    // Compact rows (a launch logs hundreds of thousands of operations); records are made when read. A row is a
+    // run of like operations at evenly spaced GPAs, such as the 16 MR.EXTENDs of one page, so most launches
+    // store a row or two per page instead of one per operation.
     private readonly List<Row> rows = [];
+    private readonly Lock gate = new();
+    private int count;
+    private long totalBytes;
     private readonly List<string> names = [];
     private readonly List<string> sections = [];
     private string section = string.Empty;
@@ -40,16 +51,62 @@ public sealed class MeasurementLog
         }
     }
 
-    public int Count => rows.Count;
+    public int Count => count;
 
-    public IReadOnlyList<MeasuredOperation> Operations => rows.Select((r, i) => new MeasuredOperation(i, names[r.Name], new Gpa(r.Gpa), sections[r.Section], r.Bytes)).ToList();
+    /// <summary>Record a content fingerprint per operation (for reference values and verify); off by default, as it costs a hash.</summary>
+    public bool RecordContent { get; set; }
 
-    public long TotalBytesHashed => rows.Sum(r => (long)r.Bytes);
+    private readonly List<ulong> contents = [];
 
-    public void Append(string operation, Gpa gpa, int bytesHashed)
+    public IReadOnlyList<MeasuredOperation> Operations
     {
-        lock (rows)
+        get
         {
+            lock (gate)
+            {
+                var operations = new List<MeasuredOperation>(count);
+                foreach (var r in rows)
+                {
+                    for (int i = 0; i < r.Count; i++)
+                    {
+                        int n = operations.Count;
+                        operations.Add(new MeasuredOperation(n, names[r.Name], new Gpa(r.Gpa + ((ulong)i * r.Stride)), sections[r.Section], r.Bytes, n < contents.Count ? contents[n] : null));
+                    }
+                }
+
+                return operations;
+            }
+        }
+    }
+
+    public long TotalBytesHashed => totalBytes;
+
+    /// <summary>Appends an operation; <paramref name="content"/> is what it measured, fingerprinted when <see cref="RecordContent"/> is on.</summary>
+    public void Append(string operation, Gpa gpa, int bytesHashed, ReadOnlySpan<byte> content)
+    {
+        if (!RecordContent)
+        {
+            Append(operation, gpa, bytesHashed);
+            return;
+        }
+
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(content, hash);
+        Append(operation, gpa, bytesHashed, BinaryPrimitives.ReadUInt64BigEndian(hash));
+    }
+
+    /// <summary>Appends an operation that measures no content of its own (its fingerprint, when recorded, is 0).</summary>
+    public void Append(string operation, Gpa gpa, int bytesHashed) => Append(operation, gpa, bytesHashed, 0UL);
+
+    private void Append(string operation, Gpa gpa, int bytesHashed, ulong content)
+    {
+        lock (gate)
+        {
+            if (RecordContent)
+            {
+                contents.Add(content);
+            }
+
             if (sectionIndex < 0)
             {
                 sections.Add(section);
@@ -65,23 +122,35 @@ public sealed class MeasurementLog
 
             (lastName, lastNameIndex) = (operation, name);
 
-            rows.Add(new Row(gpa.Value, name, sectionIndex, bytesHashed));
+            count++;
+            totalBytes += bytesHashed;
+            if (rows.Count > 0 && rows[^1].TryExtend(gpa.Value, name, sectionIndex, bytesHashed) is { } run)
+            {
+                rows[^1] = run;
+                return;
+            }
+
+            rows.Add(new Row(gpa.Value, name, sectionIndex, bytesHashed, Count: 1, Stride: 0));
         }
     }
 
     public int CountOf(string operation)
     {
         int name = names.IndexOf(operation);
-        return rows.Count(r => r.Name == name);
+        return rows.Where(r => r.Name == name).Sum(r => r.Count);
     }
 
-    /// <summary>The index of the first operation where two logs differ (by operation, GPA and bytes), or null when equal.</summary>
+    /// <summary>
+    /// The index of the first operation where two logs differ (by operation, GPA, bytes, and content where both
+    /// recorded it), or null when equal.
+    /// </summary>
     public static int? FirstDivergence(IReadOnlyList<MeasuredOperation> a, IReadOnlyList<MeasuredOperation> b)
     {
         int n = Math.Min(a.Count, b.Count);
         for (int i = 0; i < n; i++)
         {
-            if (a[i].Operation != b[i].Operation || a[i].Gpa != b[i].Gpa || a[i].BytesHashed != b[i].BytesHashed)
+            if (a[i].Operation != b[i].Operation || a[i].Gpa != b[i].Gpa || a[i].BytesHashed != b[i].BytesHashed
+                || (a[i].Content is { } ca && b[i].Content is { } cb && ca != cb))
             {
                 return i;
             }
@@ -90,5 +159,18 @@ public sealed class MeasurementLog
         return a.Count == b.Count ? null : n;
     }
 
-    private readonly record struct Row(ulong Gpa, int Name, int Section, int Bytes);
+    private readonly record struct Row(ulong Gpa, int Name, int Section, int Bytes, int Count, ulong Stride)
+    {
+        /// <summary>This run with one more operation, when the operation continues it; otherwise null.</summary>
+        public Row? TryExtend(ulong gpa, int name, int section, int bytes)
+        {
+            if (name != Name || section != Section || bytes != Bytes || Count == int.MaxValue || gpa <= Gpa)
+            {
+                return null;
+            }
+
+            ulong stride = Count == 1 ? gpa - Gpa : Stride;
+            return gpa - Gpa == stride * (ulong)Count ? this with { Count = Count + 1, Stride = stride } : null;
+        }
+    }
 }

@@ -4,7 +4,7 @@ using CommandLine;
 
 namespace CocoLaunch.Cli.Verbs;
 
-[Verb("launch", HelpText = "Run a spec's launch recipe on the KVM model: VM, vCPUs, memslots, attributes, pre-fault.")]
+[Verb("launch", HelpText = "Launch a spec on the KVM model (VM, vCPUs, memslots, attributes, measured launch, pre-fault), then boot it on the emulated CPU.")]
 public sealed class LaunchOptions : CommonOptions
 {
     [Value(0, MetaName = "SPEC", Required = true, HelpText = "The launch spec (YAML).")]
@@ -15,18 +15,42 @@ public sealed class LaunchOptions : CommonOptions
 
     [Option("dump-stage2", HelpText = "Print the stage-2 statistics (pages_4k, pages_2m, pages_1g) and every mapped range.")]
     public bool DumpStage2 { get; set; }
+
+    [Option("max-instructions", Default = "10000000000", HelpText = "Stop (exit 1) after this many instructions on the BSP.")]
+    public string MaxInstructions { get; set; } = "10000000000";
+
+    [Option("timeout", HelpText = "Stop (exit 1) after this many seconds of running.")]
+    public string? Timeout { get; set; }
+
+    [Option("trace-exits", HelpText = "Print one line per KVM exit on stderr.")]
+    public bool TraceExits { get; set; }
+
+    [Option("stats", HelpText = "Print instructions, exits by reason, conversions, pages accepted and mapping statistics on stderr.")]
+    public bool Stats { get; set; }
+
+    [Option("conversion", Default = "in-place", HelpText = "How conversions are made: in-place (guest_memfd KVM_GMEM_CONVERT_*: one set of pages, EAGAIN while the VMM holds one), attributes-discard (QEMU's: attributes, then the other side discarded) or attributes.")]
+    public string Conversion { get; set; } = "in-place";
 }
 
 internal static class LaunchVerb
 {
-    public static int Run(LaunchOptions o, TextWriter stdout)
+    public static int Run(LaunchOptions o, TextWriter stdout, TextWriter stderr)
     {
         var spec = LaunchSpecParser.Load(o.Spec);
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
+        var conversion = o.Conversion switch
+        {
+            "in-place" => Vmm.Exits.ConversionMode.InPlace,
+            "attributes-discard" => Vmm.Exits.ConversionMode.AttributesWithDiscard,
+            "attributes" => Vmm.Exits.ConversionMode.Attributes,
+            _ => throw new CliInputException($"--conversion: '{o.Conversion}' is not one of: in-place, attributes-discard, attributes"),
+        };
+
         LaunchContext context;
         try
         {
-            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), o.StopAfter);
+            // The memslots must be the guest_memfd's own mmap for in-place conversion: decided before the recipe runs.
+            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf) { InPlaceConversion = conversion == Vmm.Exits.ConversionMode.InPlace && o.StopAfter is null }, o.StopAfter);
         }
         catch (LaunchException e)
         {
@@ -34,16 +58,76 @@ internal static class LaunchVerb
         }
 
         var vm = context.Vm;
-        foreach (var slot in context.Layout)
+        if (o.StopAfter is not null)
         {
-            stdout.WriteLine($"memslot {slot.Slot}: [{slot.Gpa},0x{slot.End:x}) {(slot.Private ? "private" : "shared")}{(slot.Firmware ? " firmware" : string.Empty)}");
+            foreach (var slot in context.Layout)
+            {
+                stdout.WriteLine($"memslot {slot.Slot}: [{slot.Gpa},0x{slot.End:x}) {(slot.Private ? "private" : "shared")}{(slot.Firmware ? " firmware" : string.Empty)}");
+            }
+
+            if (o.DumpStage2 && vm is not null)
+            {
+                stdout.Write(vm.Mmu.DumpText());
+            }
+
+            return ExitCode.Ok;
         }
 
-        if (o.DumpStage2 && vm is not null)
+        return Boot(o, context, conversion, stdout, stderr);
+    }
+
+    /// <summary>The guest run: stdout is its console, the exit status that of <c>boot</c> (isa-debug-exit, 0 for ACPI power-off, else 1).</summary>
+    private static int Boot(LaunchOptions o, LaunchContext context, Vmm.Exits.ConversionMode conversion, TextWriter stdout, TextWriter stderr)
+    {
+        ulong max = CliArguments.Number(o.MaxInstructions, "--max-instructions");
+        if (max is 0 or > long.MaxValue)
         {
-            stdout.Write(vm.Mmu.DumpText());
+            throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})");
         }
 
-        return ExitCode.Ok;
+        TimeSpan? timeout = null;
+        if (o.Timeout is not null)
+        {
+            timeout = double.TryParse(o.Timeout, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds > 0 && seconds <= 86_400
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new CliInputException($"--timeout: '{o.Timeout}' is not a number of seconds in (0, 86400]");
+        }
+
+        Vmm.Run.RunResult result;
+        using (var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout))
+        {
+            try
+            {
+                // A progress line on an interactive terminal only: never in a pipe, a log or a test.
+                Action<long, TimeSpan>? progress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && !o.TraceExits
+                    ? (n, t) => stderr.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"\r{CliApp.Name}: running: {n / 1e6:0.0} M instructions, {t.TotalSeconds:0.0} s "))
+                    : null;
+                result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions((long)max, timeout, conversion, console, o.TraceExits ? stderr : null, progress));
+                if (progress is not null)
+                {
+                    stderr.Write("\r\u001b[K"); // clear the progress line
+                }
+            }
+            catch (LaunchException e)
+            {
+                throw new CliInputException($"{o.Spec}: {e.Message}");
+            }
+
+            console.Flush();
+        }
+
+        if (o.Stats)
+        {
+            stderr.Write(result.Stats.ToString());
+            stderr.WriteLine();
+        }
+
+        if (result.ExitStatus is int status)
+        {
+            return status;
+        }
+
+        stderr.WriteLine($"{CliApp.Name}: {o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
+        return ExitCode.CheckFailed;
     }
 }

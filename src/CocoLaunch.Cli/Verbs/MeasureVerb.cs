@@ -178,7 +178,8 @@ internal static class MeasureVerb
     }
 
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
-    internal static LaunchContext Launch(LaunchSpec spec, string label, string? stopAfter = null)
+    /// <param name="recordContent">Fingerprint every measured operation's input (reference values and verify).</param>
+    internal static LaunchContext Launch(LaunchSpec spec, string label, string? stopAfter = null, bool recordContent = false)
     {
         string last = stopAfter ?? spec.Platform switch
         {
@@ -191,7 +192,9 @@ internal static class MeasureVerb
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         try
         {
-            return LaunchRecipe.Run(new LaunchContext(spec, image, ovmf), last);
+            var context = new LaunchContext(spec, image, ovmf);
+            context.Log.RecordContent = recordContent;
+            return LaunchRecipe.Run(context, last);
         }
         catch (LaunchException e)
         {

@@ -46,21 +46,24 @@ public sealed class Stage2
     public (Stage2Leaf Leaf, bool Private)? Lookup(ulong gfn) =>
         Private.Lookup(gfn) is { } p ? (p, true) : Shared.Lookup(gfn) is { } s ? (s, false) : null;
 
+    /// <summary>
+    /// Told of every zap of the private view (gfn, count) under mmu_lock: TDX removes the pages from the
+    /// Secure EPT (TDH.MEM.PAGE.REMOVE), as KVM's zap does.
+    /// </summary>
+    internal Action<ulong, ulong>? PrivateZapped { get; set; }
+
+    /// <summary>Moves on every zap: a vCPU whose CPU caches host page pointers flushes them when it changed.</summary>
+    internal long Generation => Volatile.Read(ref generation);
+
+    private long generation;
+
     /// <summary>Removes mappings overlapping [gfn, gfn + count) from the chosen views.</summary>
     internal void Zap(ulong gfn, ulong count, bool zapPrivate = true, bool zapShared = true)
     {
         MmuLock.EnterWriteLock();
         try
         {
-            if (zapPrivate)
-            {
-                Private.Zap(gfn, count);
-            }
-
-            if (zapShared)
-            {
-                Shared.Zap(gfn, count);
-            }
+            ZapLocked(gfn, count, zapPrivate, zapShared);
         }
         finally
         {
@@ -68,7 +71,42 @@ public sealed class Stage2
         }
     }
 
+    /// <summary><see cref="Zap"/> for a caller that already holds mmu_lock for write.</summary>
+    internal void ZapLocked(ulong gfn, ulong count, bool zapPrivate, bool zapShared)
+    {
+        if (zapPrivate)
+        {
+            Private.Zap(gfn, count);
+            PrivateZapped?.Invoke(gfn, count);
+        }
+
+        if (zapShared)
+        {
+            Shared.Zap(gfn, count);
+        }
+
+        Interlocked.Increment(ref generation);
+    }
+
     internal void ZapAll() => Zap(0, 1UL << 40);
+
+    /// <summary>
+    /// Removes private leaves overlapping [gfn, gfn + count) so that they fault in again at a smaller level, without
+    /// telling the vendor: the pages stay the guest's (SNP after a PSMASH of their 2M RMP entry).
+    /// </summary>
+    internal void DemotePrivate(ulong gfn, ulong count)
+    {
+        MmuLock.EnterWriteLock();
+        try
+        {
+            Private.Zap(gfn, count);
+            Interlocked.Increment(ref generation);
+        }
+        finally
+        {
+            MmuLock.ExitWriteLock();
+        }
+    }
 
     /// <summary>
     /// TDX's shared EPT is reached through GPAs with this bit set; the dump shows shared leaves at that alias,

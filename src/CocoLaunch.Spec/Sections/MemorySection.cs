@@ -18,7 +18,10 @@ internal static class MemorySection
         ["1G"] = 1UL << 30,
     };
 
-    /// <summary><c>memory: SIZE</c> or <c>memory: {size: SIZE, slots: [{gpa, size, kind}, …], host-pages: 4K|2M|1G}</c>.</summary>
+    /// <summary>
+    /// <c>memory: SIZE</c> or <c>memory: {size: SIZE, slots: [{gpa, size, kind}, …], host-pages: 4K|2M|1G,
+    /// guest-memfd-pages: 4K|2M|1G}</c>. guest_memfd pages larger than 4K are the hugetlb series, not upstream.
+    /// </summary>
     public static MemorySpec Read(YamlSpecReader reader, YamlNode node, KvmVmType platform)
     {
         if (node is YamlScalarNode)
@@ -26,7 +29,7 @@ internal static class MemorySection
             return new MemorySpec(CheckTotal(reader, node, "memory", reader.Size(node, "memory")), []);
         }
 
-        var map = reader.Mapping(node, "memory", "size", "slots", "host-pages");
+        var map = reader.Mapping(node, "memory", "size", "slots", "host-pages", "guest-memfd-pages");
         if (!map.Has("size") && !map.Has("slots"))
         {
             throw reader.Fail(node, "memory: give 'size', 'slots' or both");
@@ -34,10 +37,20 @@ internal static class MemorySection
 
         var slots = map.Optional("slots") is { } s ? ReadSlots(reader, s, platform) : [];
         ulong hostPages = map.Optional("host-pages") is { } hp ? reader.Choice(hp, "memory.host-pages", HostPages) : MemorySpec.DefaultHostPageSize;
+        ulong gmemPages = PageSize.Size4K;
+        if (map.Optional("guest-memfd-pages") is { } gp)
+        {
+            gmemPages = reader.Choice(gp, "memory.guest-memfd-pages", HostPages);
+            if (!platform.HasPrivateMemory())
+            {
+                throw reader.Fail(gp, "memory.guest-memfd-pages: this platform has no guest_memfd (use tdx, snp or sw-protected)");
+            }
+        }
+
         ulong slotTotal = slots.Aggregate(0UL, (sum, slot) => sum + slot.Size);
         if (map.Optional("size") is not { } sizeNode)
         {
-            return new MemorySpec(slotTotal, slots, hostPages);
+            return new MemorySpec(slotTotal, slots, hostPages, gmemPages);
         }
 
         ulong size = CheckTotal(reader, sizeNode, "memory.size", reader.Size(sizeNode, "memory.size"));
@@ -46,7 +59,7 @@ internal static class MemorySection
             throw reader.Fail(sizeNode, $"memory.size is {SizeParser.Format(size)} but the slots add up to {SizeParser.Format(slotTotal)}");
         }
 
-        return new MemorySpec(size, slots, hostPages);
+        return new MemorySpec(size, slots, hostPages, gmemPages);
     }
 
     private static ulong CheckTotal(YamlSpecReader reader, YamlNode node, string key, ulong size)

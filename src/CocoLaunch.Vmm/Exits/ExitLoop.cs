@@ -1,6 +1,8 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Kvm;
+using CocoLaunch.Vmm.Boot;
+using CocoLaunch.Vmm.Run;
 
 namespace CocoLaunch.Vmm.Exits;
 
@@ -13,6 +15,17 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     /// <summary>Bytes an MMIO read returns when no device answers (open bus).</summary>
     public byte OpenBus { get; init; } = 0xFF;
 
+    /// <summary>The port devices (debugcon, COM1, isa-debug-exit, ACPI power-off); without them port I/O is a failure.</summary>
+    public DebugDevices? Devices { get; init; }
+
+    /// <summary>One line per exit, when set (<c>launch --trace-exits</c>).</summary>
+    public TextWriter? Trace { get; init; }
+
+    public RunStats Stats { get; } = new();
+
+    /// <summary>Pages the VMM holds while it works on them; conversions that meet them complete the work and retry.</summary>
+    public HostReferences? References { get; init; }
+
     public int ExitCount { get; private set; }
 
     public ExitOutcome Run(VcpuFd vcpu)
@@ -20,17 +33,33 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         Gpa? lastFault = null;
         while (ExitCount < MaxExits)
         {
-            var exit = vcpu.Run();
+            KvmExit exit;
+            try
+            {
+                exit = vcpu.Run();
+            }
+            catch (KvmException e)
+            {
+                return new ExitOutcome.Fail($"KVM_RUN failed with {e.Errno}: {e.Detail}");
+            }
+
             ExitCount++;
+            Stats.CountExit(exit.Reason);
+            Trace?.WriteLine(ExitTrace.Line(vcpu.Id, exit));
             var outcome = exit switch
             {
-                KvmExit.Hypercall h => ExitHandlers.MapGpaRange(vm, h, conversion),
+                KvmExit.Hypercall h => Counted(ExitHandlers.MapGpaRange(vm, h, conversion, References, gpa => Retried(vcpu, gpa)), h),
                 KvmExit.MemoryFault { Info.Flags: var f } m when f.HasFlag(KvmMemoryExitFlags.AbsentMapping) => ExitHandlers.AbsentMapping(vm, m),
-                KvmExit.MemoryFault m => ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault),
+                KvmExit.MemoryFault m => Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m),
                 KvmExit.Mmio m => Mmio(m),
+                KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),
+                KvmExit.SystemEvent e => ExitHandlers.SystemEvent(e),
+                KvmExit.TdxGetQuote q => ExitHandlers.GetQuote(vm, q, References),
                 KvmExit.Hlt => new ExitOutcome.Stop("guest halted"),
-                KvmExit.Shutdown => new ExitOutcome.Stop("guest shut down"),
+                KvmExit.Shutdown => new ExitOutcome.Stop("guest shut down (triple fault, or the guest program ended)"),
+                KvmExit.Intr => new ExitOutcome.Stop("instruction limit reached"),
                 KvmExit.InternalError e => new ExitOutcome.Fail($"KVM internal error {e.Suberror}: {e.Detail}"),
+                KvmExit.FailEntry f => new ExitOutcome.Fail($"vCPU {vcpu.Id} could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason 0x{f.HardwareEntryFailureReason:x}): {f.Detail}"),
                 _ => new ExitOutcome.Fail($"unhandled exit {exit.Reason}"),
             };
 
@@ -46,6 +75,32 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return new ExitOutcome.Fail($"the guest exited {MaxExits} times without stopping");
+    }
+
+    private void Retried(VcpuFd vcpu, Gpa gpa)
+    {
+        Stats.ConversionRetries++;
+        Trace?.WriteLine($"vcpu{vcpu.Id}   conversion at {gpa}: EAGAIN (the VMM held the page); finished its work there, converted again");
+    }
+
+    private ExitOutcome Counted(ExitOutcome outcome, KvmExit.Hypercall h)
+    {
+        if (outcome is ExitOutcome.Resume && h.Ret == 0)
+        {
+            Stats.CountConversion(explicitly: true, (h.Args[2] & ExitHandlers.MapGpaRangeEncrypted) != 0, h.Args[1]);
+        }
+
+        return outcome;
+    }
+
+    private ExitOutcome Counted(ExitOutcome outcome, KvmExit.MemoryFault m)
+    {
+        if (outcome is ExitOutcome.Resume)
+        {
+            Stats.CountConversion(explicitly: false, m.Info.IsPrivate, m.Info.Size / PageSize.Size4K);
+        }
+
+        return outcome;
     }
 
     private ExitOutcome Mmio(KvmExit.Mmio exit)

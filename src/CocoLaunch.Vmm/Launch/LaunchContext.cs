@@ -5,7 +5,8 @@ using CocoLaunch.Spec;
 namespace CocoLaunch.Vmm.Launch;
 
 /// <summary>Everything the recipe's steps build up, in the order they build it.</summary>
-public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Formats.Ovmf.OvmfFirmware? ovmf = null)
+/// <param name="parallelPageHashing">Let the SNP firmware model hash pages on two cores (<see cref="Kvm.Kvm.ParallelPageHashing"/>).</param>
+public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Formats.Ovmf.OvmfFirmware? ovmf = null, bool parallelPageHashing = true)
 {
     public LaunchSpec Spec { get; } = spec;
 
@@ -14,8 +15,24 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
     /// <summary>The parsed OVMF metadata; confidential platforms need it.</summary>
     public Formats.Ovmf.OvmfFirmware? Ovmf { get; } = ovmf;
 
+    /// <summary>
+    /// Private memory converts in place (the guest_memfd KVM_GMEM_CONVERT_* series): the memslots are the
+    /// guest_memfd's own mmap, and privacy is per guest_memfd page instead of a VM attribute. Set before the recipe runs.
+    /// </summary>
+    public bool InPlaceConversion { get; init; }
+
     /// <summary>The model's kernel, with the profile the spec's measurement order needs (two-pass needs the 2024 extend ioctl).</summary>
-    public Kvm.Kvm Kvm { get; } = new(spec.Tdx?.Measurement.Order == TdxPageOrder.TwoPass ? KvmProfile.Upstream with { TdxTwoPass = true } : null);
+    public Kvm.Kvm Kvm => kvm ??= new(
+        (Spec.Tdx?.Measurement.Order == TdxPageOrder.TwoPass ? KvmProfile.Upstream with { TdxTwoPass = true } : KvmProfile.Upstream) with
+        {
+            GmemInPlaceConversion = InPlaceConversion,
+            GmemFolioSize = Spec.Memory.GuestMemfdPageSize,
+        })
+    {
+        ParallelPageHashing = parallelPageHashing,
+    };
+
+    private Kvm.Kvm? kvm;
 
     /// <summary>Every measured operation of this launch, in order.</summary>
     public Abi.Measurement.MeasurementLog Log { get; } = new();

@@ -27,6 +27,11 @@ public static class LaunchRecipe
             steps.Add(new("snp-launch-start", "the firmware's guest context, with the policy, must exist before any page is measured", Snp.SnpLaunchSteps.LaunchStart));
         }
 
+        if (platform is KvmVmType.Tdx or KvmVmType.Snp)
+        {
+            steps.Add(new("exit-hypercall", "the guest's MapGPA/page-state changes reach the VMM as KVM_HC_MAP_GPA_RANGE exits, enabled before any vCPU runs, as QEMU does", EnableHypercallExit));
+        }
+
         if (platform == KvmVmType.Tdx)
         {
             steps.Add(new("tdx-init-vm", "KVM_TDX_INIT_VM must come before any vCPU exists (EBUSY otherwise)", Tdx.TdxLaunchSteps.InitVm));
@@ -93,6 +98,9 @@ public static class LaunchRecipe
 
     private static void CreateVm(LaunchContext c) => c.Vm = c.Kvm.CreateVm(c.Spec.Platform);
 
+    private static void EnableHypercallExit(LaunchContext c) =>
+        c.RequireVm().EnableCap(new KvmEnableCap { Cap = KvmCap.ExitHypercall, Arg0 = 1UL << (int)KvmLimits.HcMapGpaRange });
+
     private static void CreateVcpus(LaunchContext c)
     {
         for (uint i = 0; i < c.Spec.Vcpus; i++)
@@ -108,8 +116,9 @@ public static class LaunchRecipe
         foreach (var slot in c.Layout)
         {
             ulong hostPages = slot.Firmware ? PageSize.Size4K : c.Spec.Memory.HostPageSize;
-            var hva = c.Kvm.Host.Map(slot.Size, hostPages);
-            if (slot.Firmware && !slot.Private)
+            bool inPlace = c.InPlaceConversion && vm.Type.HasPrivateMemory();
+            var hva = inPlace ? default : c.Kvm.Host.Map(slot.Size, hostPages);
+            if (slot.Firmware && !slot.Private && !inPlace)
             {
                 c.Kvm.Host.Write(hva, c.Firmware.Bytes.Span);
             }
@@ -118,7 +127,13 @@ public static class LaunchRecipe
             if (vm.Type.HasPrivateMemory())
             {
                 region.Flags = KvmMemFlags.GuestMemfd;
-                region.GuestMemfd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = slot.Size });
+                // In place, the guest_memfd is mmap-able and its pages start private; the slot maps the file itself.
+                region.GuestMemfd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = slot.Size, Flags = inPlace ? GuestMemfdFlags.Mmap : 0 });
+                if (inPlace)
+                {
+                    var gmem = c.Kvm.Fds.Get<Memory.GuestMemfd>(region.GuestMemfd);
+                    region.UserspaceAddr = c.Kvm.Host.MapGuestMemfd(gmem, 0, slot.Size, shared: true).Value;
+                }
             }
             else if (slot.Firmware && vm.Type == KvmVmType.Default)
             {
@@ -131,6 +146,11 @@ public static class LaunchRecipe
 
     private static void Attributes(LaunchContext c)
     {
+        if (c.InPlaceConversion && c.RequireVm().Type.HasPrivateMemory())
+        {
+            return; // privacy lives in the guest_memfd, whose pages start private
+        }
+
         foreach (var slot in c.Layout.Where(s => s.Private))
         {
             c.RequireVm().SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = slot.Gpa.Value, Size = slot.Size, Attributes = KvmMemoryAttributes.Private });

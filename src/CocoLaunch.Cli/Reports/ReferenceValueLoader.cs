@@ -1,0 +1,60 @@
+using System.Security.Cryptography.X509Certificates;
+using CocoLaunch.Attestation;
+using CocoLaunch.Attestation.ReferenceValues;
+using CocoLaunch.Attestation.Snp;
+
+namespace CocoLaunch.Cli.Reports;
+
+/// <summary>What a signed or unsigned reference-value file says, and who signed it.</summary>
+internal sealed record LoadedReferences(ReferenceValueDocument Document, X509Certificate2? Signer, bool Trusted);
+
+/// <summary>
+/// Reads reference values for verify and verify-evidence: a JSON document (with FILE.p7s or --signature beside it
+/// when signed), or a CMS message enveloping one. With --trust the signature must exist and chain to the anchor;
+/// any signature problem is an input error.
+/// </summary>
+internal static class ReferenceValueLoader
+{
+    public static LoadedReferences Load(string path, string? signaturePath, string? trustPath)
+    {
+        byte[] file = Read(path, "--reference-values");
+        var trust = trustPath is null ? null : SnpEvidenceVerifier.LoadCertificate(Read(trustPath, "--trust"), trustPath);
+        bool json = file.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("{"u8);
+        byte[] content = file;
+        X509Certificate2? signer = null;
+        if (!json)
+        {
+            (content, signer) = DocumentSignature.Verify(file, null, trust, DateTimeOffset.UtcNow, path);
+        }
+        else if ((signaturePath ?? (File.Exists(path + ".p7s") ? path + ".p7s" : null)) is { } sig)
+        {
+            (_, signer) = DocumentSignature.Verify(Read(sig, "--signature"), file, trust, DateTimeOffset.UtcNow, sig);
+        }
+        else if (trust is not null)
+        {
+            throw new CliInputException($"{path}: --trust asks for a signed document, but there is no {Path.GetFileName(path)}.p7s beside it (or give --signature)");
+        }
+
+        return new LoadedReferences(ReferenceValueJson.Read(content, path), signer, signer is not null && trust is not null);
+    }
+
+    /// <summary>The reference for a spec: by its name, or the only one of the platform.</summary>
+    public static ReferenceValue For(ReferenceValueDocument doc, string name, string platform, string path)
+    {
+        return doc.References.FirstOrDefault(r => r.Name == name)
+            ?? (doc.References.Count(r => r.Platform == platform) == 1 ? doc.References.Single(r => r.Platform == platform) : null)
+            ?? throw new CliInputException($"{path}: no reference value named '{name}' (it has: {string.Join(", ", doc.References.Select(r => r.Name))})");
+    }
+
+    public static byte[] Read(string path, string option)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException($"{option}: cannot read '{path}': {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+using CocoLaunch.Vmm.Boot;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("boot", HelpText = "Boot a raw flat firmware image (loaded to end at 4 GiB, as qemu -bios) on the emulated CPU, with debugcon 0xE9, COM1 and isa-debug-exit 0xF4.")]
+public sealed class BootOptions : CommonOptions
+{
+    [Value(0, MetaName = "FIRMWARE", Required = true, HelpText = "The flat image: whole 4 KiB pages, at most 16 MiB.")]
+    public string Firmware { get; set; } = string.Empty;
+
+    [Option("memory", Default = "128M", HelpText = "Guest RAM (K, M, G, T suffixes): below 3 GiB, then above 4 GiB.")]
+    public string Memory { get; set; } = "128M";
+
+    [Option("vcpus", Default = 1, HelpText = "vCPUs (1 for now: the boot harness runs the BSP only).")]
+    public int Vcpus { get; set; } = 1;
+
+    [Option("max-instructions", Default = "10000000000", HelpText = "Stop (exit 1) after this many guest instructions.")]
+    public string MaxInstructions { get; set; } = "10000000000";
+
+    [Option("reset", Default = "legacy", HelpText = "Reset state: legacy (real mode at F000:FFF0, as SNP's VMSA) or tdx (32-bit protected mode).")]
+    public string Reset { get; set; } = "legacy";
+
+    [Option("stats", HelpText = "Print instructions, wall time and MIPS on stderr.")]
+    public bool Stats { get; set; }
+}
+
+internal static class BootVerb
+{
+    private const long MaxFirmware = 16 << 20;
+
+    public static int Run(BootOptions o, TextWriter stdout, TextWriter stderr)
+    {
+        ulong memory = Spec.SizeParser.TryParse(o.Memory, out ulong bytes, out _) && bytes >= (2UL << 20) && bytes <= (1UL << 40) && bytes % 4096 == 0
+            ? bytes
+            : throw new CliInputException($"--memory: '{o.Memory}' is not a whole number of pages from 2M to 1T (e.g. 128M)");
+        ulong max = CliArguments.Number(o.MaxInstructions, "--max-instructions");
+        if (max is 0 or > long.MaxValue)
+        {
+            throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})");
+        }
+
+        long limit = (long)max;
+        if (o.Vcpus != 1)
+        {
+            throw new CliInputException($"--vcpus: {o.Vcpus} is not supported by the boot harness yet (use 1)");
+        }
+
+        if (o.Reset is not ("legacy" or "tdx"))
+        {
+            throw new CliInputException($"--reset: '{o.Reset}' is not one of: legacy, tdx");
+        }
+
+        var info = new FileInfo(o.Firmware);
+        if (!info.Exists)
+        {
+            throw new CliInputException($"{o.Firmware}: no such firmware file");
+        }
+
+        if (info.Length == 0 || info.Length % 4096 != 0 || info.Length > MaxFirmware)
+        {
+            throw new CliInputException($"{o.Firmware}: {info.Length} bytes is not a flat image of whole 4 KiB pages up to 16 MiB");
+        }
+
+        var reset = o.Reset == "tdx" ? Cpu.CpuState.TdxReset(0, 0, 0x0000_0F6B) : Cpu.CpuState.LegacyReset();
+        using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
+        var result = FirmwareBoot.Run(File.ReadAllBytes(o.Firmware), memory, console, limit, reset);
+        console.Flush();
+        if (o.Stats)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Cli.CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
+        }
+
+        if (result.ExitStatus is { } status)
+        {
+            return status;
+        }
+
+        stderr.WriteLine($"{Cli.CliApp.Name}: {o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
+        return ExitCode.CheckFailed;
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text.Json;
+using CocoLaunch.Attestation;
+using CocoLaunch.Attestation.Snp;
+using CocoLaunch.Attestation.Tdx;
+using CocoLaunch.Cli.Reports;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("verify-evidence", HelpText = "Verify an SNP attestation report or a TDX quote: the signature chain up to a root, the measurement against reference values, and policy rules. Works on real hardware evidence.")]
+public sealed class VerifyEvidenceOptions : CommonOptions
+{
+    [Value(0, MetaName = "EVIDENCE", Required = true, HelpText = "An SNP report (0x4A0 bytes) or a TDX quote (v4/v5).")]
+    public string Evidence { get; set; } = string.Empty;
+
+    [Option("root", Required = true, HelpText = "The root to chain to: AMD's ARK or Intel's SGX root CA for real evidence, or the test root 'attest' wrote.")]
+    public string Root { get; set; } = string.Empty;
+
+    [Option("vcek", HelpText = "SNP: the VCEK certificate (PEM or DER; default: vcek.pem beside the report).")]
+    public string? Vcek { get; set; }
+
+    [Option("ask", HelpText = "SNP: the ASK certificate (PEM or DER; default: ask.pem beside the report).")]
+    public string? Ask { get; set; }
+
+    [Option("reference-values", HelpText = "Acceptable measurements: a reference-value document (signed or not, as for verify).")]
+    public string? ReferenceValues { get; set; }
+
+    [Option("signature", HelpText = "The detached signature of --reference-values, when it is not FILE.p7s.")]
+    public string? Signature { get; set; }
+
+    [Option("trust", HelpText = "A PEM certificate the reference values' signer must chain to.")]
+    public string? Trust { get; set; }
+
+    [Option("measurement", Separator = ',', HelpText = "Acceptable measurements in hex, comma-separated (instead of, or besides, --reference-values).")]
+    public IEnumerable<string> Measurements { get; set; } = [];
+
+    [Option("allow-debug", HelpText = "Accept evidence from a guest whose policy or attributes allow debugging.")]
+    public bool AllowDebug { get; set; }
+
+    [Option("min-tcb", HelpText = "SNP: minimum SPLs, e.g. bl=3,tee=0,snp=8,ucode=115 (each compared on its own).")]
+    public string? MinTcb { get; set; }
+
+    [Option("vmpl", Separator = ',', HelpText = "SNP: the VMPLs a report may come from, e.g. 0 or 0,1.")]
+    public IEnumerable<uint> Vmpls { get; set; } = [];
+
+    [Option("report-data", HelpText = "The 64 bytes (128 hex digits) the evidence must carry.")]
+    public string? ReportData { get; set; }
+
+    [Option("at", HelpText = "Check certificate validity at this UTC time (ISO 8601) instead of now.")]
+    public string? At { get; set; }
+
+    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    public OutputFormat Format { get; set; }
+}
+
+internal static class VerifyEvidenceVerb
+{
+    public static int Run(VerifyEvidenceOptions o, TextWriter stdout)
+    {
+        var policy = Policy(o, out var references);
+        byte[] evidence = ReferenceValueLoader.Read(o.Evidence, "EVIDENCE");
+        var root = Certificate(o.Root, "--root");
+        string dir = Path.GetDirectoryName(Path.GetFullPath(o.Evidence))!;
+        VerificationResult result;
+        if (evidence.Length == Firmware.Snp.AttestationReport.Size)
+        {
+            var report = SnpReport.Parse(evidence, o.Evidence);
+            var vcek = Certificate(o.Vcek ?? Path.Combine(dir, "vcek.pem"), "--vcek");
+            var ask = Certificate(o.Ask ?? Path.Combine(dir, "ask.pem"), "--ask");
+            result = SnpEvidenceVerifier.Verify(report, vcek, ask, root, policy with { Measurements = Measurements(policy, references, "snp") });
+        }
+        else
+        {
+            if (o.Vcek is not null || o.Ask is not null || o.MinTcb is not null || o.Vmpls.Any())
+            {
+                throw new CliInputException("--vcek, --ask, --min-tcb and --vmpl are for SNP reports; a TDX quote carries its PCK chain");
+            }
+
+            var quote = TdxQuote.Parse(evidence, o.Evidence);
+            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx") }, o.Evidence);
+        }
+
+        if (o.Format == OutputFormat.Json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new
+            {
+                evidence = o.Evidence,
+                kind = result.Kind,
+                verified = result.Passed,
+                findings = result.Findings.Select(f => new { check = f.Check, passed = f.Passed, detail = f.Detail }),
+            }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        }
+        else
+        {
+            foreach (var f in result.Findings)
+            {
+                stdout.WriteLine($"{(f.Passed ? "ok  " : "FAIL")} {f.Check}: {f.Detail}");
+            }
+
+            var failed = result.Findings.Where(f => !f.Passed).Select(f => f.Check).ToList();
+            stdout.WriteLine(failed.Count == 0 ? $"verified: {o.Evidence}" : $"NOT verified: {o.Evidence}: {string.Join(", ", failed)}");
+        }
+
+        return result.Passed ? ExitCode.Ok : ExitCode.CheckFailed;
+    }
+
+    private static EvidencePolicy Policy(VerifyEvidenceOptions o, out LoadedReferences? references)
+    {
+        var at = o.At is null ? (DateTimeOffset?)null
+            : DateTimeOffset.TryParse(o.At, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t
+            : throw new CliInputException($"--at: '{o.At}' is not a date and time (e.g. 2026-01-31T12:00:00Z)");
+        byte[]? reportData = o.ReportData is null ? null
+            : CliArguments.HexBytes(o.ReportData, 64) ?? throw new CliInputException($"--report-data: expected 64 bytes as 128 hex digits, got {o.ReportData.Length} characters");
+        var vmpls = o.Vmpls.ToHashSet();
+        if (vmpls.Any(v => v > 3))
+        {
+            throw new CliInputException($"--vmpl: {vmpls.First(v => v > 3)} is not 0 to 3");
+        }
+
+        references = o.ReferenceValues is null ? null : ReferenceValueLoader.Load(o.ReferenceValues, o.Signature, o.Trust);
+        if (o.ReferenceValues is null && (o.Signature is not null || o.Trust is not null))
+        {
+            throw new CliInputException("--signature and --trust belong to --reference-values");
+        }
+
+        var measurements = o.Measurements.Select(m => m.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? m[2..].ToLowerInvariant() : m.ToLowerInvariant()).ToHashSet();
+        if (measurements.FirstOrDefault(m => m.Length != 96 || !m.All(char.IsAsciiHexDigit)) is { } bad)
+        {
+            throw new CliInputException($"--measurement: '{bad}' is not 96 hex digits");
+        }
+
+        return new EvidencePolicy(measurements.Count > 0 ? measurements : null, o.AllowDebug, MinTcb(o.MinTcb), vmpls.Count > 0 ? vmpls : null, reportData, null, at);
+    }
+
+    /// <summary>The measurements given on the command line and those of the reference values for the platform; null when neither gave any.</summary>
+    private static HashSet<string>? Measurements(EvidencePolicy policy, LoadedReferences? references, string platform)
+    {
+        var all = new HashSet<string>(policy.Measurements ?? new HashSet<string>());
+        foreach (var r in references?.Document.References.Where(r => r.Platform == platform) ?? [])
+        {
+            all.Add(r.Digest);
+        }
+
+        if (references is not null && all.Count == 0)
+        {
+            throw new CliInputException($"--reference-values: the document has no {platform} reference value");
+        }
+
+        return all.Count > 0 ? all : null;
+    }
+
+    private static Dictionary<string, int>? MinTcb(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var floors = new Dictionary<string, int>();
+        foreach (string part in text.Split(','))
+        {
+            var kv = part.Split('=');
+            if (kv.Length != 2 || !TcbVersion.Components.Contains(kv[0]) || !int.TryParse(kv[1], CultureInfo.InvariantCulture, out int v) || v is < 0 or > 255)
+            {
+                throw new CliInputException($"--min-tcb: '{part}' is not COMPONENT=SPL with a component of {string.Join(", ", TcbVersion.Components)} and an SPL of 0 to 255");
+            }
+
+            floors[kv[0]] = v;
+        }
+
+        return floors;
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(string path, string option) =>
+        SnpEvidenceVerifier.LoadCertificate(ReferenceValueLoader.Read(path, option), path);
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using CocoLaunch.Abi.Measurement;
+using CocoLaunch.Attestation.ReferenceValues;
+using CocoLaunch.Cli.Reports;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("verify", HelpText = "Recompute a spec's launch digest and compare it with an expected value or signed reference values: exit 0 on a match, 1 on a mismatch.")]
+public sealed class VerifyOptions : CommonOptions
+{
+    [Value(0, MetaName = "SPEC", Required = true, HelpText = "The launch spec.")]
+    public string Spec { get; set; } = string.Empty;
+
+    [Option("expected", HelpText = "The expected digest in hex (MEASUREMENT or MRTD).")]
+    public string? Expected { get; set; }
+
+    [Option("reference-values", HelpText = "A reference-value document (JSON, signed beside it as FILE.p7s, or a CMS message enveloping it).")]
+    public string? ReferenceValues { get; set; }
+
+    [Option("signature", HelpText = "The detached signature of --reference-values, when it is not FILE.p7s.")]
+    public string? Signature { get; set; }
+
+    [Option("trust", HelpText = "A PEM certificate the document's signer must chain to; then an unsigned document is refused.")]
+    public string? Trust { get; set; }
+
+    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    public OutputFormat Format { get; set; }
+}
+
+internal static class VerifyVerb
+{
+    public static int Run(VerifyOptions o, TextWriter stdout)
+    {
+        if ((o.Expected is null) == (o.ReferenceValues is null))
+        {
+            throw new CliInputException("verify needs exactly one of --expected HEX and --reference-values FILE");
+        }
+
+        if (o.Expected is not null && (o.Signature is not null || o.Trust is not null))
+        {
+            throw new CliInputException("--signature and --trust belong to --reference-values");
+        }
+
+        string? expectedHex = o.Expected is null ? null : ParseDigest(o.Expected);
+        var loaded = o.ReferenceValues is null ? null : ReferenceValueLoader.Load(o.ReferenceValues, o.Signature, o.Trust);
+        var (actual, _) = ReferenceValueBuilder.Build(o.Spec, withLog: true);
+        var reference = loaded is null ? null : ReferenceValueLoader.For(loaded.Document, actual.Name, actual.Platform, o.ReferenceValues!);
+        string expected = expectedHex ?? reference!.Digest;
+        bool match = expected == actual.Digest;
+        int? divergence = reference?.Log is { } log ? MeasurementLog.FirstDivergence(log, actual.Log!) : null;
+        var inputs = reference?.Inputs.Select(i => (i.Role, Expected: i.Sha256, Actual: actual.Inputs.FirstOrDefault(a => a.Role == i.Role)?.Sha256)).ToList() ?? [];
+
+        if (o.Format == OutputFormat.Json)
+        {
+            var json = new
+            {
+                spec = o.Spec,
+                reference = reference?.Name,
+                platform = actual.Platform,
+                match,
+                expected,
+                actual = actual.Digest,
+                signer = loaded?.Signer?.Subject,
+                signerTrusted = loaded?.Trusted ?? false,
+                firstDivergence = divergence is int d ? new { operation = d, expected = Line(reference!.Log!, d), actual = Line(actual.Log!, d) } : null,
+                inputs = inputs.Select(i => new { role = i.Role, expected = i.Expected, actual = i.Actual, same = i.Expected == i.Actual }),
+            };
+            stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+            return match ? ExitCode.Ok : ExitCode.CheckFailed;
+        }
+
+        string what = actual.Platform == "tdx" ? "MRTD" : "MEASUREMENT";
+        if (loaded?.Signer is { } signer)
+        {
+            stdout.WriteLine($"reference values signed by {signer.Subject}{(loaded.Trusted ? ", trusted" : " (not checked against a trust anchor: give --trust)")}");
+        }
+
+        if (match)
+        {
+            stdout.WriteLine($"match: {actual.Name} {what} {actual.Digest}");
+            return ExitCode.Ok;
+        }
+
+        stdout.WriteLine($"MISMATCH: {actual.Name} {what}");
+        stdout.WriteLine($"  expected: {expected}");
+        stdout.WriteLine($"  actual:   {actual.Digest}");
+        foreach (var (role, want, got) in inputs.Where(i => i.Expected != i.Actual))
+        {
+            stdout.WriteLine($"  input {role} changed: sha256 {want} -> {got ?? "(none)"}");
+        }
+
+        if (divergence is int i)
+        {
+            stdout.WriteLine($"  first divergent measured operation, {i} (the reference has {reference!.Log!.Count}, this launch {actual.Log!.Count}):");
+            stdout.WriteLine($"    expected: {Line(reference.Log, i)}");
+            stdout.WriteLine($"    actual:   {Line(actual.Log!, i)}");
+        }
+        else if (reference?.Log is null)
+        {
+            stdout.WriteLine("  (no log of measured operations to compare: give --reference-values written without --no-log)");
+        }
+
+        return ExitCode.CheckFailed;
+    }
+
+    private static string Line(IReadOnlyList<MeasuredOperation> log, int i) =>
+        i < log.Count ? $"{log[i].ToLine()} content={log[i].Content ?? 0:x16}" : "(end of log)";
+
+    private static string ParseDigest(string hex)
+    {
+        string digits = (hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex).ToLowerInvariant();
+        return digits.Length is 64 or 96 && digits.All(char.IsAsciiHexDigit)
+            ? digits
+            : throw new CliInputException($"--expected: '{hex}' is not a digest (96 hex digits for MRTD or MEASUREMENT, 64 for SEV)");
+    }
+}

@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using CocoLaunch.Cpu.Jit;
+using Iced.Intel;
+
+namespace CocoLaunch.Cpu;
+
+/// <summary>
+/// Running compiled blocks (Jit/BlockCompiler.cs), and the small entry points the compiled code calls. A block
+/// is compiled once it has run <see cref="JitThreshold"/> times in full; until then, and whenever the budget
+/// would stop it part-way, the interpreter runs it.
+/// </summary>
+public sealed partial class X86Cpu
+{
+    // Index in its block of the instruction compiled code is running, stored before anything that can fault, so a
+    // fault knows how many instructions retired before it.
+#pragma warning disable CS0649 // written by compiled blocks (IL stfld), never by C#
+    private int jitIndex;
+#pragma warning restore CS0649
+
+    /// <summary>Runs of a whole block before it is compiled to IL; 0 compiles at once, <see cref="int.MaxValue"/> never.</summary>
+    public int JitThreshold { get; set; } = 16;
+
+    /// <summary>Blocks compiled so far.</summary>
+    public int BlocksCompiled { get; private set; }
+
+    /// <summary>The compiled block for a full run of <paramref name="block"/>, compiling it when it has become hot.</summary>
+    private Func<X86Cpu, int>? CompiledFor(Block block)
+    {
+        if (block.Compiled is { } code)
+        {
+            return code;
+        }
+
+        if (JitThreshold == int.MaxValue || ++block.Executions <= JitThreshold)
+        {
+            return null;
+        }
+
+        block.Compiled = BlockCompiler.Compile(block);
+        BlocksCompiled++;
+        return block.Compiled;
+    }
+
+    private int RunCompiled(Func<X86Cpu, int> code)
+    {
+        int done;
+        try
+        {
+            done = code(this);
+        }
+        catch (GuestFault f)
+        {
+            blockEnded = false;
+            retired += jitIndex;
+            DeliverFault(f, instructionRip);
+            return jitIndex + 1;
+        }
+        catch (MmioReadPending m)
+        {
+            blockEnded = false;
+            retired += jitIndex;
+            State.Rip = instructionRip;
+            pendingExit = m.Exit;
+            return jitIndex;
+        }
+        catch (PlatformFault f)
+        {
+            blockEnded = false;
+            retired += jitIndex;
+            DeliverFault(new GuestFault(f.Vector, f.ErrorCode), instructionRip);
+            return jitIndex + 1;
+        }
+        catch (PlatformStop stop)
+        {
+            blockEnded = false;
+            retired += jitIndex;
+            State.Rip = instructionRip;
+            pendingExit = new CpuExit.Stopped(stop.Reason);
+            return jitIndex;
+        }
+
+        retired += done;
+        blockEnded = false;
+        if (mmioWritten is { } written)
+        {
+            mmioWritten = null;
+            pendingExit ??= written;
+        }
+
+        return done;
+    }
+
+    /// <summary>An instruction the compiler leaves to the interpreter; true when the block must stop after it.</summary>
+    internal bool JitInterpret(ref Instruction i)
+    {
+        // Compiled code counts its block's instructions at the end; RDTSC counts in ticks of retired
+        // instructions, so the ones before this one must show while it runs.
+        long counted = retired;
+        retired += jitIndex;
+        try
+        {
+            Execute(ref i);
+        }
+        finally
+        {
+            retired = counted;
+        }
+
+        return blockEnded | pendingExit is not null | mmioWritten is not null;
+    }
+
+    /// <summary>After a compiled memory write: true when it reached MMIO or a page with decoded code.</summary>
+    internal bool JitWriteStops => blockEnded | mmioWritten is not null;
+
+    internal bool JitCondition(ConditionCode cc) => Condition(cc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong JitRead1(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 1), 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong JitRead2(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 2), 2);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong JitRead4(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 4), 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong JitRead8(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 8), 8);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void JitWrite1(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 1), 1, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void JitWrite2(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 2), 2, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void JitWrite4(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 4), 4, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void JitWrite8(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 8), 8, value);
+}

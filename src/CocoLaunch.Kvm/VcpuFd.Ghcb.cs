@@ -1,0 +1,288 @@
+using System.Buffers.Binary;
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Cpu;
+
+namespace CocoLaunch.Kvm;
+
+/// <summary>VMGEXIT with a GHCB page: KVM's NAE-event handling (guest-abi.md §5, <c>sev_handle_vmgexit</c>).</summary>
+public sealed partial class VcpuFd
+{
+    private static class Ghcb
+    {
+        public const int Rax = 0x1F8, Rcx = 0x308, Rdx = 0x310, Rbx = 0x318, ExitCode = 0x390, ExitInfo1 = 0x398, ExitInfo2 = 0x3A0;
+        public const int Scratch = 0x3A8, ValidBitmap = 0x3F0, SharedBuffer = 0x800, SharedBufferEnd = 0xFF0, Usage = 0xFFC;
+    }
+
+    public const ulong NaeIoio = 0x7B, NaeMsr = 0x7C, NaeCpuid = 0x72, NaePsc = 0x8000_0010, NaeGuestRequest = 0x8000_0011;
+    public const ulong NaeHvFeatures = 0x8000_FFFD, NaeTermination = 0x8000_FFFE;
+    public const ulong PscInvalidHeader = 0x0000_0001_0000_0001, PscInvalidEntry = 0x0000_0001_0000_0002, PscGeneric = 0x0000_0100_0000_0000;
+    private const int PscMaxEntries = 253;
+
+    private KvmExit? GhcbEvent(X86Cpu c, ulong ghcbGpa)
+    {
+        if (RegisteredGhcbGfn != ghcbGpa >> 12 || ghcbGpa % Page != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"VMGEXIT with GHCB 0x{ghcbGpa:x}, which the SNP guest never registered");
+        }
+
+        var ghcb = new byte[Page];
+        if (!SharedAccess(ghcbGpa, ghcb, write: false))
+        {
+            throw new KvmException(Errno.EINVAL, $"the GHCB at 0x{ghcbGpa:x} is not shared memory");
+        }
+
+        ulong exitCode = U64(ghcb, Ghcb.ExitCode), info1 = U64(ghcb, Ghcb.ExitInfo1), info2 = U64(ghcb, Ghcb.ExitInfo2);
+        var valid = ghcb.AsSpan(Ghcb.ValidBitmap, 16).ToArray();
+        ghcb.AsSpan(Ghcb.ValidBitmap, 16).Clear();
+        (ulong result1, ulong result2) = (0, 0);
+        KvmExit? exit = null;
+        if (!IsValid(valid, Ghcb.ExitCode) || !IsValid(valid, Ghcb.ExitInfo1) || !IsValid(valid, Ghcb.ExitInfo2))
+        {
+            (result1, result2) = (2, 4); // missing input
+        }
+        else if (BinaryPrimitives.ReadUInt32LittleEndian(ghcb.AsSpan(Ghcb.Usage)) != 0)
+        {
+            (result1, result2) = (2, 2); // invalid usage
+        }
+        else
+        {
+            switch (exitCode)
+            {
+                case NaeIoio:
+                    exit = GhcbIoio(ghcbGpa, ghcb, valid, info1, ref result1, ref result2);
+                    break;
+                case NaeCpuid:
+                {
+                    var (eax, ebx, ecx, edx) = SnpCpuid((uint)U64(ghcb, Ghcb.Rax), (uint)U64(ghcb, Ghcb.Rcx), c.State);
+                    SetRegisters(ghcb, eax, ebx, ecx, edx);
+                    break;
+                }
+
+                case NaeMsr:
+                    (result1, result2) = GhcbMsrAccess(ghcb, valid, info1);
+                    break;
+                case NaePsc:
+                    return PageStateChange(ghcbGpa, ghcb);
+                case NaeGuestRequest:
+                    result2 = GuestRequest(info1, info2);
+                    break;
+                case NaeHvFeatures:
+                    result2 = 0x3;
+                    break;
+                case NaeApCreation:
+                    (result1, result2) = ApCreation(info1, info2, U64(ghcb, Ghcb.Rax), IsValid(valid, Ghcb.Rax));
+                    break;
+                case NaeTermination:
+                    return new KvmExit.SystemEvent(KvmExit.SystemEvent.SevTerm, [ghcbGpa]);
+                default:
+                    (result1, result2) = (2, 6); // invalid event
+                    break;
+            }
+        }
+
+        BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(Ghcb.ExitInfo1), result1);
+        BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(Ghcb.ExitInfo2), result2);
+        if (exit is null)
+        {
+            SharedAccess(ghcbGpa, ghcb, write: true);
+        }
+
+        return exit;
+    }
+
+    /// <summary>IOIO: EXITINFO1 bit 0 IN, bit 2 string, bits 4–6 the size, [31:16] the port; OUT data in RAX, IN data back in RAX.</summary>
+    private KvmExit? GhcbIoio(ulong ghcbGpa, byte[] ghcb, byte[] valid, ulong info1, ref ulong result1, ref ulong result2)
+    {
+        bool isIn = (info1 & 1) != 0;
+        int size = ((info1 >> 4) & 7) switch { 1 => 1, 2 => 2, 4 => 4, _ => 0 };
+        var port = (ushort)(info1 >> 16);
+        if (size == 0 || (info1 & 4) != 0 || (!isIn && !IsValid(valid, Ghcb.Rax)))
+        {
+            (result1, result2) = (2, 5); // invalid input (string I/O through the scratch area is not modelled)
+            return null;
+        }
+
+        if (!isIn)
+        {
+            SharedAccess(ghcbGpa, ghcb, write: true);
+            return new KvmExit.Io(true, size, port, 1, BitConverter.GetBytes(U64(ghcb, Ghcb.Rax))[..size]);
+        }
+
+        var exit = new KvmExit.Io(false, size, port, 1, new byte[size]);
+        snpPending = new SnpPending(ghcbGpa, exit, e =>
+        {
+            var data = new byte[8];
+            ((KvmExit.Io)e).Data.CopyTo(data, 0);
+            SetRegisters(ghcb, BitConverter.ToUInt64(data), U64(ghcb, Ghcb.Rbx), U64(ghcb, Ghcb.Rcx), U64(ghcb, Ghcb.Rdx));
+            SharedAccess(ghcbGpa, ghcb, write: true);
+            return null;
+        });
+        SharedAccess(ghcbGpa, ghcb, write: true);
+        return exit;
+    }
+
+    /// <summary>
+    /// The page-state change descriptor at SW_SCRATCH in the GHCB (guest-abi.md §5.4): one KVM_EXIT_HYPERCALL per
+    /// run of contiguous entries with one operation; cur_page and cur_entry move as runs complete.
+    /// </summary>
+    private KvmExit? PageStateChange(ulong ghcbGpa, byte[] ghcb)
+    {
+        ulong scratch = U64(ghcb, Ghcb.Scratch);
+        if (scratch < ghcbGpa + Ghcb.SharedBuffer || scratch + 8 > ghcbGpa + Ghcb.SharedBufferEnd)
+        {
+            return FinishGhcb(ghcbGpa, ghcb, 2, 3); // invalid scratch area
+        }
+
+        int at = (int)(scratch - ghcbGpa);
+        int cur = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at)), end = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at + 2));
+        if (end >= PscMaxEntries || at + 8 + (8 * (end + 1)) > Ghcb.SharedBufferEnd)
+        {
+            return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidHeader);
+        }
+
+        while (cur <= end)
+        {
+            ulong entry = U64(ghcb, at + 8 + (8 * cur));
+            ulong op = (entry >> 52) & 0xF;
+            bool large = ((entry >> 56) & 1) != 0;
+            ulong pages = large ? 512UL : 1, done = entry & 0xFFF, gfn = (entry >> 12) & 0xFF_FFFF_FFFF;
+            if (done > pages || (large && gfn % 512 != 0))
+            {
+                return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidEntry);
+            }
+
+            if (done == pages || op is not (1 or 2))
+            {
+                cur++; // complete already, or smash/unsmash: nothing to convert
+                continue;
+            }
+
+            // One run: this entry from cur_page, then following entries with the same op, contiguous, not started.
+            int last = cur;
+            ulong runPages = pages - done;
+            while (last < end && U64(ghcb, at + 8 + (8 * (last + 1))) is var next && ((next >> 52) & 0xF) == op && (next & 0xFFF) == 0
+                && ((next >> 12) & 0xFF_FFFF_FFFF) == gfn + done + runPages && ((next >> 56) & 1) == 0)
+            {
+                last++;
+                runPages++;
+            }
+
+            int first = cur, stop = last;
+            var exit = new KvmExit.Hypercall(KvmLimits.HcMapGpaRange, [(gfn + done) * Page, runPages, op == 1 ? 0x10UL : 0, 0, 0, 0], Flags: 1);
+            snpPending = new SnpPending(ghcbGpa, exit, e =>
+            {
+                if (((KvmExit.Hypercall)e).Ret != 0)
+                {
+                    return FinishGhcb(ghcbGpa, ghcb, 0, PscGeneric);
+                }
+
+                for (int i = first; i <= stop; i++)
+                {
+                    ulong ent = U64(ghcb, at + 8 + (8 * i));
+                    ulong size = ((ent >> 56) & 1) != 0 ? 512UL : 1;
+                    BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(at + 8 + (8 * i)), (ent & ~0xFFFUL) | size);
+                }
+
+                BinaryPrimitives.WriteUInt16LittleEndian(ghcb.AsSpan(at), (ushort)(stop + 1));
+                return PageStateChange(ghcbGpa, ghcb); // the rest of the descriptor, in the same VMGEXIT
+            });
+            return exit;
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(ghcb.AsSpan(at), (ushort)cur);
+        return FinishGhcb(ghcbGpa, ghcb, 0, 0);
+    }
+
+    private KvmExit? FinishGhcb(ulong ghcbGpa, byte[] ghcb, ulong info1, ulong info2)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(Ghcb.ExitInfo1), info1);
+        BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(Ghcb.ExitInfo2), info2);
+        SharedAccess(ghcbGpa, ghcb, write: true);
+        return null;
+    }
+
+    /// <summary>SNP guest request: both pages shared and page-aligned; the firmware answers; EXITINFO2 = firmware error.</summary>
+    private ulong GuestRequest(ulong requestGpa, ulong responseGpa)
+    {
+        var request = new byte[Page];
+        var response = new byte[Page];
+        if (requestGpa % Page != 0 || responseGpa % Page != 0 || requestGpa == responseGpa || !SharedAccess(requestGpa, request, write: false))
+        {
+            return 0x8000_0000UL << 32; // VMM error GENERIC
+        }
+
+        var status = Vm.Snp!.GuestRequest(request, response);
+        if (status == Firmware.Snp.SnpStatus.Success && !SharedAccess(responseGpa, response, write: true))
+        {
+            return 0x8000_0000UL << 32;
+        }
+
+        return (ulong)status;
+    }
+
+    /// <summary>
+    /// MSR (NAE 0x7C): EXITINFO1 0 read, 1 write; the index in RCX, the value in EDX:EAX. An MSR KVM does not emulate
+    /// gets an injected #GP (EXITINFO1 1, EXITINFO2 the #GP event).
+    /// </summary>
+    private (ulong, ulong) GhcbMsrAccess(byte[] ghcb, byte[] valid, ulong info1)
+    {
+        bool write = info1 == 1;
+        if (!IsValid(valid, Ghcb.Rcx) || (write && (!IsValid(valid, Ghcb.Rax) || !IsValid(valid, Ghcb.Rdx))) || info1 > 1)
+        {
+            return (2, 4); // missing input
+        }
+
+        uint index = (uint)U64(ghcb, Ghcb.Rcx);
+        if (write)
+        {
+            ulong value = (U64(ghcb, Ghcb.Rdx) << 32) | (uint)U64(ghcb, Ghcb.Rax);
+            return TryWriteKvmMsr(index, value) ? (0UL, 0UL) : (1UL, 0x8000_030DUL);
+        }
+
+        if (!TryReadKvmMsr(index, out ulong read))
+        {
+            return (1UL, 0x8000_030DUL);
+        }
+
+        SetRegisters(ghcb, read & 0xFFFF_FFFF, U64(ghcb, Ghcb.Rbx), U64(ghcb, Ghcb.Rcx), read >> 32);
+        return (0, 0);
+    }
+
+    /// <summary>KVM writes RAX, RBX, RCX and RDX back with their valid bits after every event.</summary>
+    private static void SetRegisters(byte[] ghcb, ulong rax, ulong rbx, ulong rcx, ulong rdx)
+    {
+        foreach (var (offset, value) in new[] { (Ghcb.Rax, rax), (Ghcb.Rbx, rbx), (Ghcb.Rcx, rcx), (Ghcb.Rdx, rdx) })
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(offset), value);
+            int bit = offset / 8;
+            ghcb[Ghcb.ValidBitmap + (bit / 8)] |= (byte)(1 << (bit % 8));
+        }
+    }
+
+    private static bool IsValid(byte[] bitmap, int offset) => (bitmap[offset / 8 / 8] & (1 << (offset / 8 % 8))) != 0;
+
+    private static ulong U64(byte[] page, int offset) => BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(offset));
+
+    /// <summary>Reads or writes shared guest memory as KVM does for the GHCB and guest-request pages; false where it is not shared RAM.</summary>
+    private bool SharedAccess(ulong gpa, Span<byte> buffer, bool write)
+    {
+        ulong gfn = gpa / Page;
+        if ((gpa % Page) + (ulong)buffer.Length > Page || Vm.Slots.Find(gfn) is null || Vm.AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private))
+        {
+            return false;
+        }
+
+        var store = Vm.BackingStore(gfn, isPrivate: false);
+        if (write)
+        {
+            store.Write(gpa, buffer);
+        }
+        else
+        {
+            store.Read(gpa, buffer);
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Cpu;
+using CocoLaunch.Kvm;
+
+namespace CocoLaunch.Vmm.Boot;
+
+/// <summary>How a boot ended, and what it cost.</summary>
+public sealed record BootResult(int? ExitStatus, string Stop, long Instructions, TimeSpan Elapsed)
+{
+    public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
+}
+
+/// <summary>
+/// Boots a raw flat firmware image ending at 4 GiB (as <c>qemu -bios</c> loads it) on a DEFAULT VM of the KVM
+/// model: RAM below 3 GiB and above 4 GiB and the image as a read-only memslot, one vCPU on the emulated CPU,
+/// and one exit loop serving the debug devices until the guest asks to stop.
+/// </summary>
+public static class FirmwareBoot
+{
+    private const ulong LowRamLimit = 0xC000_0000;
+
+    public static BootResult Run(ReadOnlySpan<byte> firmware, ulong memoryBytes, Stream console, long maxInstructions, CpuState? resetState = null, Stream? serial = null)
+    {
+        var kvm = new Kvm.Kvm();
+        var vm = kvm.CreateVm(KvmVmType.Default);
+        ulong low = Math.Min(memoryBytes, LowRamLimit);
+        AddSlot(vm, 0, Gpa.Zero, low, KvmMemFlags.None);
+        if (memoryBytes > low)
+        {
+            AddSlot(vm, 1, Gpa.FourGiB, memoryBytes - low, KvmMemFlags.None);
+        }
+
+        // The image is ROM, as QEMU maps -bios: reads see it, writes leave as MMIO exits.
+        var rom = AddSlot(vm, 2, new Gpa(Gpa.FourGiB.Value - (ulong)firmware.Length), (ulong)firmware.Length, KvmMemFlags.Readonly);
+        kvm.Host.Write(rom, firmware);
+
+        var vcpu = vm.CreateVcpu(0);
+        vcpu.SetCpu(resetState ?? CpuState.LegacyReset(), CpuVendor.Amd);
+        vcpu.SetCpuid2(CpuidModel.Entries());
+        vcpu.InstructionBudget = maxInstructions;
+        var devices = new DebugDevices(console, serial ?? console);
+        var clock = Stopwatch.StartNew();
+        string stop;
+        while (true)
+        {
+            if (BootExits.Handle(vcpu.Run(), devices) is { } why)
+            {
+                stop = why;
+                break;
+            }
+
+            if (devices.ExitStatus is not null)
+            {
+                stop = "isa-debug-exit";
+                break;
+            }
+        }
+
+        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu!.InstructionsRetired, clock.Elapsed);
+    }
+
+    private static Memory.Hva AddSlot(VmFd vm, uint slot, Gpa gpa, ulong size, KvmMemFlags flags)
+    {
+        var hva = vm.Kvm.Host.Map(size);
+        vm.SetUserMemoryRegion2(new KvmUserspaceMemoryRegion2 { Slot = slot, Flags = flags, GuestPhysAddr = gpa.Value, MemorySize = size, UserspaceAddr = hva.Value, GuestMemfd = -1 });
+        return hva;
+    }
+}
+
+/// <summary>The boot harness's exit handlers: one small case per KVM exit.</summary>
+public static class BootExits
+{
+    /// <summary>Serves one exit; a reason to stop, or null to run on.</summary>
+    public static string? Handle(KvmExit exit, DebugDevices devices)
+    {
+        switch (exit)
+        {
+            case KvmExit.Io { IsOut: true } o:
+                devices.Out(o.Port, o.Size, Value(o.Data));
+                return null;
+            case KvmExit.Io i:
+                BitConverter.GetBytes(devices.In(i.Port, i.Size)).AsSpan(0, i.Size).CopyTo(i.Data);
+                return null;
+            case KvmExit.Mmio { IsWrite: false } m:
+                m.Data.AsSpan().Fill(0xFF); // nothing is mapped there: all ones, as on a PC bus
+                return null;
+            case KvmExit.Mmio:
+                return null; // writes to ROM or to nothing are dropped
+            case KvmExit.Hlt:
+                return "the guest halted (HLT with no interrupt source)";
+            case KvmExit.Shutdown:
+                return "shutdown (triple fault)";
+            case KvmExit.Intr:
+                return "instruction limit reached";
+            default:
+                return "unexpected exit " + exit.Reason;
+        }
+    }
+
+    private static uint Value(byte[] data)
+    {
+        var buffer = new byte[4];
+        data.AsSpan(0, Math.Min(4, data.Length)).CopyTo(buffer);
+        return BitConverter.ToUInt32(buffer);
+    }
+}

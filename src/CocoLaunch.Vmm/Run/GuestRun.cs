@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using CocoLaunch.Abi;
+using CocoLaunch.Cpu;
+using CocoLaunch.Kvm;
+using CocoLaunch.Vmm.Boot;
+using CocoLaunch.Vmm.Exits;
+using CocoLaunch.Vmm.Launch;
+
+namespace CocoLaunch.Vmm.Run;
+
+/// <summary>How to run a launched guest.</summary>
+/// <param name="MaxInstructions">Per vCPU; the run stops (exit 1) when the BSP reaches it.</param>
+/// <param name="Timeout">Wall-clock limit for the whole run.</param>
+/// <param name="Trace">One line per exit, when set.</param>
+/// <param name="Progress">Called about twice a second while the guest runs, with the instructions retired so far.</param>
+public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, ConversionMode Conversion, Stream Console, TextWriter? Trace = null,
+    Action<long, TimeSpan>? Progress = null);
+
+/// <summary>How a run ended: the guest's exit status (isa-debug-exit, or 0 for ACPI power-off) or why it stopped.</summary>
+public sealed record RunResult(int? ExitStatus, string Stop, bool Failed, RunStats Stats);
+
+/// <summary>
+/// After the launch recipe: every vCPU starts from its platform's reset state (TDX's initial state; the legacy
+/// reset for a plain VM) on its own thread, each through the one exit loop; the run ends when the BSP's loop
+/// does, or at the time limit.
+/// </summary>
+public static class GuestRun
+{
+    public static RunResult Run(LaunchContext context, RunOptions options)
+    {
+        var vm = context.RequireVm();
+        var devices = new DebugDevices(options.Console, options.Console);
+        long acceptedBefore = Accepted(vm);
+        foreach (var vcpu in context.Vcpus)
+        {
+            Start(vm, vcpu, options.MaxInstructions);
+        }
+
+        var running = context.Vcpus.Where(v => v.Cpu is not null || v.AwaitsSnpApCreation).ToList();
+        var references = new HostReferences(vm);
+        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Trace = options.Trace, MaxExits = int.MaxValue, References = references }).ToList();
+        var outcomes = new ExitOutcome?[loops.Count];
+        var clock = Stopwatch.StartNew();
+        var threads = running.Select((vcpu, i) => new Thread(() => outcomes[i] = loops[i].Run(vcpu)) { IsBackground = true, Name = $"vcpu{vcpu.Id}" }).ToList();
+        threads.ForEach(t => t.Start());
+        bool inTime = Wait(threads[0], options, clock, running);
+        foreach (var vcpu in running)
+        {
+            vcpu.Kick();
+        }
+
+        threads.ForEach(t => t.Join());
+        clock.Stop();
+        references.Release(0, ulong.MaxValue); // work still in flight ends with the guest
+
+        var stats = loops[0].Stats;
+        foreach (var other in loops.Skip(1))
+        {
+            foreach (var (reason, count) in other.Stats.Exits)
+            {
+                for (long n = 0; n < count; n++)
+                {
+                    stats.CountExit(Enum.Parse<Abi.Kvm.KvmExitReason>(reason));
+                }
+            }
+        }
+
+        stats.Instructions = context.Vcpus.Sum(v => v.Cpu?.InstructionsRetired ?? 0);
+        stats.Elapsed = clock.Elapsed;
+        stats.PagesAccepted = Accepted(vm) - acceptedBefore;
+        stats.MappingStats = vm.Mmu.Stats.ToString();
+        if (vm.Snp?.Rmp is { } rmp)
+        {
+            stats.PlatformStats = $"RMP since launch: 2M entries made {rmp.LargeEntriesCreated}, split by PSMASH {rmp.Psmashes}, left {rmp.LargeEntries}; 2M PVALIDATEs {rmp.Validated2M}";
+        }
+
+        var outcome = inTime ? outcomes[0] : new ExitOutcome.Stop($"timed out after {options.Timeout!.Value.TotalSeconds:0.###} s");
+        var failure = outcomes.Skip(1).OfType<ExitOutcome.Fail>().FirstOrDefault();
+        if (failure is not null && outcome is not ExitOutcome.Fail)
+        {
+            outcome = failure;
+        }
+
+        return outcome switch
+        {
+            ExitOutcome.Fail f => new RunResult(null, f.Problem, true, stats),
+            _ when devices.ExitStatus is int status => new RunResult(status, "isa-debug-exit", false, stats),
+            _ when devices.PoweredOff => new RunResult(0, "ACPI power-off", false, stats),
+            ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
+            _ => new RunResult(null, "stopped", false, stats),
+        };
+    }
+
+    /// <summary>Waits for the BSP until the time limit, reporting progress on the way; false when the limit came first.</summary>
+    private static bool Wait(Thread bsp, RunOptions options, Stopwatch clock, List<VcpuFd> running)
+    {
+        var slice = TimeSpan.FromMilliseconds(500);
+        var lastReport = TimeSpan.Zero;
+        while (true)
+        {
+            var left = options.Timeout is { } limit ? limit - clock.Elapsed : Timeout.InfiniteTimeSpan;
+            if (options.Timeout is not null && left <= TimeSpan.Zero)
+            {
+                return !bsp.IsAlive;
+            }
+
+            if (bsp.Join(options.Progress is null ? left : options.Timeout is null || left > slice ? slice : left))
+            {
+                return true;
+            }
+
+            if (clock.Elapsed - lastReport >= slice)
+            {
+                lastReport = clock.Elapsed;
+                options.Progress?.Invoke(running.Sum(v => v.Cpu?.InstructionsRetired ?? 0), clock.Elapsed);
+            }
+        }
+    }
+
+    /// <summary>Private pages the guest made usable: TDX accepts, SNP validations.</summary>
+    private static long Accepted(VmFd vm) => vm.Td?.AcceptedPages ?? vm.Snp?.Rmp.ValidatedByGuest ?? 0;
+
+    /// <summary>KVM_SET_REGS/SREGS and KVM_SET_CPUID2 for the platform's reset state.</summary>
+    private static void Start(VmFd vm, VcpuFd vcpu, long maxInstructions)
+    {
+        if (vm.Type == KvmVmType.Tdx)
+        {
+            // The TDX module's initial state: RCX/R8 = the TD HOB (from KVM_TDX_INIT_VCPU), RSI = vCPU index.
+            vcpu.SetCpu(CpuState.TdxReset(vcpu.TdxInitialRcx ?? 0, vcpu.Id, TdxCpuSignature, gpaw52: vm.SharedGpaBit == 51), CpuVendor.Intel);
+        }
+        else if (vm.Type is KvmVmType.Default or KvmVmType.SwProtected)
+        {
+            vcpu.SetCpu(CpuState.LegacyReset(), CpuVendor.Amd);
+        }
+        else if (vm.Type == KvmVmType.Snp && vcpu.Id == 0)
+        {
+            // The BSP runs from the VMSA LAUNCH_FINISH measured (snp-launch-digest.md §5); KVM preloads the GHCB MSR.
+            vcpu.StartFromLaunchVmsa();
+        }
+        else if (vm.Type == KvmVmType.Snp)
+        {
+            vcpu.HoldForSnpApCreation(); // until the guest's AP creation names a VMSA; a kick at the end returns −EINTR
+        }
+        else
+        {
+            throw new LaunchException($"running a {vm.Type} guest is not supported yet");
+        }
+
+        vcpu.SetCpuid2(CpuidModel.Entries(vcpu.Id));
+        vcpu.InstructionBudget = maxInstructions;
+    }
+
+    /// <summary>CPUID.1:EAX the TD's vCPUs report at reset (EDX): family 6, model 0x8F, stepping 8 (Sapphire Rapids).</summary>
+    public const uint TdxCpuSignature = 0x0008_06F8;
+}

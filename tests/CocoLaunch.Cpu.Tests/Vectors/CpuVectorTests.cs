@@ -1,0 +1,71 @@
+using Iced.Intel;
+using Decoder = Iced.Intel.Decoder;
+
+namespace CocoLaunch.Cpu.Tests;
+
+/// <summary>The committed vector table: well-formed everywhere, and reproduced by the host CPU where KVM is usable.</summary>
+public sealed class CpuVectorTests
+{
+    [Fact]
+    public void Table_RowsDecodeToTheirFormWithIcedsUndefinedFlags()
+    {
+        var rows = CpuVectorTable.All;
+
+        Assert.InRange(rows.Count, 3000, 8000);
+        foreach (var row in rows)
+        {
+            var decoder = Decoder.Create(64, new ByteArrayCodeReader(row.Code), RealCpu.CodeAddress);
+            var instruction = decoder.Decode();
+            Assert.False(instruction.IsInvalid, row.Name);
+            Assert.Equal(row.Code.Length, instruction.Length);
+            Assert.Equal(row.UndefinedMask, CpuVectorGenerator.UndefinedMask(instruction.RflagsUndefined));
+            Assert.True((row.RflagsIn & 0x202) == 0x202, $"{row.Name}: IF and bit 1 are set in every input");
+        }
+    }
+
+    [Fact]
+    public void Table_FaultingRowsLeaveTheStateUnchanged()
+    {
+        var faults = CpuVectorTable.All.Where(r => r.Vector is not null).ToList();
+
+        Assert.Contains(faults, r => r.Vector == 0);
+        Assert.Contains(faults, r => r.Vector == 13);
+        foreach (var row in faults)
+        {
+            Assert.Equal(0UL, row.RipOffset);
+            Assert.Equal(row.In, row.Out);
+            Assert.Equal(row.ScratchIn, row.ScratchOut);
+        }
+    }
+
+    [KvmFact]
+    public void RealCpu_ReproducesEveryRow()
+    {
+        var cpu = RealCpu.Shared!;
+        Assert.True(cpu.IsNative(RealCpuMode.Long64), "64-bit user-mode code does not run on the silicon here");
+
+        // Another vendor's undefined flags differ: compare only the defined ones there.
+        bool sameVendor = CpuVectorTable.All.Count > 0 && File.ReadLines(CpuVectorGenerator.DefaultPath).First().Contains(HostVendor(), StringComparison.Ordinal);
+        var failures = new List<string>();
+        foreach (var row in CpuVectorTable.All)
+        {
+            var result = cpu.Run(row.Code, row.ToRealCpuInput());
+            ulong mask = sameVendor ? ulong.MaxValue : ~row.UndefinedMask;
+            var actual = result.Gprs.Append(result.Rflags & mask);
+            var expected = row.Out.Take(16).Append(row.RflagsOut & mask);
+            bool same = actual.SequenceEqual(expected)
+                && result.Scratch.AsSpan(0, CpuVector.ScratchBytes).SequenceEqual(row.ScratchOut)
+                && !result.Scratch.AsSpan(CpuVector.ScratchBytes).ContainsAnyExcept((byte)0)
+                && result.ExceptionVector == row.Vector
+                && result.Rip == RealCpu.CodeAddress + row.RipOffset;
+            if (!same && failures.Count < 20)
+            {
+                failures.Add($"{row.Name} {Convert.ToHexString(row.Code)}: out {CpuVectorGenerator.Values(result.Gprs, result.Rflags)} vector {result.ExceptionVector} rip {result.Rip:x}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    private static string HostVendor() => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
+}
