@@ -64,6 +64,63 @@ public sealed class ExitHandlerTests
     }
 
     [Fact]
+    public void GetQuote_WithAQuoteService_HoldsTheBuffer_ThenCompletesItWithAQuoteThatVerifies()
+    {
+        var (vm, host, _) = ConversionVm(0x10_0000, 0x2000);
+        byte[] mrtd = [.. Enumerable.Range(0, 48).Select(i => (byte)(0x30 + i))];
+        byte[] reportData = [.. Enumerable.Range(0, 64).Select(i => (byte)(0xC0 ^ i))];
+        var report = Firmware.Tdx.TdReport.Build(Firmware.Tdx.TdParams.Default, mrtd, [new byte[48], new byte[48], new byte[48], new byte[48]], reportData);
+        WriteQuoteRequest(vm, host, report);
+
+        var references = new HostReferences(vm);
+        var exit = new KvmExit.TdxGetQuote(0x10_0000, 0x2000);
+        Assert.Equal(ExitOutcome.Continue, ExitHandlers.GetQuote(vm, exit, references));
+        Assert.Equal((TdVmcallStatus.Success, 1), (exit.Ret, references.Count));
+        Assert.Equal(ExitHandlers.QuoteInFlight, ReadUInt64(vm, host, 8));
+
+        Assert.Equal(1, references.Release(0x10_0000, 0x1000));
+        Assert.Equal(0UL, ReadUInt64(vm, host, 8));
+        uint length = (uint)(ReadUInt64(vm, host, 16) >> 32);
+        var quoteBytes = new byte[length];
+        vm.Kvm.Host.Read(new Memory.Hva(host.Value + 24), quoteBytes);
+        var quote = Attestation.Tdx.TdxQuote.Parse(quoteBytes, "completed");
+        var policy = new Attestation.EvidencePolicy(Measurements: new HashSet<string> { Convert.ToHexStringLower(mrtd) }, ReportData: reportData);
+        var result = Attestation.Tdx.TdxQuoteVerifier.Verify(quote, Attestation.TestChain.TdxRoot, policy, "completed");
+        Assert.True(result.Passed, result.FirstFailure?.ToString());
+    }
+
+    [Fact]
+    public void GetQuote_ATdReportWithABadMac_CompletesWithQuoteError()
+    {
+        var (vm, host, _) = ConversionVm(0x10_0000, 0x2000);
+        var report = Firmware.Tdx.TdReport.Build(Firmware.Tdx.TdParams.Default, new byte[48], [new byte[48], new byte[48], new byte[48], new byte[48]], new byte[64]);
+        report[Firmware.Tdx.TdReport.TdInfo.Offset] ^= 1;
+        WriteQuoteRequest(vm, host, report);
+
+        var references = new HostReferences(vm);
+        ExitHandlers.GetQuote(vm, new KvmExit.TdxGetQuote(0x10_0000, 0x2000), references);
+        references.Release(0x10_0000, 0x2000);
+        Assert.Equal((ExitHandlers.QuoteError, 0UL), (ReadUInt64(vm, host, 8), ReadUInt64(vm, host, 16) >> 32));
+    }
+
+    /// <summary>The GHCI GetQuote buffer: version 1, status, in_len, out_len, then the TDREPORT.</summary>
+    private static void WriteQuoteRequest(VmFd vm, Memory.Hva host, byte[] report)
+    {
+        var header = new byte[24];
+        BitConverter.GetBytes(1UL).CopyTo(header, 0);
+        BitConverter.GetBytes((uint)report.Length).CopyTo(header, 16);
+        vm.Kvm.Host.Write(host, header);
+        vm.Kvm.Host.Write(new Memory.Hva(host.Value + 24), report);
+    }
+
+    private static ulong ReadUInt64(VmFd vm, Memory.Hva host, ulong offset)
+    {
+        var bytes = new byte[8];
+        vm.Kvm.Host.Read(new Memory.Hva(host.Value + offset), bytes);
+        return BitConverter.ToUInt64(bytes);
+    }
+
+    [Fact]
     public void GetQuote_OutsideMemoryOrTooSmall_InvalidOperand()
     {
         var (vm, _, _) = ConversionVm(0x10_0000, 0x1000);

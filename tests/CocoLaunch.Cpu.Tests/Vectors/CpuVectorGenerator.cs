@@ -184,7 +184,7 @@ internal static class CpuVectorGenerator
     }
 
     /// <summary>"AuthenticAMD family 25 model 1 stepping 1 (AMD EPYC)" from /proc/cpuinfo.</summary>
-    private static string HostCpu()
+    internal static string HostCpu()
     {
         var fields = new Dictionary<string, string>();
         foreach (string line in File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0))

@@ -44,13 +44,20 @@ public sealed class CpuVectorTests
         var cpu = RealCpu.Shared!;
         Assert.True(cpu.IsNative(RealCpuMode.Long64), "64-bit user-mode code does not run on the silicon here");
 
-        // Another vendor's undefined flags differ: compare only the defined ones there.
-        bool sameVendor = CpuVectorTable.All.Count > 0 && File.ReadLines(CpuVectorGenerator.DefaultPath).First().Contains(HostVendor(), StringComparison.Ordinal);
+        // Undefined flags differ between models of one vendor too (BSF's on Zen 3 and Zen 4, say), so they are
+        // compared only on the family, model and stepping that recorded the table.
+        string recordedOn = File.ReadLines(CpuVectorGenerator.DefaultPath).First();
+        string host = CpuVectorGenerator.HostCpu();
+        bool sameModel = recordedOn.Contains(" on " + host[..host.IndexOf(" (", StringComparison.Ordinal)] + " ", StringComparison.Ordinal);
+        bool sameVendor = recordedOn.Contains(" on " + host[..host.IndexOf(' ', StringComparison.Ordinal)] + " ", StringComparison.Ordinal);
         var failures = new List<string>();
-        foreach (var row in CpuVectorTable.All)
+        // The SDM leaves these destinations undefined in cases the table covers (a zero BSF/BSR source, a double
+        // shift count past the operand size); AMD documents what its CPUs do, another vendor need not match it.
+        string[] vendorDefined = ["bsf ", "bsr ", "shld ", "shrd "];
+        foreach (var row in CpuVectorTable.All.Where(r => sameVendor || !vendorDefined.Any(m => r.Name.StartsWith(m, StringComparison.Ordinal))))
         {
             var result = cpu.Run(row.Code, row.ToRealCpuInput());
-            ulong mask = sameVendor ? ulong.MaxValue : ~row.UndefinedMask;
+            ulong mask = sameModel ? ulong.MaxValue : ~row.UndefinedMask;
             var actual = result.Gprs.Append(result.Rflags & mask);
             var expected = row.Out.Take(16).Append(row.RflagsOut & mask);
             bool same = actual.SequenceEqual(expected)
@@ -66,6 +73,4 @@ public sealed class CpuVectorTests
 
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
-
-    private static string HostVendor() => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
 }
