@@ -125,6 +125,18 @@ public sealed class ReferenceValuesTests
         Assert.Equal($"cocolaunch: {message}", result.ErrorLine);
     }
 
+    [Theory]
+    [InlineData("[]", "not a reference-value document (a JSON object) nor a CMS message enveloping one")]
+    [InlineData("{\"x\":1", "not JSON")]
+    public void MalformedDocument_Exit2_NamesTheFile(string text, string message)
+    {
+        using var dir = new TempDir();
+        string path = dir.Write("refs.json", text);
+        var result = CliRunner.Run("verify", Spec("tdx-4k-sample.yaml"), "--reference-values", path);
+        Assert.Equal(2, result.Exit);
+        Assert.StartsWith($"cocolaunch: {path}: {message}", result.ErrorLine, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Json_MachineReadable()
     {

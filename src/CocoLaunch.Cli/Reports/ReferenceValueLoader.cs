@@ -19,7 +19,13 @@ internal static class ReferenceValueLoader
     {
         byte[] file = Read(path, "--reference-values");
         var trust = trustPath is null ? null : SnpEvidenceVerifier.LoadCertificate(Read(trustPath, "--trust"), trustPath);
-        bool json = file.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("{"u8);
+        var start = file.AsSpan().TrimStart(" \t\r\n"u8);
+        bool json = start.StartsWith("{"u8);
+        if (start.StartsWith("["u8) || start.StartsWith("\""u8))
+        {
+            throw new CliInputException($"{path}: not a reference-value document (a JSON object) nor a CMS message enveloping one");
+        }
+
         byte[] content = file;
         X509Certificate2? signer = null;
         if (!json)
