@@ -14,7 +14,8 @@ public sealed partial class VcpuFd
         public const int Scratch = 0x3A8, ValidBitmap = 0x3F0, SharedBuffer = 0x800, SharedBufferEnd = 0xFF0, Usage = 0xFFC;
     }
 
-    public const ulong NaeIoio = 0x7B, NaeMsr = 0x7C, NaeCpuid = 0x72, NaePsc = 0x8000_0010, NaeGuestRequest = 0x8000_0011;
+    public const ulong NaeIoio = 0x7B, NaeMsr = 0x7C, NaeCpuid = 0x72, NaeMmioRead = 0x8000_0001, NaeMmioWrite = 0x8000_0002;
+    public const ulong NaePsc = 0x8000_0010, NaeGuestRequest = 0x8000_0011, NaeExtGuestRequest = 0x8000_0012;
     public const ulong NaeHvFeatures = 0x8000_FFFD, NaeTermination = 0x8000_FFFE;
     public const ulong PscInvalidHeader = 0x0000_0001_0000_0001, PscInvalidEntry = 0x0000_0001_0000_0002, PscGeneric = 0x0000_0100_0000_0000;
     private const int PscMaxEntries = 253;
@@ -35,6 +36,7 @@ public sealed partial class VcpuFd
         ulong exitCode = U64(ghcb, Ghcb.ExitCode), info1 = U64(ghcb, Ghcb.ExitInfo1), info2 = U64(ghcb, Ghcb.ExitInfo2);
         var valid = ghcb.AsSpan(Ghcb.ValidBitmap, 16).ToArray();
         ghcb.AsSpan(Ghcb.ValidBitmap, 16).Clear();
+        ghcb.AsSpan(Ghcb.ExitInfo1, 16).Clear(); // success unless the handler says otherwise, as svm_vmgexit_success(svm, 0)
         (ulong result1, ulong result2) = (0, 0);
         KvmExit? exit = null;
         if (!IsValid(valid, Ghcb.ExitCode) || !IsValid(valid, Ghcb.ExitInfo1) || !IsValid(valid, Ghcb.ExitInfo2))
@@ -50,7 +52,7 @@ public sealed partial class VcpuFd
             switch (exitCode)
             {
                 case NaeIoio:
-                    exit = GhcbIoio(ghcbGpa, ghcb, valid, info1, ref result1, ref result2);
+                    exit = GhcbIoio(ghcbGpa, ghcb, valid, info1, info2, ref result1, ref result2);
                     break;
                 case NaeCpuid:
                 {
@@ -64,8 +66,14 @@ public sealed partial class VcpuFd
                     break;
                 case NaePsc:
                     return PageStateChange(ghcbGpa, ghcb);
+                case NaeMmioRead or NaeMmioWrite:
+                    exit = GhcbMmio(ghcbGpa, ghcb, valid, exitCode == NaeMmioWrite, info1, info2, ref result1, ref result2);
+                    break;
                 case NaeGuestRequest:
                     result2 = GuestRequest(info1, info2);
+                    break;
+                case NaeExtGuestRequest:
+                    (result1, result2) = ExtendedGuestRequest(ghcb, valid, info1, info2);
                     break;
                 case NaeHvFeatures:
                     result2 = 0x3;
@@ -88,37 +96,6 @@ public sealed partial class VcpuFd
             SharedAccess(ghcbGpa, ghcb, write: true);
         }
 
-        return exit;
-    }
-
-    /// <summary>IOIO: EXITINFO1 bit 0 IN, bit 2 string, bits 4–6 the size, [31:16] the port; OUT data in RAX, IN data back in RAX.</summary>
-    private KvmExit? GhcbIoio(ulong ghcbGpa, byte[] ghcb, byte[] valid, ulong info1, ref ulong result1, ref ulong result2)
-    {
-        bool isIn = (info1 & 1) != 0;
-        int size = ((info1 >> 4) & 7) switch { 1 => 1, 2 => 2, 4 => 4, _ => 0 };
-        var port = (ushort)(info1 >> 16);
-        if (size == 0 || (info1 & 4) != 0 || (!isIn && !IsValid(valid, Ghcb.Rax)))
-        {
-            (result1, result2) = (2, 5); // invalid input (string I/O through the scratch area is not modelled)
-            return null;
-        }
-
-        if (!isIn)
-        {
-            SharedAccess(ghcbGpa, ghcb, write: true);
-            return new KvmExit.Io(true, size, port, 1, BitConverter.GetBytes(U64(ghcb, Ghcb.Rax))[..size]);
-        }
-
-        var exit = new KvmExit.Io(false, size, port, 1, new byte[size]);
-        snpPending = new SnpPending(ghcbGpa, exit, e =>
-        {
-            var data = new byte[8];
-            ((KvmExit.Io)e).Data.CopyTo(data, 0);
-            SetRegisters(ghcb, BitConverter.ToUInt64(data), U64(ghcb, Ghcb.Rbx), U64(ghcb, Ghcb.Rcx), U64(ghcb, Ghcb.Rdx));
-            SharedAccess(ghcbGpa, ghcb, write: true);
-            return null;
-        });
-        SharedAccess(ghcbGpa, ghcb, write: true);
         return exit;
     }
 

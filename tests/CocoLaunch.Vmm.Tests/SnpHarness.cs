@@ -130,4 +130,32 @@ internal sealed class SnpHarness
     }
 
     public void WritePrivate(ulong gpa, byte[] bytes) => Vm.BackingStoreForTests(gpa / PageSize.Size4K, isPrivate: true).Write(gpa, bytes);
+
+    /// <summary>Converts [gpa, gpa + size) to shared, as a page-state change would have, and fills it with <paramref name="fill"/>.</summary>
+    public void MakeShared(ulong gpa, ulong size, byte fill = 0)
+    {
+        Vm.SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = gpa, Size = size, Attributes = KvmMemoryAttributes.None });
+        WriteShared(gpa, Enumerable.Repeat(fill, (int)size).ToArray());
+    }
+
+    public void WriteShared(ulong gpa, byte[] bytes)
+    {
+        for (int at = 0; at < bytes.Length; at += (int)PageSize.Size4K)
+        {
+            ulong page = gpa + (ulong)at;
+            Vm.BackingStoreForTests(page / PageSize.Size4K, isPrivate: false).Write(page, bytes.AsSpan(at, Math.Min(bytes.Length - at, (int)PageSize.Size4K)));
+        }
+    }
+
+    public byte[] ReadShared(ulong gpa, int length)
+    {
+        var bytes = new byte[length];
+        for (int at = 0; at < length; at += (int)PageSize.Size4K)
+        {
+            ulong page = gpa + (ulong)at;
+            Vm.BackingStoreForTests(page / PageSize.Size4K, isPrivate: false).Read(page, bytes.AsSpan(at, Math.Min(length - at, (int)PageSize.Size4K)));
+        }
+
+        return bytes;
+    }
 }
