@@ -43,10 +43,10 @@ public sealed class Memslot
     /// <summary>Set while the slot is being deleted or moved: faults on it retry (pre-fault reports EAGAIN).</summary>
     public bool Invalid { get; internal set; }
 
-    /// <summary>A guest_memfd created with MMAP serves every fault in the slot, shared ones included.</summary>
     /// <summary>KVM_MEM_ABSENT_MAPPING_FAULT (userfault RFC): an absent host page exits instead of blocking.</summary>
     public bool AbsentMappingFault { get; init; }
 
+    /// <summary>A guest_memfd created with MMAP serves every fault in the slot, shared ones included.</summary>
     public bool IsGmemOnly => GuestMemfd is { } g && g.Flags.HasFlag(GuestMemfdFlags.Mmap);
 
     internal LpageInfo Lpage2M { get; }
@@ -56,6 +56,9 @@ public sealed class Memslot
     internal bool BoundToGmem => Flags.HasFlag(KvmMemFlags.GuestMemfd);
 
     public bool Contains(ulong gfn) => gfn >= BaseGfn && gfn < EndGfn;
+
+    /// <summary>Where a guest-physical address of this slot lies in the VMM's address space (<c>__gfn_to_hva_memslot</c> plus the offset).</summary>
+    public Hva HostAddress(ulong gpa) => new(UserspaceAddr.Value + gpa - (BaseGfn * Abi.PageSize.Size4K));
 
     internal LpageInfo Lpage(PageLevel level) => level == PageLevel.Size2M ? Lpage2M : Lpage1G;
 

@@ -68,7 +68,7 @@ public sealed partial class VcpuFd
                 return slot.GuestMemfd!.Pages.PagePointer(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn));
             }
 
-            return vm.Kvm.Host.PagePointer(new Memory.Hva(slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page)));
+            return vm.Kvm.Host.PagePointer(slot.HostAddress(gfn * Page));
         }
 
         /// <summary>KVM's fault for an access: mapped, or a memory-fault exit (an implicit conversion) for userspace.</summary>
@@ -113,7 +113,7 @@ public sealed partial class VcpuFd
                 return null;
             }
 
-            return vm.Kvm.Host.PagePointer(new Memory.Hva(slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page)));
+            return vm.Kvm.Host.PagePointer(slot.HostAddress(gfn * Page));
         }
     }
 }

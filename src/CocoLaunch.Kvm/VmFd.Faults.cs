@@ -125,7 +125,7 @@ public sealed partial class VmFd
 
         public void Write(ulong gpa, ReadOnlySpan<byte> source) => host.Write(Hva(gpa), source);
 
-        private Memory.Hva Hva(ulong gpa) => new(slot.UserspaceAddr.Value + gpa - (slot.BaseGfn * Page));
+        private Memory.Hva Hva(ulong gpa) => slot.HostAddress(gpa);
     }
 
     private static bool LeafInside(ulong gfn, PageLevel level, ulong start, ulong end)
@@ -214,14 +214,15 @@ public sealed partial class VmFd
             return (level, (first, count) => gmem.Pages.AllocateRange(first + delta, count), gmem.HealthyRun(pgoff, maxFrames));
         }
 
-        var region = Kvm.Host.Find(new Memory.Hva(slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page)));
+        var hva = slot.HostAddress(gfn * Page);
+        var region = Kvm.Host.Find(hva);
         if (region is null)
         {
             failure = FaultOutcome.Failed(Errno.EFAULT, null, $"{slot}: userspace address is not mapped");
             return null;
         }
 
-        ulong hostPage = (slot.UserspaceAddr.Value + ((gfn - slot.BaseGfn) * Page) - region.Start.Value) / Page;
+        ulong hostPage = (hva.Value - region.Start.Value) / Page;
         if (!region.IsPresent(hostPage) && slot.AbsentMappingFault)
         {
             failure = FaultOutcome.Failed(Errno.EFAULT, new MemoryFault(gpa, Page, KvmMemoryExitFlags.AbsentMapping), $"host page of gpa {gpa} is absent");

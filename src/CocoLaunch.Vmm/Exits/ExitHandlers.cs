@@ -82,7 +82,7 @@ public static class ExitHandlers
             return new ExitOutcome.Fail($"absent-mapping fault at {exit.Info.Gpa} outside every memslot");
         }
 
-        var hva = new Memory.Hva(slot.UserspaceAddr.Value + gpa - (slot.BaseGfn * PageSize.Size4K));
+        var hva = slot.HostAddress(gpa);
         vm.Kvm.Host.Populate(hva, exit.Info.Size);
         return ExitOutcome.Continue;
     }
@@ -177,7 +177,7 @@ public static class ExitHandlers
             return ExitOutcome.Continue;
         }
 
-        var status = new Memory.Hva(slot.UserspaceAddr.Value + q.Gpa - (slot.BaseGfn * PageSize.Size4K) + 8);
+        var status = new Memory.Hva(slot.HostAddress(q.Gpa).Value + 8);
         if (references is null)
         {
             vm.Kvm.Host.Write(status, BitConverter.GetBytes(QgsUnavailable));

@@ -66,6 +66,6 @@ public sealed class HostReferences(VmFd vm)
     private Memory.Hva? HostAddress(ulong gpa)
     {
         var slot = vm.Memslots.FirstOrDefault(s => s.Contains(gpa / PageSize.Size4K));
-        return slot is null ? null : new Memory.Hva(slot.UserspaceAddr.Value + gpa - (slot.BaseGfn * PageSize.Size4K));
+        return slot?.HostAddress(gpa);
     }
 }

@@ -110,7 +110,7 @@ public static class MemoryConversion
             else if (!discardPrivate)
             {
                 // MADV_DONTNEED on anonymous memory: the pages read back as zeros.
-                var hva = new Memory.Hva(slot.UserspaceAddr.Value + start - (slot.BaseGfn * Page));
+                var hva = slot.HostAddress(start);
                 vm.Kvm.Host.Discard(hva, end - start);
             }
         }
