@@ -24,4 +24,20 @@ public unsafe interface IPlatform
 
     /// <summary>True for SNP's C-bit (set = private), false for TDX's shared bit (set = shared).</summary>
     bool ConfidentialBitMeansPrivate => false;
+
+    /// <summary>
+    /// The frame and the private/shared view of a guest-physical address as an access carries it: the confidential
+    /// bit stripped and read as this platform defines it. Every access is shared on a platform without one.
+    /// </summary>
+    (ulong Frame, bool IsPrivate) DecodeGpa(ulong gpa)
+    {
+        ulong bit = ConfidentialGpaBit;
+        if (bit == 0)
+        {
+            return (gpa & ~0xFFFUL, false);
+        }
+
+        bool set = (gpa & bit) != 0;
+        return (gpa & ~bit & ~0xFFFUL, ConfidentialBitMeansPrivate ? set : !set);
+    }
 }

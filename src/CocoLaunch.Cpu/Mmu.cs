@@ -259,17 +259,7 @@ public sealed unsafe partial class X86Cpu
         return page + (gpa & 0xFFF);
     }
 
-    private (ulong Frame, bool Private) SplitGpa(ulong gpa)
-    {
-        ulong bit = platform.ConfidentialGpaBit;
-        if (bit == 0)
-        {
-            return (gpa & ~0xFFFUL, false);
-        }
-
-        bool set = (gpa & bit) != 0;
-        return (gpa & ~bit & ~0xFFFUL, platform.ConfidentialBitMeansPrivate ? set : !set);
-    }
+    private (ulong Frame, bool Private) SplitGpa(ulong gpa) => platform.DecodeGpa(gpa);
 
     /// <summary>A page-table page. SEV guests' table walks are always private, whatever the entry's C-bit says (AMD APM 15.34).</summary>
     private byte* PhysicalPage(ulong gpa, bool write)

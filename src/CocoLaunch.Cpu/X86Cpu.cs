@@ -13,7 +13,7 @@ public enum CpuVendor
 /// One x86-64 logical processor: decodes with Iced into cached blocks, interprets them, delivers exceptions
 /// through the IVT/IDT, and stops with a <see cref="CpuExit"/> whenever only the platform can go on.
 /// </summary>
-public sealed unsafe partial class X86Cpu
+public sealed unsafe partial class X86Cpu : IGuestCpu
 {
     private readonly IPlatform platform;
     private readonly GuestCodeReader reader;

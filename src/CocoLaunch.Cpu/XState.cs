@@ -19,6 +19,22 @@ public sealed partial class X86Cpu
     public const ulong SupportedXcr0 = X87 | Sse;
     private const uint MxcsrMask = 0xFFFF;
 
+    /// <summary>
+    /// XSETBV's architectural checks (SDM XSETBV): only XCR0 (ECX = 0), x87 always on, and nothing outside
+    /// <paramref name="offered"/> and what this CPU implements. False means #GP(0) and XCR0 unchanged.
+    /// </summary>
+    public static bool TrySetXcr0(CpuState state, ulong offered)
+    {
+        ulong value = ((state.Gpr[2] & 0xFFFF_FFFF) << 32) | (state.Gpr[0] & 0xFFFF_FFFF);
+        if ((state.Gpr[1] & 0xFFFF_FFFF) != 0 || (value & X87) == 0 || (value & ~(offered & SupportedXcr0)) != 0)
+        {
+            return false;
+        }
+
+        state.Xcr0 = value;
+        return true;
+    }
+
     private bool ExecuteXsave(ref Instruction i)
     {
         if (i.Mnemonic is not (Mnemonic.Xsave or Mnemonic.Xsave64 or Mnemonic.Xrstor or Mnemonic.Xrstor64))

@@ -1,33 +1,103 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
-using CocoLaunch.Kvm.Mmu;
+using CocoLaunch.Cpu;
 
 namespace CocoLaunch.Kvm;
 
+/// <summary>One KVM_CPUID2 entry as KVM_SET_CPUID2 takes it.</summary>
+public readonly record struct CpuidEntry(uint Function, uint Index, uint Eax, uint Ebx, uint Ecx, uint Edx);
+
+/// <summary>
+/// KVM_RUN and the vCPU state userspace sets before it (registers, CPUID). The run loop is vendor-neutral: the
+/// processor runs against KVM's view of guest memory, a memory fault stops it for userspace, and every other
+/// exit goes to the backend chosen when the vCPU was created (<c>kvm_x86_ops</c>).
+/// </summary>
 public sealed partial class VcpuFd
 {
-    private IGuest? guest;
-    private GuestAction? current;
-    private KvmExit? pending;
+    // The CPU runs in slices, so that a kick (a signal to the vCPU thread) is seen within a slice.
+    private const long RunSlice = 1_000_000;
 
-    /// <summary>Attaches the guest that KVM_RUN executes (the CPU emulator, or a script in tests).</summary>
-    public void SetGuest(IGuest program)
+    private IGuestCpu? guest;
+    private CpuidEntry[] cpuid = [];
+    private long mappingGeneration = -1;
+    private volatile bool kicked;
+
+    /// <summary>The processor behind this vCPU, once <see cref="SetCpu"/> or <see cref="SetGuest"/> gave it one.</summary>
+    public IGuestCpu? Cpu => guest;
+
+    /// <summary>
+    /// Instructions KVM_RUN may still execute before it returns KVM_EXIT_INTR (−EINTR), as if a signal arrived:
+    /// how a VMM bounds a run.
+    /// </summary>
+    public long InstructionBudget { get; set; } = long.MaxValue;
+
+    /// <summary>
+    /// <c>kvm_run.immediate_exit</c>: KVM_RUN completes the exit userspace just answered, then returns −EINTR
+    /// (KVM_EXIT_INTR) without entering the guest.
+    /// </summary>
+    public bool ImmediateExit { get; set; }
+
+    /// <summary>KVM_SET_REGS + KVM_SET_SREGS (+ FPU, MSRs) in one step: the emulated CPU starts from <paramref name="state"/>.</summary>
+    public void SetCpu(CpuState state, CpuVendor vendor) => SetGuest(platform => new X86Cpu(platform, state, vendor));
+
+    /// <summary>
+    /// Attaches the processor KVM_RUN enters, built on the platform this vCPU gives it (KVM's view of guest memory):
+    /// the emulated CPU, or a test's scripted guest, which then takes exactly the code path a booted guest takes.
+    /// </summary>
+    public void SetGuest(Func<IPlatform, IGuestCpu> attach)
     {
-        guest = program;
-        current = null;
-        pending = null;
+        lock (mutex)
+        {
+            guest = attach(new VcpuPlatform(Vm, Backend));
+            Backend.Attached();
+        }
+    }
+
+    /// <summary>KVM_SET_CPUID2: what CPUID returns in the guest.</summary>
+    public void SetCpuid2(IReadOnlyList<CpuidEntry> entries)
+    {
+        lock (mutex)
+        {
+            cpuid = [.. entries];
+        }
+    }
+
+    /// <summary><c>kvm_find_cpuid_entry_index</c>, falling back to the leaf's first entry; zeros when absent.</summary>
+    internal CpuidEntry FindCpuid(uint function, uint index)
+    {
+        var e = cpuid.FirstOrDefault(e => e.Function == function && e.Index == index);
+        return e == default ? cpuid.FirstOrDefault(e => e.Function == function) : e;
+    }
+
+    /// <summary>Makes a running or the next KVM_RUN return KVM_EXIT_INTR, as a signal to the vCPU thread does.</summary>
+    public void Kick()
+    {
+        kicked = true;
+        Backend.Kicked();
+    }
+
+    /// <summary>Consumes a pending kick: true when KVM_RUN must return −EINTR now.</summary>
+    internal bool TakeKick()
+    {
+        if (!kicked)
+        {
+            return false;
+        }
+
+        kicked = false;
+        return true;
     }
 
     /// <summary>
-    /// KVM_RUN: completes the previous exit (MMIO read data, hypercall ret), then runs the guest until the
-    /// next exit. A memory fault comes back as <see cref="KvmExit.MemoryFault"/> (the ioctl's −1/EFAULT);
-    /// its faulting action is retried on the next call, after userspace fixed the cause.
+    /// KVM_RUN: completes the exit userspace answered (IN or MMIO read data, a hypercall's ret), then runs the guest
+    /// until the next exit. A memory fault comes back as <see cref="KvmExit.MemoryFault"/> (the ioctl's −1/EFAULT);
+    /// the faulting instruction runs again on the next call, after userspace fixed the cause.
     /// </summary>
     public KvmExit Run()
     {
         while (true)
         {
-            if (Vm.Type == KvmVmType.Snp && SnpApGate() is { } gateExit)
+            if (Backend.BeforeEntry() is { } gateExit)
             {
                 return gateExit;
             }
@@ -39,165 +109,90 @@ public sealed partial class VcpuFd
         }
     }
 
-    /// <summary>One entry; null when a posted SNP AP update must be applied first (outside the vCPU mutex).</summary>
+    /// <summary>One entry; null when the backend must act outside the vCPU mutex first (a posted SNP AP update).</summary>
     private KvmExit? RunOnce()
     {
         lock (mutex)
         {
-            if (guest is null && cpu is null)
-            {
-                throw new KvmException(Errno.ENOEXEC, "the vCPU has no guest to run");
-            }
-
+            var c = guest ?? throw new KvmException(Errno.ENOEXEC, "the vCPU has no guest to run");
             if (Vm.Memslots.Count == 0)
             {
                 return new KvmExit.InternalError(1, "KVM_RUN with no memslots");
             }
 
-            if (cpu is not null)
+            if (Vm.Bugged is { } why)
             {
-                return RunCpu(cpu);
+                throw new KvmException(Errno.EIO, why);
             }
 
-            var result = CompletePending();
+            if (Backend.CompleteUserspaceExit(c) is { } next)
+            {
+                return next; // the next piece of an operation cut into several exits, before the guest runs again
+            }
+
+            if (ImmediateExit)
+            {
+                return new KvmExit.Intr();
+            }
+
+            Backend.PreRun();
+
             while (true)
             {
-                current ??= guest!.Next(result);
-                result = null;
-                switch (current)
+                if (InstructionBudget <= 0 || TakeKick())
                 {
-                    case null:
-                        return new KvmExit.Shutdown();
-                    case GuestAction.Halt:
-                        current = null;
-                        return new KvmExit.Hlt();
-                    case GuestAction.Hypercall h:
-                        if (Hypercall(h, out ulong rax) is { } exit)
-                        {
-                            pending = exit;
-                            return exit;
-                        }
+                    return new KvmExit.Intr();
+                }
 
-                        current = null;
-                        result = new GuestResult(Rax: rax);
-                        break;
-                    default:
-                        var (access, accessExit) = Access(current);
-                        if (accessExit is not null)
-                        {
-                            if (accessExit is KvmExit.Mmio)
-                            {
-                                pending = accessExit;
-                            }
+                if (Backend.MustLeaveBeforeEntry)
+                {
+                    return null;
+                }
 
-                            return accessExit;
-                        }
+                // Another vCPU's conversion may have zapped pages whose host pointers the CPU caches.
+                long generation = Vm.Mmu.Generation;
+                if (generation != mappingGeneration)
+                {
+                    mappingGeneration = generation;
+                    c.FlushTlb();
+                }
 
-                        current = null;
-                        result = access;
-                        break;
+                long before = c.InstructionsRetired;
+                var exit = c.Run(Math.Min(InstructionBudget, RunSlice));
+                InstructionBudget -= c.InstructionsRetired - before;
+                switch (exit)
+                {
+                    case CpuExit.Stopped stopped:
+                        return Stopped(stopped);
+                    case CpuExit.InstructionLimit:
+                        continue; // the loop head turns an exhausted budget into KVM_EXIT_INTR
+                }
+
+                if (Backend.HandleExit(c, exit) is { } kvmExit)
+                {
+                    return kvmExit;
                 }
             }
         }
     }
 
-    private GuestResult? CompletePending()
+    /// <summary>A stopped access: a memory fault for userspace (KVM_RUN fails with EFAULT), or a VM KVM has marked bugged.</summary>
+    internal KvmExit Stopped(CpuExit.Stopped stopped)
     {
-        var exit = pending;
-        pending = null;
-        switch (exit)
+        switch (stopped.Reason)
         {
-            case KvmExit.Hypercall h:
-                current = null;
-                return new GuestResult(Rax: h.LongMode ? h.Ret : (uint)h.Ret);
-            case KvmExit.Mmio m:
-                current = null;
-                return new GuestResult(Data: m.IsWrite ? null : m.Data);
+            case KvmExit.MemoryFault fault:
+                LastMemoryFault = fault.Info;
+                return fault;
+            case VmBug bug:
+                // KVM_BUG_ON: the VM is dead, and every KVM_RUN from now on fails.
+                Vm.Bugged = bug.Why;
+                throw new KvmException(Errno.EIO, bug.Why);
             default:
-                return null;
-        }
-    }
-
-    /// <summary>The legacy VMCALL/VMMCALL path of <c>____kvm_emulate_hypercall</c> (kvm-memory-model.md §8).</summary>
-    private KvmExit.Hypercall? Hypercall(GuestAction.Hypercall h, out ulong rax)
-    {
-        ulong Trunc(ulong v) => h.LongMode ? v : (uint)v;
-        rax = 0;
-        if (h.Cpl != 0)
-        {
-            rax = Trunc(KvmHypercallError.EPerm);
-            return null;
-        }
-
-        if (h.Nr != KvmLimits.HcMapGpaRange || (Vm.HypercallExitMask & KvmLimits.ExitHypercallValidMask) == 0)
-        {
-            rax = Trunc(KvmHypercallError.ENoSys);
-            return null;
-        }
-
-        ulong gpa = Trunc(h.A0), npages = Trunc(h.A1), attrs = Trunc(h.A2);
-        ulong gfn = gpa / Page;
-        if (gpa % Page != 0 || npages == 0 || gfn + npages < gfn)
-        {
-            rax = Trunc(KvmHypercallError.EInval);
-            return null;
-        }
-
-        return new KvmExit.Hypercall(KvmLimits.HcMapGpaRange, [gpa, npages, attrs, 0, 0, 0], h.LongMode ? 1UL : 0);
-    }
-
-    /// <summary>A guest data access: fault the page in (or exit), then move the bytes.</summary>
-    private (GuestResult? Result, KvmExit? Exit) Access(GuestAction action)
-    {
-        var (address, length, isPrivateHint) = action switch
-        {
-            GuestAction.Read r => (r.Address, r.Length, r.Private),
-            GuestAction.Write w => (w.Address, w.Data.Length, w.Private),
-            _ => throw new InvalidOperationException($"not a memory access: {action}"),
-        };
-
-        if (Vm.SharedGpaBit is int sharedBit && ((address.Value >> sharedBit) & 1) != 0)
-        {
-            // TDX: the shared alias is the same GFN reached through the shared EPT.
-            address = new Gpa(address.Value & ~(1UL << sharedBit));
-            isPrivateHint = false;
-        }
-
-        ulong gfn = address.Value / Page;
-        if ((address.Value % Page) + (ulong)length > Page)
-        {
-            throw new ArgumentException($"guest access at {address} of {length} bytes crosses a page", nameof(action));
-        }
-
-        bool isPrivate = isPrivateHint ?? (Vm.Type.HasPrivateMemory() && Vm.AttributesOf(gfn).HasFlag(KvmMemoryAttributes.Private));
-        while (true)
-        {
-            var outcome = Vm.Fault(gfn, 1, isPrivate, prefetch: false);
-            switch (outcome.Kind)
-            {
-                case FaultKind.SlotInvalid:
-                    Thread.Yield(); // KVM retries the fault until the slot update completes
-                    continue;
-                case FaultKind.NoSlot:
-                    return (null, new KvmExit.Mmio(address, length, action is GuestAction.Write, action is GuestAction.Write w2 ? w2.Data : new byte[length]));
-                case FaultKind.Error when outcome.Error is { Info: { } info } e:
-                    LastMemoryFault = info;
-                    return (null, new KvmExit.MemoryFault(e.Errno, info));
-                case FaultKind.Error:
-                    throw new KvmException(outcome.Error.Errno, outcome.Error.Detail);
-            }
-
-            Vm.Mmu.Table(isPrivate).MarkAccessed(gfn);
-            var store = Vm.BackingStore(gfn, isPrivate);
-            if (action is GuestAction.Write write)
-            {
-                store.Write(address.Value, write.Data);
-                return (new GuestResult(), null);
-            }
-
-            var data = new byte[length];
-            store.Read(address.Value, data);
-            return (new GuestResult(Data: data), null);
+                throw new KvmException(Errno.EIO, $"vCPU {Id}: the access stopped for an unknown reason ({stopped.Reason})");
         }
     }
 }
+
+/// <summary>Why an access stopped the VM for good (KVM_BUG_ON): every KVM_RUN from now on fails with EIO.</summary>
+public sealed record VmBug(string Why);

@@ -4,7 +4,10 @@ using CocoLaunch.Kvm.Mmu;
 
 namespace CocoLaunch.Kvm;
 
-/// <summary>A vCPU file descriptor: one method per vCPU ioctl.</summary>
+/// <summary>
+/// A vCPU file descriptor: one method per vCPU ioctl. What differs between a plain, a TDX and an SEV-ES/SNP vCPU
+/// lives in the backend chosen once, when the vCPU is created (<see cref="VcpuBackend.For"/>).
+/// </summary>
 public sealed partial class VcpuFd
 {
     private const ulong Page = PageSize.Size4K;
@@ -16,8 +19,18 @@ public sealed partial class VcpuFd
     {
         Vm = vm;
         Id = id;
+        Backend = VcpuBackend.For(this);
         Fd = vm.Kvm.Fds.Add(this);
     }
+
+    /// <summary>The vendor half of this vCPU (<c>kvm_x86_ops</c>): default x86, TDX or SEV-ES/SNP.</summary>
+    public VcpuBackend Backend { get; }
+
+    /// <summary>The TDX backend, for a TD's vCPU.</summary>
+    public TdxVcpuBackend? Tdx => Backend as TdxVcpuBackend;
+
+    /// <summary>The SEV-ES/SNP backend, for an SEV-ES or SNP guest's vCPU.</summary>
+    public SevVcpuBackend? Sev => Backend as SevVcpuBackend;
 
     public VmFd Vm { get; }
 
@@ -33,6 +46,18 @@ public sealed partial class VcpuFd
 
     /// <summary><c>kvm_run.memory_fault</c> as last written (by KVM_RUN or KVM_PRE_FAULT_MEMORY).</summary>
     public MemoryFault? LastMemoryFault { get; private set; }
+
+    /// <summary>
+    /// KVM_MEMORY_ENCRYPT_OP on the vCPU fd (<c>kvm_x86_ops.vcpu_mem_enc_ioctl</c>): the TDX vCPU commands. ENOTTY
+    /// for a vCPU whose backend has none.
+    /// </summary>
+    public void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal = default)
+    {
+        lock (mutex)
+        {
+            Backend.MemoryEncryptOp(cmd, signal);
+        }
+    }
 
     /// <summary>
     /// KVM_PRE_FAULT_MEMORY. Maps [gpa, gpa + size) as a guest read would, without running the guest.

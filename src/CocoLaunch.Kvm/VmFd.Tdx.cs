@@ -29,7 +29,7 @@ public sealed partial class VmFd
     public TdxTd? Td { get; private set; }
 
     /// <summary>The module's TDCALL leaves for this TD (after FINALIZE_VM).</summary>
-    internal TdCall TdCall => tdCall ??= new TdCall(Td!, (int)MaxVcpuIds, () => VcpuCount);
+    internal TdCall TdCall => tdCall ??= new TdCall(Td ?? throw new KvmException(Errno.EINVAL, "the TD has not been initialised (KVM_TDX_INIT_VM)"), (int)MaxVcpuIds, () => VcpuCount);
 
     private TdCall? tdCall;
 

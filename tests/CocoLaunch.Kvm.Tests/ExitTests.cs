@@ -104,9 +104,9 @@ public sealed class ExitTests
     public void Case063_TdxAccessAttributeMismatch_MemoryFault(bool privateAccess, bool privateAttribute, KvmMemoryExitFlags flags)
     {
         var vm = Vm(KvmVmType.Tdx);
+        var vcpu = vm.RunnableTd();
         vm.Slot(0, C0, K4, vm.Gmem(K4));
         vm.SetAttributes(C0, K4, privateAttribute);
-        var vcpu = vm.CreateVcpu(0);
         vcpu.SetGuest(new ScriptedGuest(new GuestAction.Read(At(C0), 8, privateAccess)));
         var exit = Assert.IsType<KvmExit.MemoryFault>(vcpu.Run());
         Assert.Equal(new MemoryFault(At(C0), 4096, flags), exit.Info);

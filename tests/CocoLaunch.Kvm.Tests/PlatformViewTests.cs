@@ -63,8 +63,7 @@ public sealed class PlatformViewTests
         var vm = Vm(KvmVmType.Tdx);
         vm.Slot(0, G, M2, vm.Gmem(M2));
         vm.SetAttributes(G, K4, isPrivate: true); // first page private, the rest shared
-        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVm, Data = new KvmTdxInitVm { Attributes = 0x1000_0000, Xfam = 0x3, Cpuid = [KvmTdxInitVm.GuestPhysBits(48)] } });
-        var vcpu = vm.CreateVcpu(0);
+        var vcpu = vm.RunnableTd();
         ulong alias = 1UL << 47;
         vcpu.SetGuest(new ScriptedGuest(new GuestAction.Write(new Gpa(alias | (G + K4)), [0x42]), new GuestAction.Read(new Gpa(G + K4), 1, Private: false)));
         Assert.IsType<KvmExit.Shutdown>(vcpu.Run());

@@ -115,7 +115,7 @@ public sealed class TdxTests
         var vcpu = vm.CreateVcpu(0);
         Assert.Equal(Errno.EINVAL, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Flags = 1, Data = 0UL })));
         vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = 0x80_9000UL });
-        Assert.Equal(0x80_9000UL, vcpu.TdxInitialRcx);
+        Assert.Equal(0x80_9000UL, vcpu.Tdx?.InitialRcx);
         Assert.Equal(Errno.EINVAL, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = 0UL })));
     }
 

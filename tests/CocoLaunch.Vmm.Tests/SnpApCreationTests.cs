@@ -15,7 +15,7 @@ public sealed class SnpApCreationTests
 {
     private const ulong VmsaGpa = 0x20_3000, Features = 0x1; // SNP active: the launch VMSAs' SEV_FEATURES
 
-    private static ulong CreateFor(uint apicId) => ((ulong)apicId << 32) | VcpuFd.ApCreate;
+    private static ulong CreateFor(uint apicId) => ((ulong)apicId << 32) | SevVcpuBackend.ApCreate;
 
     /// <summary>A 64-bit VMSA at <see cref="VmsaGpa"/> starting the AP at <see cref="ApCode"/> with RDI = 0x5EED, validated and (optionally) RMPADJUSTed.</summary>
     private static void WriteApVmsa(SnpHarness h, bool vmsaBit = true)
@@ -46,7 +46,7 @@ public sealed class SnpApCreationTests
 
     private static (ulong, ulong) Event(SnpHarness h, ulong info1, ulong info2, ulong? rax)
     {
-        h.WriteGhcb(VcpuFd.NaeApCreation, info1, info2, rax);
+        h.WriteGhcb(SevVcpuBackend.NaeApCreation, info1, info2, rax);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         return h.GhcbResult();
     }
@@ -73,7 +73,7 @@ public sealed class SnpApCreationTests
     {
         var h = Create();
         Assert.True((2UL, 5UL) == Event(h, CreateFor(apicId), vmsa, rax), why);
-        Assert.True(h.Ap.AwaitsSnpApCreation);
+        Assert.True(h.Ap.Sev!.AwaitsApCreation);
     }
 
     [Fact]
@@ -100,13 +100,13 @@ public sealed class SnpApCreationTests
         Assert.IsType<KvmExit.Hlt>(h.Ap.Run());
         var s = h.Ap.Cpu!.State;
         Assert.Equal((ApCode + 1, 0x5EEDUL, 0x20_5000UL), (s.Rip, s.Gpr[7], s.Gpr[4]));
-        Assert.False(h.Ap.AwaitsSnpApCreation);
+        Assert.False(h.Ap.Sev!.AwaitsApCreation);
 
         // Destroy (RAX not needed): the AP is offline again; KVM_RUN blocks until a kick returns −EINTR.
         h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
-        Assert.Equal((0UL, 0UL), Event(h, (1UL << 32) | VcpuFd.ApDestroy, 0, rax: null));
+        Assert.Equal((0UL, 0UL), Event(h, (1UL << 32) | SevVcpuBackend.ApDestroy, 0, rax: null));
         Assert.IsType<KvmExit.Intr>(RunUntilKicked(h.Ap));
-        Assert.True(h.Ap.AwaitsSnpApCreation);
+        Assert.True(h.Ap.Sev!.AwaitsApCreation);
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class SnpApCreationTests
     public void Bsp_StartsFromItsLaunchVmsa()
     {
         var h = Create();
-        h.Bsp.StartFromLaunchVmsa();
+        h.Bsp.Sev!.StartFromLaunchVmsa();
         var s = h.Bsp.Cpu!.State;
         var cs = s.Segments[(int)Cpu.SegmentName.Cs];
         // QEMU's reset VMSA (snp-launch-digest.md §5): CS F000 base FFFF0000, RIP FFF0, EFER.SVME, RDX = CPUID 1 EAX of EPYC-v4.

@@ -13,7 +13,7 @@ public sealed class SnpGhcbMsrTests
 
     private static (ulong Info1, ulong Info2) Event(SnpHarness h, ulong info1, params (int, ulong)[] fields)
     {
-        h.WriteGhcb(VcpuFd.NaeMsr, info1, 0, rax: null, fields);
+        h.WriteGhcb(SevVcpuBackend.NaeMsr, info1, 0, rax: null, fields);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         return h.GhcbResult();
     }

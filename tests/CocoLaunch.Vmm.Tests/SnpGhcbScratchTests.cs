@@ -21,7 +21,7 @@ public sealed class SnpGhcbScratchTests
     public void StringOut_FromTheGhcbSharedBuffer_IsOneIoExitWithEveryTransfer()
     {
         var h = Create();
-        h.WriteGhcb(VcpuFd.NaeIoio, StringIo(0xE9, 1, isIn: false), 5, rax: null, (Scratch, SharedBuffer));
+        h.WriteGhcb(SevVcpuBackend.NaeIoio, StringIo(0xE9, 1, isIn: false), 5, rax: null, (Scratch, SharedBuffer));
         h.WriteShared(SharedBuffer, "hello"u8.ToArray());
 
         var io = Assert.IsType<KvmExit.Io>(h.Bsp.Run());
@@ -34,7 +34,7 @@ public sealed class SnpGhcbScratchTests
     public void StringIn_LandsInTheScratchArea()
     {
         var h = Create();
-        h.WriteGhcb(VcpuFd.NaeIoio, StringIo(0x3F8, 2, isIn: true), 3, rax: null, (Scratch, SharedBuffer + 0x10));
+        h.WriteGhcb(SevVcpuBackend.NaeIoio, StringIo(0x3F8, 2, isIn: true), 3, rax: null, (Scratch, SharedBuffer + 0x10));
 
         var io = Assert.IsType<KvmExit.Io>(h.Bsp.Run());
         Assert.Equal((false, 2, 3u, 6), (io.IsOut, io.Size, io.Count, io.Data.Length));
@@ -52,7 +52,7 @@ public sealed class SnpGhcbScratchTests
         h.MakeShared(Outside, 0x2000);
         byte[] data = [.. Enumerable.Range(0, 6000).Select(i => (byte)(i * 7))];
         h.WriteShared(Outside, data);
-        h.WriteGhcb(VcpuFd.NaeIoio, StringIo(0xE9, 1, isIn: false), 6000, rax: null, (Scratch, Outside));
+        h.WriteGhcb(SevVcpuBackend.NaeIoio, StringIo(0xE9, 1, isIn: false), 6000, rax: null, (Scratch, Outside));
 
         var first = Assert.IsType<KvmExit.Io>(h.Bsp.Run());
         var second = Assert.IsType<KvmExit.Io>(h.Bsp.Run());
@@ -72,7 +72,7 @@ public sealed class SnpGhcbScratchTests
     {
         var h = Create();
         h.MakeShared(Outside, 0x2000);
-        h.WriteGhcb(VcpuFd.NaeIoio, StringIo(0xE9, 1, isIn: false), count, rax: null, (Scratch, scratch));
+        h.WriteGhcb(SevVcpuBackend.NaeIoio, StringIo(0xE9, 1, isIn: false), count, rax: null, (Scratch, scratch));
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.True(h.GhcbResult() == (2UL, 3UL), why);
     }
@@ -81,12 +81,12 @@ public sealed class SnpGhcbScratchTests
     public void StringIo_OrMmio_WithoutScratch_IsMissingInput()
     {
         var h = Create();
-        h.WriteGhcb(VcpuFd.NaeIoio, StringIo(0xE9, 1, isIn: false), 1, rax: null);
+        h.WriteGhcb(SevVcpuBackend.NaeIoio, StringIo(0xE9, 1, isIn: false), 1, rax: null);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.Equal((2UL, 4UL), h.GhcbResult());
 
         h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
-        h.WriteGhcb(VcpuFd.NaeMmioRead, 0xFED0_0000, 4, rax: null);
+        h.WriteGhcb(SevVcpuBackend.NaeMmioRead, 0xFED0_0000, 4, rax: null);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.Equal((2UL, 4UL), h.GhcbResult());
     }
@@ -95,7 +95,7 @@ public sealed class SnpGhcbScratchTests
     public void MmioRead_Of12Bytes_IsTwoMmioExits_8Then4_DataInTheScratchArea()
     {
         var h = Create();
-        h.WriteGhcb(VcpuFd.NaeMmioRead, 0xFED0_0000, 12, rax: null, (Scratch, SharedBuffer));
+        h.WriteGhcb(SevVcpuBackend.NaeMmioRead, 0xFED0_0000, 12, rax: null, (Scratch, SharedBuffer));
 
         var low = Assert.IsType<KvmExit.Mmio>(h.Bsp.Run());
         Assert.Equal((0xFED0_0000UL, 8, false), (low.Address.Value, low.Length, low.IsWrite));
@@ -112,7 +112,7 @@ public sealed class SnpGhcbScratchTests
     public void MmioWrite_CarriesTheScratchBytes()
     {
         var h = Create();
-        h.WriteGhcb(VcpuFd.NaeMmioWrite, 0xFEC0_0010, 4, rax: null, (Scratch, SharedBuffer + 8));
+        h.WriteGhcb(SevVcpuBackend.NaeMmioWrite, 0xFEC0_0010, 4, rax: null, (Scratch, SharedBuffer + 8));
         h.WriteShared(SharedBuffer + 8, [0xDE, 0xAD, 0xBE, 0xEF]);
         var write = Assert.IsType<KvmExit.Mmio>(h.Bsp.Run());
         Assert.Equal((0xFEC0_0010UL, true, 4), (write.Address.Value, write.IsWrite, write.Length));
@@ -129,7 +129,7 @@ public sealed class SnpGhcbScratchTests
         var h = Create();
         h.MakeShared(RequestGpa, 0x3000, fill: 0xFF);
         h.WriteShared(RequestGpa, Request(h.Vm.Snp!.Vmpck(0), 1, new byte[96]));
-        h.WriteGhcb(VcpuFd.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: Certificates, (Rbx, 1));
+        h.WriteGhcb(SevVcpuBackend.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: Certificates, (Rbx, 1));
 
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.Equal((0UL, 0UL), h.GhcbResult());
@@ -145,7 +145,7 @@ public sealed class SnpGhcbScratchTests
         var h = Create();
         h.MakeShared(RequestGpa, 0x3000, fill: 0xFF);
         h.WriteShared(RequestGpa, Request(h.Vm.Snp!.Vmpck(0), 1, new byte[96]));
-        h.WriteGhcb(VcpuFd.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: Certificates, (Rbx, 0));
+        h.WriteGhcb(SevVcpuBackend.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: Certificates, (Rbx, 0));
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.Equal((0UL, 0UL), h.GhcbResult());
         Assert.All(h.ReadShared(Certificates, 24), b => Assert.Equal(0xFF, b));
@@ -161,7 +161,7 @@ public sealed class SnpGhcbScratchTests
         h.MakeShared(RequestGpa, 0x3000);
         h.WriteShared(RequestGpa, Request(h.Vm.Snp!.Vmpck(0), 1, new byte[96]));
         (int, ulong)[] rbx = withRbx ? [(Rbx, 1)] : [];
-        h.WriteGhcb(VcpuFd.NaeExtGuestRequest, RequestGpa, ResponseGpa, withRax ? buffer : null, rbx);
+        h.WriteGhcb(SevVcpuBackend.NaeExtGuestRequest, RequestGpa, ResponseGpa, withRax ? buffer : null, rbx);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.True(h.GhcbResult() == (2UL, 5UL), why);
     }
@@ -172,7 +172,7 @@ public sealed class SnpGhcbScratchTests
         var h = Create();
         h.MakeShared(RequestGpa, 0x3000);
         h.WriteShared(RequestGpa, Request(h.Vm.Snp!.Vmpck(0), 1, new byte[32], type: 3)); // MSG_KEY_REQ
-        h.WriteGhcb(VcpuFd.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: null);
+        h.WriteGhcb(SevVcpuBackend.NaeExtGuestRequest, RequestGpa, ResponseGpa, rax: null);
         Assert.IsType<KvmExit.Hlt>(h.Bsp.Run());
         Assert.NotEqual((2UL, 5UL), h.GhcbResult());
     }

@@ -69,7 +69,7 @@ internal sealed class SnpHarness
             vcpu.InstructionBudget = 1_000_000;
         }
 
-        h.Ap.HoldForSnpApCreation();
+        h.Ap.Sev!.HoldForApCreation();
         return h;
     }
 

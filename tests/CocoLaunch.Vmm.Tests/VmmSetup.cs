@@ -1,3 +1,4 @@
+using CocoLaunch.Tests.Shared;
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Kvm;

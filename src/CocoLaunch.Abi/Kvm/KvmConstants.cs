@@ -94,6 +94,9 @@ public static class KvmLimits
     /// <summary>KVM_MEM_MAX_NR_PAGES: the most pages one memslot may hold.</summary>
     public const ulong MemMaxNrPages = (1UL << 31) - 1;
 
+    /// <summary>KVM_HC_VAPIC_POLL_IRQ: a no-op hypercall that returns 0.</summary>
+    public const ulong HcVapicPollIrq = 1;
+
     /// <summary>KVM_HC_MAP_GPA_RANGE.</summary>
     public const ulong HcMapGpaRange = 12;
 

@@ -58,7 +58,7 @@ public static class FirmwareBoot
             }
         }
 
-        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu!.InstructionsRetired, clock.Elapsed);
+        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
     }
 
     private static Memory.Hva AddSlot(VmFd vm, uint slot, Gpa gpa, ulong size, KvmMemFlags flags)

@@ -36,7 +36,7 @@ public static class GuestRun
             Start(vm, vcpu, options.MaxInstructions);
         }
 
-        var running = context.Vcpus.Where(v => v.Cpu is not null || v.AwaitsSnpApCreation).ToList();
+        var running = context.Vcpus.Where(v => v.Cpu is not null || v.Sev is { AwaitsApCreation: true }).ToList();
         var references = new HostReferences(vm);
         var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Trace = options.Trace, MaxExits = int.MaxValue, References = references }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
@@ -123,27 +123,24 @@ public static class GuestRun
     /// <summary>KVM_SET_REGS/SREGS and KVM_SET_CPUID2 for the platform's reset state.</summary>
     private static void Start(VmFd vm, VcpuFd vcpu, long maxInstructions)
     {
-        if (vm.Type == KvmVmType.Tdx)
+        switch (vcpu.Backend)
         {
-            // The TDX module's initial state: RCX/R8 = the TD HOB (from KVM_TDX_INIT_VCPU), RSI = vCPU index.
-            vcpu.SetCpu(CpuState.TdxReset(vcpu.TdxInitialRcx ?? 0, vcpu.Id, TdxCpuSignature, gpaw52: vm.SharedGpaBit == 51), CpuVendor.Intel);
-        }
-        else if (vm.Type is KvmVmType.Default or KvmVmType.SwProtected)
-        {
-            vcpu.SetCpu(CpuState.LegacyReset(), CpuVendor.Amd);
-        }
-        else if (vm.Type == KvmVmType.Snp && vcpu.Id == 0)
-        {
-            // The BSP runs from the VMSA LAUNCH_FINISH measured (snp-launch-digest.md §5); KVM preloads the GHCB MSR.
-            vcpu.StartFromLaunchVmsa();
-        }
-        else if (vm.Type == KvmVmType.Snp)
-        {
-            vcpu.HoldForSnpApCreation(); // until the guest's AP creation names a VMSA; a kick at the end returns −EINTR
-        }
-        else
-        {
-            throw new LaunchException($"running a {vm.Type} guest is not supported yet");
+            case TdxVcpuBackend td:
+                // The TDX module's initial state: RCX/R8 = the TD HOB (from KVM_TDX_INIT_VCPU), RSI = vCPU index.
+                vcpu.SetCpu(CpuState.TdxReset(td.InitialRcx ?? 0, vcpu.Id, TdxCpuSignature, gpaw52: vm.SharedGpaBit == 51), CpuVendor.Intel);
+                break;
+            case DefaultVcpuBackend:
+                vcpu.SetCpu(CpuState.LegacyReset(), CpuVendor.Amd);
+                break;
+            case SevVcpuBackend sev when vm.Type == KvmVmType.Snp && vcpu.Id == 0:
+                // The BSP runs from the VMSA LAUNCH_FINISH measured (snp-launch-digest.md §5); KVM preloads the GHCB MSR.
+                sev.StartFromLaunchVmsa();
+                break;
+            case SevVcpuBackend sev when vm.Type == KvmVmType.Snp:
+                sev.HoldForApCreation(); // until the guest's AP creation names a VMSA; a kick at the end returns −EINTR
+                break;
+            default:
+                throw new LaunchException($"running a {vm.Type} guest is not supported yet");
         }
 
         vcpu.SetCpuid2(CpuidModel.Entries(vcpu.Id));

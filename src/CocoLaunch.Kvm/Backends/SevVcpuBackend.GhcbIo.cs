@@ -8,7 +8,7 @@ namespace CocoLaunch.Kvm;
 /// write, and the extended guest request's certificate table, as <c>sev_handle_vmgexit</c> and
 /// <c>setup_vmgexit_scratch</c> handle them.
 /// </summary>
-public sealed partial class VcpuFd
+public sealed partial class SevVcpuBackend
 {
     /// <summary>A scratch area outside the GHCB page may be at most 16 pages (GHCB_SCRATCH_AREA_LIMIT).</summary>
     public const ulong GhcbScratchAreaLimit = 16 * Page;
@@ -51,7 +51,7 @@ public sealed partial class VcpuFd
         }
 
         var exit = new KvmExit.Io(false, size, port, 1, new byte[size]);
-        snpPending = new SnpPending(ghcbGpa, exit, e =>
+        snpPending = new SnpPending(exit, e =>
         {
             var data = new byte[8];
             ((KvmExit.Io)e).Data.CopyTo(data, 0);
@@ -93,7 +93,7 @@ public sealed partial class VcpuFd
         uint chunk = Math.Min((uint)(Page / (ulong)size), count - done);
         var data = scratch.Data.AsSpan((int)(done * size), (int)(chunk * size));
         var exit = new KvmExit.Io(!isIn, size, port, chunk, isIn ? new byte[data.Length] : data.ToArray());
-        snpPending = new SnpPending(ghcbGpa, exit, e =>
+        snpPending = new SnpPending(exit, e =>
         {
             if (isIn)
             {
@@ -136,7 +136,7 @@ public sealed partial class VcpuFd
         int length = Math.Min(8, scratch.Data.Length - done);
         var data = isWrite ? scratch.Data.AsSpan(done, length).ToArray() : new byte[length];
         var exit = new KvmExit.Mmio(new Gpa(gpa + (ulong)done), length, isWrite, data);
-        snpPending = new SnpPending(ghcbGpa, exit, e =>
+        snpPending = new SnpPending(exit, e =>
         {
             if (!isWrite)
             {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Cpu;
+using CocoLaunch.Firmware.Snp;
 
 namespace CocoLaunch.Kvm;
 
@@ -10,7 +11,7 @@ namespace CocoLaunch.Kvm;
 /// VMSA; an AP is not runnable until another vCPU's AP-creation event names a VMSA page the guest made, and it picks
 /// that page up on its next entry (KVM_REQ_UPDATE_PROTECTED_GUEST_STATE). VMRUN checks the page in the RMP.
 /// </summary>
-public sealed partial class VcpuFd
+public sealed partial class SevVcpuBackend
 {
     public const ulong NaeApCreation = 0x8000_0013;
     public const uint ApCreateOnInit = 0, ApCreate = 1, ApDestroy = 2;
@@ -22,8 +23,20 @@ public sealed partial class VcpuFd
     private ulong? snpVmsaGpa;
     private volatile bool snpUpdatePending;
 
+    /// <summary>A new save area (or none) was posted: KVM_RUN picks it up before the next VMRUN.</summary>
+    internal override bool MustLeaveBeforeEntry => snpUpdatePending;
+
+    /// <summary>A kick wakes a vCPU waiting to be created, which returns −EINTR.</summary>
+    internal override void Kicked()
+    {
+        lock (apGate)
+        {
+            Monitor.PulseAll(apGate);
+        }
+    }
+
     /// <summary>An AP of an SNP VM, not runnable until the guest creates it (mp_state not RUNNABLE).</summary>
-    public bool AwaitsSnpApCreation
+    public bool AwaitsApCreation
     {
         get
         {
@@ -37,12 +50,12 @@ public sealed partial class VcpuFd
     /// <summary>Starts the vCPU from its launch VMSA (the BSP, whose save area LAUNCH_FINISH measured).</summary>
     public void StartFromLaunchVmsa()
     {
-        var vmsa = SevEsSaveArea ?? throw new KvmException(Errno.EINVAL, $"vCPU {Id} has no VMSA");
-        SetCpu(SnpVmsaState.Read(vmsa), CpuVendor.Amd);
+        var vmsa = Vcpu.SevEsSaveArea ?? throw new KvmException(Errno.EINVAL, $"vCPU {Vcpu.Id} has no VMSA");
+        Vcpu.SetCpu(SnpVmsaState.Read(vmsa), CpuVendor.Amd);
     }
 
     /// <summary>Leaves the vCPU waiting for the guest's AP creation: KVM_RUN blocks until then, or until a kick.</summary>
-    public void HoldForSnpApCreation()
+    public void HoldForApCreation()
     {
         lock (apGate)
         {
@@ -59,7 +72,7 @@ public sealed partial class VcpuFd
             return (2, 4); // missing input
         }
 
-        if (Vm.VcpuById((uint)(info1 >> 32)) is not { } target)
+        if (Vm.VcpuById((uint)(info1 >> 32)) is not { Sev: { } target })
         {
             return (2, 5); // invalid input: no vCPU with that APIC ID
         }
@@ -67,7 +80,7 @@ public sealed partial class VcpuFd
         if (request is ApCreate or ApCreateOnInit)
         {
             ulong features = Vm.VcpuById(0)?.SevEsSaveArea is { } bsp ? BinaryPrimitives.ReadUInt64LittleEndian(bsp.AsSpan(Firmware.Snp.Vmsa.Field.SevFeatures)) : 0;
-            bool addressValid = vmsaGpa % Page == 0 && (vmsaGpa >> SnpCBit) == 0;
+            bool addressValid = vmsaGpa % Page == 0 && (vmsaGpa >> SevEsGuestCpu.CBit) == 0;
             // A 2M-aligned VMSA is refused for the SNP erratum (a hugepage colliding with the VMSA's RMP entry).
             if (rax != features || !addressValid || vmsaGpa % PageSize.Size2M == 0)
             {
@@ -103,7 +116,7 @@ public sealed partial class VcpuFd
     /// Before entering the guest: applies a posted AP update, and blocks while the vCPU is not runnable. Returns an
     /// exit for userspace (a kick, or VMRUN refusing the save area), or null to enter.
     /// </summary>
-    private KvmExit? SnpApGate()
+    internal override KvmExit? BeforeEntry()
     {
         lock (apGate)
         {
@@ -124,9 +137,8 @@ public sealed partial class VcpuFd
                     return null;
                 }
 
-                if (kicked)
+                if (Vcpu.TakeKick())
                 {
-                    kicked = false;
                     return new KvmExit.Intr();
                 }
 
@@ -148,40 +160,18 @@ public sealed partial class VcpuFd
         ulong gfn = gpa / Page;
         if (Vm.Slots.Find(gfn) is not { BoundToGmem: true })
         {
-            throw new KvmException(Errno.EINVAL, $"vCPU {Id}: the VMSA at 0x{gpa:x} is not in guest_memfd memory");
+            throw new KvmException(Errno.EINVAL, $"vCPU {Vcpu.Id}: the VMSA at 0x{gpa:x} is not in guest_memfd memory");
         }
 
         snpHeld = false;
-        if (!Vm.Snp!.Rmp.IsVmsa(new Gpa(gpa)))
+        if (!Snp.Rmp.IsVmsa(new Gpa(gpa)))
         {
-            return new KvmExit.FailEntry(KvmExit.FailEntry.SvmExitErr, Id, $"VMRUN: the save area at 0x{gpa:x} is not a validated VMSA page of the guest in the RMP");
+            return new KvmExit.FailEntry(KvmExit.FailEntry.SvmExitErr, Vcpu.Id, $"VMRUN: the save area at 0x{gpa:x} is not a validated VMSA page of the guest in the RMP");
         }
 
         var page = new byte[Page];
         Vm.BackingStore(gfn, isPrivate: true).Read(gpa, page);
-        SetCpu(SnpVmsaState.Read(page), CpuVendor.Amd);
+        Vcpu.SetCpu(SnpVmsaState.Read(page), CpuVendor.Amd);
         return null;
     }
-
-    /// <summary>
-    /// RMPADJUST: RAX = the page's virtual address, RCX = page size, RDX = attributes ([7:0] target VMPL, bit 16 VMSA).
-    /// The guest runs at VMPL0, so any higher target VMPL is allowed; the VMSA bit is what the model keeps.
-    /// </summary>
-    private KvmExit? Rmpadjust(X86Cpu c)
-    {
-        var s = c.State;
-        ulong attrs = s.Gpr[2];
-        if ((attrs & 0xFF) == 0 || (s.Gpr[1] & 1) != 0 || !c.TryTranslate(s.Gpr[0], out ulong gpa) || (gpa & (1UL << SnpCBit)) == 0)
-        {
-            s.Gpr[0] = (attrs & 0xFF) == 0 ? RmpadjustFailPermission : RmpadjustFailInput;
-            return null;
-        }
-
-        var frame = new Gpa(gpa & ~(1UL << SnpCBit) & ~0xFFFUL);
-        SplitLargeRmpEntry(frame);
-        s.Gpr[0] = Vm.Snp!.Rmp.SetVmsa(frame, (attrs & RmpadjustVmsa) != 0) ? 0 : RmpadjustFailInput;
-        return null;
-    }
-
-    private const ulong RmpadjustVmsa = 1UL << 16, RmpadjustFailInput = 1, RmpadjustFailPermission = 2;
 }

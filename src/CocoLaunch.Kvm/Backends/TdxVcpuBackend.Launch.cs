@@ -4,24 +4,20 @@ using CocoLaunch.Firmware.Tdx;
 
 namespace CocoLaunch.Kvm;
 
-public sealed partial class VcpuFd
+/// <summary>The TD vCPU's commands (<c>tdx_vcpu_ioctl</c>): KVM_TDX_INIT_VCPU and KVM_TDX_INIT_MEM_REGION.</summary>
+public sealed partial class TdxVcpuBackend
 {
     private const int ChunksPerPage = (int)(PageSize.Size4K / MrtdRecords.ExtendChunk);
 
     /// <summary>KVM_TDX_INIT_VCPU's data: the initial RCX, which TDVF reads as the TD HOB address.</summary>
-    public ulong? TdxInitialRcx { get; private set; }
+    public ulong? InitialRcx { get; private set; }
 
     /// <summary>
     /// KVM_MEMORY_ENCRYPT_OP on the vCPU fd: KVM_TDX_INIT_VCPU and KVM_TDX_INIT_MEM_REGION. Refused before
     /// INIT_VM and after FINALIZE_VM.
     /// </summary>
-    public void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal = default)
+    internal override void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal)
     {
-        if (Vm.Type != KvmVmType.Tdx)
-        {
-            throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP on a vCPU of a {Vm.Type} VM");
-        }
-
         if (Vm.TdState != TdState.Initialized)
         {
             throw new KvmException(Errno.EINVAL, $"TDX vCPU commands need an initialised, unfinalized TD (it is {Vm.TdState})");
@@ -32,27 +28,24 @@ public sealed partial class VcpuFd
             throw new KvmException(Errno.EINVAL, "hw_error must be 0 on input");
         }
 
-        lock (mutex)
+        switch (cmd.Id)
         {
-            switch (cmd.Id)
-            {
-                case KvmTdxCmdId.InitVcpu:
-                    if (cmd.Flags != 0 || TdxInitialRcx is not null)
-                    {
-                        throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VCPU: flags must be 0 and the vCPU initialised once");
-                    }
+            case KvmTdxCmdId.InitVcpu:
+                if (cmd.Flags != 0 || InitialRcx is not null)
+                {
+                    throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VCPU: flags must be 0 and the vCPU initialised once");
+                }
 
-                    TdxInitialRcx = cmd.Data as ulong? ?? 0;
-                    break;
-                case KvmTdxCmdId.InitMemRegion:
-                    InitMemRegion(cmd, signal);
-                    break;
-                case KvmTdxCmdId.ExtendMemory when Vm.Kvm.Profile.TdxTwoPass:
-                    ExtendMemory(cmd);
-                    break;
-                default:
-                    throw new KvmException(Errno.EINVAL, $"TDX vCPU command {(uint)cmd.Id} is not supported");
-            }
+                InitialRcx = cmd.Data as ulong? ?? 0;
+                break;
+            case KvmTdxCmdId.InitMemRegion:
+                InitMemRegion(cmd, signal);
+                break;
+            case KvmTdxCmdId.ExtendMemory when Vm.Kvm.Profile.TdxTwoPass:
+                ExtendMemory(cmd);
+                break;
+            default:
+                throw new KvmException(Errno.EINVAL, $"TDX vCPU command {(uint)cmd.Id} is not supported");
         }
     }
 
@@ -63,7 +56,7 @@ public sealed partial class VcpuFd
     /// </summary>
     private void InitMemRegion(KvmTdxCmd cmd, CancellationToken signal)
     {
-        if (TdxInitialRcx is null)
+        if (InitialRcx is null)
         {
             throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_MEM_REGION on a vCPU without KVM_TDX_INIT_VCPU");
         }
@@ -75,7 +68,7 @@ public sealed partial class VcpuFd
 
         var region = cmd.Data as KvmTdxInitMemRegion? ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_INIT_MEM_REGION: no kvm_tdx_init_mem_region");
         ulong end = region.Gpa + (region.NrPages * Page);
-        ulong shared = 1UL << Vm.SharedGpaBit!.Value;
+        ulong shared = SharedBit;
         if (region.SourceAddr % Page != 0 || region.Gpa % Page != 0 || region.NrPages == 0 || end <= region.Gpa
             || (region.Gpa & shared) != 0 || ((end - 1) & shared) != 0)
         {
@@ -145,12 +138,12 @@ public sealed partial class VcpuFd
         {
             // PAGE.ADD copies the source straight into the private page, and MR.EXTEND reads it there.
             ulong pgoff = slot.GuestMemfdPgoff + (gfn - slot.BaseGfn);
-            slot.GuestMemfd.Pages.WithPage(pgoff, (Td: Vm.Td!, Gpa: gpa, Source: sourceBytes, Measure: measure, Vcpu: this), static (tdPage, s) =>
+            slot.GuestMemfd.Pages.WithPage(pgoff, (Td, Gpa: gpa, Source: sourceBytes, Measure: measure, Backend: this), static (tdPage, s) =>
             {
                 s.Td.MemPageAdd(s.Gpa, s.Source.Span, tdPage);
                 if (s.Measure)
                 {
-                    s.Vcpu.Extend(s.Gpa, tdPage);
+                    s.Backend.Extend(s.Gpa, tdPage);
                 }
             }, overwritesWholePage: true);
         }
@@ -171,7 +164,7 @@ public sealed partial class VcpuFd
     {
         for (int i = 0; i < ChunksPerPage; i++)
         {
-            Vm.Td!.MrExtend(gpa.CheckedAdd((ulong)i * MrtdRecords.ExtendChunk), page.Slice(i * MrtdRecords.ExtendChunk, MrtdRecords.ExtendChunk));
+            Td.MrExtend(gpa.CheckedAdd((ulong)i * MrtdRecords.ExtendChunk), page.Slice(i * MrtdRecords.ExtendChunk, MrtdRecords.ExtendChunk));
         }
     }
 

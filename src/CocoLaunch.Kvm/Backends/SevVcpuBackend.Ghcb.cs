@@ -6,7 +6,7 @@ using CocoLaunch.Cpu;
 namespace CocoLaunch.Kvm;
 
 /// <summary>VMGEXIT with a GHCB page: KVM's NAE-event handling (guest-abi.md §5, <c>sev_handle_vmgexit</c>).</summary>
-public sealed partial class VcpuFd
+public sealed partial class SevVcpuBackend
 {
     private static class Ghcb
     {
@@ -20,7 +20,7 @@ public sealed partial class VcpuFd
     public const ulong PscInvalidHeader = 0x0000_0001_0000_0001, PscInvalidEntry = 0x0000_0001_0000_0002, PscGeneric = 0x0000_0100_0000_0000;
     private const int PscMaxEntries = 253;
 
-    private KvmExit? GhcbEvent(X86Cpu c, ulong ghcbGpa)
+    private KvmExit? GhcbEvent(IGuestCpu c, ulong ghcbGpa)
     {
         if (RegisteredGhcbGfn != ghcbGpa >> 12 || ghcbGpa % Page != 0)
         {
@@ -147,7 +147,7 @@ public sealed partial class VcpuFd
 
             int first = cur, stop = last;
             var exit = new KvmExit.Hypercall(KvmLimits.HcMapGpaRange, [(gfn + done) * Page, runPages, op == 1 ? 0x10UL : 0, 0, 0, 0], Flags: 1);
-            snpPending = new SnpPending(ghcbGpa, exit, e =>
+            snpPending = new SnpPending(exit, e =>
             {
                 if (((KvmExit.Hypercall)e).Ret != 0)
                 {
@@ -189,7 +189,7 @@ public sealed partial class VcpuFd
             return 0x8000_0000UL << 32; // VMM error GENERIC
         }
 
-        var status = Vm.Snp!.GuestRequest(request, response);
+        var status = Snp.GuestRequest(request, response);
         if (status == Firmware.Snp.SnpStatus.Success && !SharedAccess(responseGpa, response, write: true))
         {
             return 0x8000_0000UL << 32;
@@ -214,10 +214,10 @@ public sealed partial class VcpuFd
         if (write)
         {
             ulong value = (U64(ghcb, Ghcb.Rdx) << 32) | (uint)U64(ghcb, Ghcb.Rax);
-            return TryWriteKvmMsr(index, value) ? (0UL, 0UL) : (1UL, 0x8000_030DUL);
+            return Msrs.TryWrite(index, value) ? (0UL, 0UL) : (1UL, 0x8000_030DUL);
         }
 
-        if (!TryReadKvmMsr(index, out ulong read))
+        if (!Msrs.TryRead(index, out ulong read))
         {
             return (1UL, 0x8000_030DUL);
         }

@@ -5,29 +5,39 @@ using CocoLaunch.Cpu;
 namespace CocoLaunch.Kvm;
 
 /// <summary>KVM's TDG.VP.VMCALL handling (<c>handle_tdvmcall</c>, <c>tdx_map_gpa</c>; guest-abi.md §3, §8.2).</summary>
-public sealed partial class VcpuFd
+public sealed partial class TdxVcpuBackend
 {
     public const ulong TdvmcallCpuid = 10, TdvmcallHlt = 12, TdvmcallIo = 30, TdvmcallRdmsr = 31, TdvmcallWrmsr = 32, TdvmcallMmio = 48;
     public const ulong TdvmcallGetInfo = 0x10000, TdvmcallMapGpa = 0x10001, TdvmcallGetQuote = 0x10002, TdvmcallReportFatalError = 0x10003;
 
+    private const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15;
     private const ulong MapGpaChunk = 2UL << 20;
 
-    private KvmExit? TdVmcall(X86Cpu c)
+    private KvmExit? awaiting;
+    private MapGpaProgress? mapGpa;
+
+    /// <summary>A MapGPA being cut into ≤ 2 MiB KVM_EXIT_HYPERCALLs: where the next chunk starts, the end, the direction.</summary>
+    private sealed record MapGpaProgress(ulong Next, ulong End, bool ToPrivate, ulong SharedBit, KvmExit.Hypercall? Exit);
+
+    internal override void Attached()
+    {
+        awaiting = null;
+        mapGpa = null;
+    }
+
+    private KvmExit? TdVmcall(IGuestCpu c)
     {
         var gpr = c.State.Gpr;
-        ulong exposed = gpr[Rcx];
-        // The module refuses to expose RAX, RCX or RSP, or anything above the GPR/XMM masks: no TD exit at all.
-        if ((exposed >> 32) != 0 || (exposed & 0x13) != 0)
-        {
-            gpr[Rax] = Firmware.Tdx.TdCall.OperandInvalid | 1;
-            return null;
-        }
-
-        gpr[Rax] = 0;
         if (gpr[R10] != 0)
         {
-            // A vendor (KVM) hypercall: none is offered to a TD here.
-            gpr[R10] = unchecked((ulong)-KvmEnosys);
+            // A KVM hypercall (tdx_emulate_vmcall): R10 the number, R11–R13 the arguments, the result in R10.
+            var exit = EmulateHypercall(gpr[R10], gpr[R11], gpr[R12], gpr[R13], op64: true, cpl: 0, out ulong ret);
+            if (exit is not null)
+            {
+                return awaiting = exit;
+            }
+
+            gpr[R10] = ret;
             return null;
         }
 
@@ -35,16 +45,16 @@ public sealed partial class VcpuFd
         switch (gpr[R11])
         {
             case TdvmcallCpuid:
-                (gpr[R12], gpr[R13], gpr[R14], gpr[R15]) = TdCpuid((uint)gpr[R12], (uint)gpr[R13], c.State);
+                (gpr[R12], gpr[R13], gpr[R14], gpr[R15]) = KvmCpuid((uint)gpr[R12], (uint)gpr[R13], c.State);
                 return null;
             case TdvmcallHlt:
                 return new KvmExit.Hlt();
             case TdvmcallIo:
-                return TdvmcallPortIo(gpr);
+                return PortIo(gpr);
             case TdvmcallMmio:
-                return TdvmcallMmioAccess(gpr);
+                return Mmio(gpr);
             case TdvmcallRdmsr:
-                if (TryReadKvmMsr((uint)gpr[R12], out ulong msr) && gpr[R12] <= uint.MaxValue)
+                if (gpr[R12] <= uint.MaxValue && Msrs.TryRead((uint)gpr[R12], out ulong msr))
                 {
                     gpr[R11] = msr;
                 }
@@ -55,7 +65,7 @@ public sealed partial class VcpuFd
 
                 return null;
             case TdvmcallWrmsr:
-                if (gpr[R12] > uint.MaxValue || !TryWriteKvmMsr((uint)gpr[R12], gpr[R13]))
+                if (gpr[R12] > uint.MaxValue || !Msrs.TryWrite((uint)gpr[R12], gpr[R13]))
                 {
                     gpr[R10] = TdVmcallStatus.InvalidOperand;
                 }
@@ -73,13 +83,13 @@ public sealed partial class VcpuFd
             case TdvmcallMapGpa:
                 return MapGpa(gpr);
             case TdvmcallGetQuote:
-                if ((gpr[R12] & TdSharedBit) == 0)
+                if ((gpr[R12] & SharedBit) == 0)
                 {
                     gpr[R10] = TdVmcallStatus.InvalidOperand; // the buffer must be shared
                     return null;
                 }
 
-                return cpuPending = new KvmExit.TdxGetQuote(gpr[R12] & ~TdSharedBit, gpr[R13]);
+                return awaiting = new KvmExit.TdxGetQuote(gpr[R12] & ~SharedBit, gpr[R13]);
             case TdvmcallReportFatalError:
                 return FatalError(gpr);
             default:
@@ -88,7 +98,7 @@ public sealed partial class VcpuFd
         }
     }
 
-    private KvmExit? TdvmcallPortIo(ulong[] gpr)
+    private KvmExit? PortIo(ulong[] gpr)
     {
         int size = (int)gpr[R12];
         ulong direction = gpr[R13];
@@ -99,28 +109,26 @@ public sealed partial class VcpuFd
         }
 
         var port = (ushort)gpr[R14];
-        if (direction == 1)
-        {
-            return new KvmExit.Io(true, size, port, 1, BitConverter.GetBytes(gpr[R15])[..size]);
-        }
-
-        return cpuPending = new KvmExit.Io(false, size, port, 1, new byte[size]);
+        return direction == 1
+            ? new KvmExit.Io(true, size, port, 1, BitConverter.GetBytes(gpr[R15])[..size])
+            : awaiting = new KvmExit.Io(false, size, port, 1, new byte[size]);
     }
 
-    private KvmExit? TdvmcallMmioAccess(ulong[] gpr)
+    private KvmExit? Mmio(ulong[] gpr)
     {
         int size = (int)gpr[R12];
         ulong gpa = gpr[R14];
-        if (size is not (1 or 2 or 4 or 8) || gpr[R13] > 1 || (gpa & TdSharedBit) == 0 || ((gpa + (ulong)size - 1) & TdSharedBit) == 0)
+        ulong shared = SharedBit;
+        if (size is not (1 or 2 or 4 or 8) || gpr[R13] > 1 || (gpa & shared) == 0 || ((gpa + (ulong)size - 1) & shared) == 0)
         {
             gpr[R10] = TdVmcallStatus.InvalidOperand;
             return null;
         }
 
-        var address = new Gpa(gpa & ~TdSharedBit);
+        var address = new Gpa(gpa & ~shared);
         return gpr[R13] == 1
             ? new KvmExit.Mmio(address, size, true, BitConverter.GetBytes(gpr[R15])[..size])
-            : cpuPending = new KvmExit.Mmio(address, size, false, new byte[size]);
+            : awaiting = new KvmExit.Mmio(address, size, false, new byte[size]);
     }
 
     /// <summary>MapGPA: KVM's checks in order, then one KVM_EXIT_HYPERCALL (MAP_GPA_RANGE) per ≤ 2 MiB chunk (§3.4).</summary>
@@ -133,7 +141,7 @@ public sealed partial class VcpuFd
             return null;
         }
 
-        ulong shared = TdSharedBit;
+        ulong shared = SharedBit;
         ulong end = gpa + size;
         ulong limit = shared << 1; // GPAW: the shared bit is the top GPA bit
         if (size == 0 || end < gpa || end > limit || ((gpa ^ (end - 1)) & shared) != 0)
@@ -148,7 +156,7 @@ public sealed partial class VcpuFd
             return null;
         }
 
-        return MapGpaChunkExit(new MapGpaProgress(gpa, gpa, end, (gpa & shared) == 0, shared, null!));
+        return MapGpaChunkExit(new MapGpaProgress(gpa, end, (gpa & shared) == 0, shared, null));
     }
 
     private KvmExit.Hypercall MapGpaChunkExit(MapGpaProgress progress)
@@ -160,14 +168,14 @@ public sealed partial class VcpuFd
         return exit;
     }
 
-    /// <summary>Completes what the last TD exit left for userspace: a MapGPA chunk, IN and MMIO data, GetQuote's ret.</summary>
-    private KvmExit? CompleteTdxExit(X86Cpu c)
+    /// <summary>Completes what the last TD exit left for userspace: a MapGPA chunk, IN and MMIO data, GetQuote's and a hypercall's ret.</summary>
+    internal override KvmExit? CompleteUserspaceExit(IGuestCpu c)
     {
         var gpr = c.State.Gpr;
-        if (mapGpa is { } progress)
+        if (mapGpa is { Exit: { } chunk } progress)
         {
             mapGpa = null;
-            if (progress.Exit.Ret != 0)
+            if (chunk.Ret != 0)
             {
                 (gpr[R10], gpr[R11]) = (TdVmcallStatus.InvalidOperand, progress.Next);
                 return null;
@@ -183,24 +191,24 @@ public sealed partial class VcpuFd
             return null;
         }
 
-        switch (cpuPending)
+        var answered = awaiting;
+        awaiting = null;
+        switch (answered)
         {
             case KvmExit.Io { IsOut: false } io:
-                var data = new byte[8];
-                io.Data.CopyTo(data, 0);
-                gpr[R11] = BitConverter.ToUInt64(data);
+                gpr[R11] = AnswerValue(io.Data);
                 break;
             case KvmExit.Mmio { IsWrite: false } m:
-                var value = new byte[8];
-                m.Data.CopyTo(value, 0);
-                gpr[R11] = BitConverter.ToUInt64(value);
+                gpr[R11] = AnswerValue(m.Data);
                 break;
             case KvmExit.TdxGetQuote q:
                 gpr[R10] = q.Ret;
                 break;
+            case KvmExit.Hypercall h:
+                gpr[R10] = h.Ret;
+                break;
         }
 
-        cpuPending = null;
         return null;
     }
 
@@ -211,7 +219,7 @@ public sealed partial class VcpuFd
         data[0] = 0; // TD-exit status
         data[1] = gpr[Rcx];
         data[2] = gpr[Rdx];
-        data[3] = gpr[3];
+        data[3] = gpr[Rbx];
         data[6] = gpr[6];
         data[7] = gpr[7];
         for (int r = 8; r < 16; r++)

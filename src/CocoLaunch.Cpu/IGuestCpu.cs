@@ -1,0 +1,38 @@
+namespace CocoLaunch.Cpu;
+
+/// <summary>
+/// A processor that KVM_RUN enters: the emulated x86 CPU, or a test's scripted guest. Either runs against the
+/// <see cref="IPlatform"/> the hypervisor hands it and leaves through the same closed set of <see cref="CpuExit"/>s,
+/// so the hypervisor handles a scripted guest's exits with the code a booted guest takes.
+/// </summary>
+public interface IGuestCpu
+{
+    CpuState State { get; }
+
+    /// <summary>Instructions retired since the processor was created.</summary>
+    long InstructionsRetired { get; }
+
+    /// <summary>Where the instruction behind the last port, MMIO or HLT exit started, and its length.</summary>
+    (ulong Rip, int Length) LastExitInstruction { get; }
+
+    /// <summary>Runs until an exit or until <paramref name="maxInstructions"/> have retired.</summary>
+    CpuExit Run(long maxInstructions);
+
+    /// <summary>Answers the <see cref="CpuExit.PortIn"/> just returned.</summary>
+    void CompletePortIn(uint value);
+
+    /// <summary>Answers the <see cref="CpuExit.MmioRead"/> just returned.</summary>
+    void CompleteMmioRead(ulong value);
+
+    /// <summary>Delivers an exception before the next instruction; a fault on <paramref name="atInstruction"/> when given.</summary>
+    void InjectException(int vector, uint? errorCode, CpuExit.InstructionExit? atInstruction = null);
+
+    /// <summary>Raises a fault on the instruction behind the last port, MMIO or HLT exit (TDX #VE, SNP #VC).</summary>
+    void InjectFaultAtLastExit(int vector, uint? errorCode);
+
+    /// <summary>The guest-physical address (with its confidential bit) of a linear address; false where a read would fault.</summary>
+    bool TryTranslate(ulong linear, out ulong gpa);
+
+    /// <summary>Drops every cached translation and host page pointer: the platform changed its mappings.</summary>
+    void FlushTlb();
+}
