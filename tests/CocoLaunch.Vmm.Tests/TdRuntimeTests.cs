@@ -107,6 +107,37 @@ public sealed class TdRuntimeTests
         Assert.Equal(Firmware.Tdx.TdCall.OperandInvalid | 1, h.Gpr[3]); // RAX, saved in RBX by the harness
     }
 
+    /// <summary>
+    /// tdx_emulate_vmcall: a TDG.VP.VMCALL with R10 != 0 is a KVM hypercall (R10 the number, R11–R13 the arguments)
+    /// that goes through the same ____kvm_emulate_hypercall as a VMCALL: MAP_GPA_RANGE exits to userspace, whose
+    /// ret comes back in R10; an unknown number gets −KVM_ENOSYS there.
+    /// </summary>
+    [Theory]
+    [InlineData(12UL, true, 0xFFFF_FFFF_FFFF_FFEAUL)]
+    [InlineData(5UL, false, 0xFFFF_FFFF_FFFF_FC18UL)]
+    public void TdxEmulateVmcall_KvmHypercallThroughTdvmcall(ulong nr, bool exits, ulong ret)
+    {
+        var h = Create(a =>
+        {
+            a.xor(eax, eax);
+            a.mov(ecx, 0xFC00);
+            a.mov(r10, nr);
+            a.mov(r11, 0x20_0000);
+            a.mov(r12, 1);
+            a.mov(r13, 0x10);
+            Tdcall(a);
+        });
+        if (exits)
+        {
+            var exit = Assert.IsType<KvmExit.Hypercall>(h.Vcpu.Run());
+            Assert.Equal((12UL, 0x20_0000UL, 1UL, 0x10UL, 1UL), (exit.Nr, exit.Args[0], exit.Args[1], exit.Args[2], exit.Flags));
+            exit.Ret = ret;
+        }
+
+        Assert.IsType<KvmExit.Hlt>(h.Vcpu.Run());
+        Assert.Equal(ret, h.Gpr[9]); // R10, saved by the harness
+    }
+
     [Theory]
     [InlineData(0x20_0800UL, 0x1000UL, AlignError)] // misaligned GPA
     [InlineData(0x20_0000UL, 0x800UL, AlignError)] // misaligned size
