@@ -100,8 +100,10 @@ public sealed partial class SevVcpuBackend
     }
 
     /// <summary>
-    /// The page-state change descriptor at SW_SCRATCH in the GHCB (guest-abi.md §5.4): one KVM_EXIT_HYPERCALL per
-    /// run of contiguous entries with one operation; cur_page and cur_entry move as runs complete.
+    /// The page-state change descriptor at SW_SCRATCH in the GHCB (guest-abi.md §5.4), as <c>snp_begin_psc</c> walks
+    /// it: from cur_entry, the first entry with pages left (a partly done 2M entry goes on at 4K), then the following
+    /// entries with the same operation and page size that continue its range, as one KVM_EXIT_HYPERCALL whose
+    /// attributes carry the page-size hint of the first entry. Other operations are completed without an exit.
     /// </summary>
     private KvmExit? PageStateChange(ulong ghcbGpa, byte[] ghcb)
     {
@@ -111,42 +113,73 @@ public sealed partial class SevVcpuBackend
             return FinishGhcb(ghcbGpa, ghcb, 2, 3); // invalid scratch area
         }
 
-        int at = (int)(scratch - ghcbGpa);
-        int cur = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at)), end = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at + 2));
-        if (end >= PscMaxEntries || at + 8 + (8 * (end + 1)) > Ghcb.SharedBufferEnd)
+        if ((Vm.HypercallExitMask & (1UL << (int)KvmLimits.HcMapGpaRange)) == 0)
         {
-            return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidHeader);
+            return FinishGhcb(ghcbGpa, ghcb, 0, PscGeneric);
         }
 
-        while (cur <= end)
+        return NextPscRange(ghcbGpa, ghcb, (int)(scratch - ghcbGpa));
+    }
+
+    private KvmExit? NextPscRange(ulong ghcbGpa, byte[] ghcb, int at)
+    {
+        while (true)
         {
-            ulong entry = U64(ghcb, at + 8 + (8 * cur));
-            ulong op = (entry >> 52) & 0xF;
-            bool large = ((entry >> 56) & 1) != 0;
-            ulong pages = large ? 512UL : 1, done = entry & 0xFFF, gfn = (entry >> 12) & 0xFF_FFFF_FFFF;
-            if (done > pages || (large && gfn % 512 != 0))
+            int cur = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at)), end = BinaryPrimitives.ReadUInt16LittleEndian(ghcb.AsSpan(at + 2));
+            if (end >= PscMaxEntries || at + 8 + (8 * (end + 1)) > Ghcb.SharedBufferEnd)
             {
-                return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidEntry);
+                return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidHeader);
             }
 
-            if (done == pages || op is not (1 or 2))
+            // The first entry with pages left; cur_entry moves past the finished ones as it goes.
+            int idx = cur;
+            PscEntry start = default;
+            ulong gfn = 0, npages = 0;
+            bool huge = false;
+            for (; idx <= end; idx++, SetCurEntry(ghcb, at, idx))
             {
-                cur++; // complete already, or smash/unsmash: nothing to convert
+                start = PscEntry.At(ghcb, at, idx);
+                (gfn, huge) = (start.Gfn, start.Large);
+                npages = huge ? 512UL : 1;
+                if (start.CurPage > npages || gfn % npages != 0)
+                {
+                    return FinishGhcb(ghcbGpa, ghcb, 0, PscInvalidEntry);
+                }
+
+                if (start.CurPage != 0)
+                {
+                    npages -= start.CurPage; // a partly done 2M entry: the rest is split, so 4K from here
+                    gfn += start.CurPage;
+                    huge = false;
+                }
+
+                if (npages != 0)
+                {
+                    break;
+                }
+            }
+
+            if (idx > end)
+            {
+                return FinishGhcb(ghcbGpa, ghcb, 0, 0);
+            }
+
+            int first = idx, inflight = 1;
+            while (++idx <= end && PscEntry.At(ghcb, at, idx) is var next && next.Operation == start.Operation
+                && next.Gfn == start.Gfn + npages && next.CurPage == 0 && next.Large == huge)
+            {
+                inflight++;
+                npages += huge ? 512UL : 1;
+            }
+
+            if (start.Operation is not (PscPrivate or PscShared))
+            {
+                CompletePscEntries(ghcb, at, first, inflight); // SMASH, UNSMASH: nothing to convert
                 continue;
             }
 
-            // One run: this entry from cur_page, then following entries with the same op, contiguous, not started.
-            int last = cur;
-            ulong runPages = pages - done;
-            while (last < end && U64(ghcb, at + 8 + (8 * (last + 1))) is var next && ((next >> 52) & 0xF) == op && (next & 0xFFF) == 0
-                && ((next >> 12) & 0xFF_FFFF_FFFF) == gfn + done + runPages && ((next >> 56) & 1) == 0)
-            {
-                last++;
-                runPages++;
-            }
-
-            int first = cur, stop = last;
-            var exit = new KvmExit.Hypercall(KvmLimits.HcMapGpaRange, [(gfn + done) * Page, runPages, op == 1 ? 0x10UL : 0, 0, 0, 0], Flags: 1);
+            ulong attributes = (start.Operation == PscPrivate ? MapGpaRangeEncrypted : 0) | (start.Large ? MapGpaRangePageSize2M : 0);
+            var exit = new KvmExit.Hypercall(KvmLimits.HcMapGpaRange, [gfn * Page, npages, attributes, 0, 0, 0], Flags: 1);
             snpPending = new SnpPending(exit, e =>
             {
                 if (((KvmExit.Hypercall)e).Ret != 0)
@@ -154,22 +187,42 @@ public sealed partial class SevVcpuBackend
                     return FinishGhcb(ghcbGpa, ghcb, 0, PscGeneric);
                 }
 
-                for (int i = first; i <= stop; i++)
-                {
-                    ulong ent = U64(ghcb, at + 8 + (8 * i));
-                    ulong size = ((ent >> 56) & 1) != 0 ? 512UL : 1;
-                    BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(at + 8 + (8 * i)), (ent & ~0xFFFUL) | size);
-                }
-
-                BinaryPrimitives.WriteUInt16LittleEndian(ghcb.AsSpan(at), (ushort)(stop + 1));
-                return PageStateChange(ghcbGpa, ghcb); // the rest of the descriptor, in the same VMGEXIT
+                CompletePscEntries(ghcb, at, first, inflight);
+                return NextPscRange(ghcbGpa, ghcb, at); // the rest of the descriptor, in the same VMGEXIT
             });
             return exit;
         }
-
-        BinaryPrimitives.WriteUInt16LittleEndian(ghcb.AsSpan(at), (ushort)cur);
-        return FinishGhcb(ghcbGpa, ghcb, 0, 0);
     }
+
+    private const ulong PscPrivate = 1, PscShared = 2, MapGpaRangeEncrypted = 0x10, MapGpaRangePageSize2M = 1;
+
+    /// <summary>One page-state change entry: cur_page [11:0], GFN [51:12], operation [55:52], page size bit 56.</summary>
+    private readonly record struct PscEntry(ulong Raw)
+    {
+        public ulong CurPage => Raw & 0xFFF;
+
+        public ulong Gfn => (Raw >> 12) & 0xFF_FFFF_FFFF;
+
+        public ulong Operation => (Raw >> 52) & 0xF;
+
+        public bool Large => ((Raw >> 56) & 1) != 0;
+
+        public static PscEntry At(byte[] ghcb, int at, int index) => new(U64(ghcb, at + 8 + (8 * index)));
+    }
+
+    /// <summary><c>__snp_complete_one_psc</c>: the in-flight entries are done (cur_page = their size), and cur_entry moves past them.</summary>
+    private static void CompletePscEntries(byte[] ghcb, int at, int first, int count)
+    {
+        for (int i = first; i < first + count; i++)
+        {
+            var entry = PscEntry.At(ghcb, at, i);
+            BinaryPrimitives.WriteUInt64LittleEndian(ghcb.AsSpan(at + 8 + (8 * i)), (entry.Raw & ~0xFFFUL) | (entry.Large ? 512UL : 1));
+        }
+
+        SetCurEntry(ghcb, at, first + count);
+    }
+
+    private static void SetCurEntry(byte[] ghcb, int at, int index) => BinaryPrimitives.WriteUInt16LittleEndian(ghcb.AsSpan(at), (ushort)index);
 
     private KvmExit? FinishGhcb(ulong ghcbGpa, byte[] ghcb, ulong info1, ulong info2)
     {
