@@ -65,7 +65,12 @@ public sealed partial class SnpGuestContext
     public byte[] LaunchDigest => digest.ToArray();
 
     /// <summary>SNP_LAUNCH_START: records the policy; bit 17 must be set.</summary>
-    public void LaunchStart(ulong policy)
+    /// <param name="policy">The guest policy.</param>
+    /// <param name="hostSmtActive">
+    /// Whether SMT is enabled on the host: the firmware then refuses a policy with SMT (bit 16) clear with
+    /// POLICY_FAILURE, since KVM no longer checks that bit itself.
+    /// </param>
+    public void LaunchStart(ulong policy, bool hostSmtActive = false)
     {
         if (Policy is not null)
         {
@@ -75,6 +80,11 @@ public sealed partial class SnpGuestContext
         if ((policy & PolicyReservedMustBeOne) == 0)
         {
             throw new SnpFirmwareException(SnpStatus.PolicyFailure, "SNP_LAUNCH_START", $"policy 0x{policy:x} clears reserved bit 17");
+        }
+
+        if (hostSmtActive && (policy & (1UL << 16)) == 0)
+        {
+            throw new SnpFirmwareException(SnpStatus.PolicyFailure, "SNP_LAUNCH_START", $"policy 0x{policy:x} clears SMT (bit 16) while SMT is enabled on the host");
         }
 
         Policy = policy;

@@ -18,6 +18,7 @@ internal static class Capabilities
         KvmCap.PreFaultMemory => kvm.Profile.TdpEnabled ? 1UL : 0,
         KvmCap.GuestMemfdFlags => (ulong)SupportedGmemFlags(kvm, vm),
         KvmCap.MemoryFaultNowait => kvm.Profile.AbsentMappingFault ? 1UL : 0,
+        KvmCap.X86MemoryFaultExit => kvm.Profile.AbsentMappingFault ? 1UL : 0,
         _ => 0,
     };
 

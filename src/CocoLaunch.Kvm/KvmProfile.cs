@@ -23,6 +23,21 @@ public sealed record KvmProfile
     /// <summary><c>tdx-two-pass-2024</c>: KVM_TDX_EXTEND_MEMORY exists, so a VMM can add every page of a section before extending any.</summary>
     public bool TdxTwoPass { get; init; }
 
+    /// <summary>
+    /// <c>snp-smt-strict</c> (older kernels): KVM_SEV_SNP_LAUNCH_START itself refuses a policy without SMT (bit 16)
+    /// with EINVAL. Newer kernels leave the bit to the firmware (see <see cref="HostSmtActive"/>).
+    /// </summary>
+    public bool SnpSmtStrict { get; init; }
+
+    /// <summary>SMT is enabled on the host (BIOS): the SNP firmware then fails LAUNCH_START with POLICY_FAILURE when the policy clears SMT.</summary>
+    public bool HostSmtActive { get; init; } = true;
+
+    /// <summary>The host's EPT supports 5 levels; without it KVM_TDX_INIT_VM refuses GPAW 52 (<c>setup_tdparams_eptp_controls</c>).</summary>
+    public bool Ept5Level { get; init; } = true;
+
+    /// <summary><c>tdx-6.16</c>: no KVM_TDX_TERMINATE_VM (6.17+), which is then an unknown id (EINVAL).</summary>
+    public bool Tdx616 { get; init; }
+
     /// <summary>guest_memfd folio size in bytes; upstream allocates only 4 KiB folios (the hugetlb series allows 2M/1G).</summary>
     public ulong GmemFolioSize { get; init; } = Abi.PageSize.Size4K;
 }

@@ -26,6 +26,7 @@ public sealed partial class VmFd
     /// </summary>
     public void SetMemoryAttributes(KvmMemoryAttributesArgs args)
     {
+        ThrowIfDead();
         var supported = Type.HasPrivateMemory() && !Kvm.Profile.GmemInPlaceConversion ? KvmMemoryAttributes.Private : KvmMemoryAttributes.None;
         if (args.Flags != 0)
         {

@@ -16,6 +16,7 @@ public sealed partial class VmFd
     /// <summary>KVM_SET_USER_MEMORY_REGION: the v1 ioctl, which cannot describe a guest_memfd.</summary>
     public void SetUserMemoryRegion(KvmUserspaceMemoryRegion region)
     {
+        ThrowIfDead();
         // The userfault RFC gave v1 slots bit 2 as KVM_MEM_ABSENT_MAPPING_FAULT (v1 can never mean guest_memfd).
         bool absentMapping = Kvm.Profile.AbsentMappingFault && region.Flags.HasFlag(KvmMemFlags.AbsentMappingFault);
         if (absentMapping)
@@ -39,7 +40,11 @@ public sealed partial class VmFd
     }
 
     /// <summary>KVM_SET_USER_MEMORY_REGION2: create, delete, move or change the flags of a memslot.</summary>
-    public void SetUserMemoryRegion2(KvmUserspaceMemoryRegion2 region) => SetMemoryRegion(region, absentMapping: false);
+    public void SetUserMemoryRegion2(KvmUserspaceMemoryRegion2 region)
+    {
+        ThrowIfDead();
+        SetMemoryRegion(region, absentMapping: false);
+    }
 
     /// <summary><c>__kvm_set_memory_region</c>, in the kernel's check order (kvm-memory-model.md §3).</summary>
     private void SetMemoryRegion(KvmUserspaceMemoryRegion2 r, bool absentMapping)

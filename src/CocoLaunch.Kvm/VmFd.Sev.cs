@@ -15,22 +15,26 @@ public sealed partial class VmFd
         switch (cmd.Id)
         {
             case KvmSevCmdId.LaunchStart:
+                // sev_launch_start copies kvm_sev_launch_start from data first: no struct is EFAULT.
+                var start = cmd.Data as KvmSevLaunchStart? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_LAUNCH_START: no data");
                 if (Sev is not null)
                 {
+                    // Model choice: KVM itself has no such check; a second LAUNCH_START fails in the firmware's ASID bind.
                     throw new KvmException(Errno.EINVAL, "KVM_SEV_LAUNCH_START: the guest is already launched");
                 }
 
-                var start = cmd.Data as KvmSevLaunchStart? ?? default;
-                Sev = new SevGuestContext(MeasurementLog);
-                Sev.LaunchStart(start.Policy);
+                var context = new SevGuestContext(MeasurementLog);
+                Guarded(cmd, () => context.LaunchStart(start.Policy));
+                Sev = context;
                 break;
             case KvmSevCmdId.LaunchUpdateData:
                 var u = cmd.Data as KvmSevLaunchUpdateData? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_LAUNCH_UPDATE_DATA: no data");
-                var data = new byte[u.Len];
-                Kvm.Host.Read(new Memory.Hva(u.Uaddr), data);
+                var data = PinSevSource(u.Uaddr, u.Len);
                 Guarded(cmd, () => RequireSev().LaunchUpdateData(GpaOfHost(u.Uaddr), data));
                 break;
-            case KvmSevCmdId.LaunchUpdateVmsa when Type == KvmVmType.SevEs:
+            case KvmSevCmdId.LaunchUpdateVmsa when Type != KvmVmType.SevEs:
+                throw new KvmException(Errno.ENOTTY, $"KVM_SEV_LAUNCH_UPDATE_VMSA on a {Type} VM (sev_launch_update_vmsa needs SEV-ES)");
+            case KvmSevCmdId.LaunchUpdateVmsa:
                 var order = VcpusInOrder();
                 for (int i = 0; i < order.Count; i++)
                 {
@@ -45,6 +49,30 @@ public sealed partial class VmFd
             default:
                 throw new KvmException(Errno.EINVAL, $"SEV command {(uint)cmd.Id} is not supported on a {Type} VM");
         }
+    }
+
+    /// <summary>
+    /// <c>sev_pin_memory</c> for LAUNCH_UPDATE_DATA: an empty or wrapping range is EINVAL; pages that cannot be
+    /// pinned (unmapped host memory) are ENOMEM.
+    /// </summary>
+    private byte[] PinSevSource(ulong uaddr, uint len)
+    {
+        if (len == 0 || uaddr + len < uaddr)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_LAUNCH_UPDATE_DATA: range 0x{uaddr:x}+0x{len:x} is empty or wraps");
+        }
+
+        var data = new byte[len];
+        try
+        {
+            Kvm.Host.Read(new Memory.Hva(uaddr), data);
+        }
+        catch (Memory.HostFaultException e)
+        {
+            throw new KvmException(Errno.ENOMEM, $"KVM_SEV_LAUNCH_UPDATE_DATA: cannot pin 0x{uaddr:x}+0x{len:x}: {e.Message}");
+        }
+
+        return data;
     }
 
     private SevGuestContext RequireSev() => Sev ?? throw new KvmException(Errno.EINVAL, "no KVM_SEV_LAUNCH_START");

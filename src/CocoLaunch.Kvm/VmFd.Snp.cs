@@ -15,28 +15,37 @@ public sealed partial class VmFd
     /// <summary>The guest's context in the emulated SNP firmware, once KVM_SEV_SNP_LAUNCH_START has run.</summary>
     public SnpGuestContext? Snp { get; private set; }
 
-    /// <summary>KVM_MEMORY_ENCRYPT_OP with a kvm_sev_cmd: the SNP launch commands (kvm-memory-model.md §10).</summary>
-    public void MemoryEncryptOp(KvmSevCmd cmd)
+    /// <summary>
+    /// KVM_MEMORY_ENCRYPT_OP with a kvm_sev_cmd, in the order of <c>sev_mem_enc_ioctl</c> (arch/x86/kvm/svm/sev.c):
+    /// a NULL argument is a no-op returning 0; an SNP VM refuses every legacy id (below 100) with EPERM; each
+    /// command then checks the VM type itself (ENOTTY, or EINVAL for SNP_LAUNCH_UPDATE); an unknown id is EINVAL.
+    /// </summary>
+    public void MemoryEncryptOp(KvmSevCmd? cmd)
     {
-        if (Type is KvmVmType.Sev or KvmVmType.SevEs)
+        ThrowIfDead();
+        if (cmd is null)
         {
-            lock (slotsLock)
-            {
-                LegacySevCommand(cmd);
-            }
-
-            return;
+            return; // sev_mem_enc_ioctl: "if (!argp) return 0;"
         }
 
-        if (Type != KvmVmType.Snp)
+        if (Type is not (KvmVmType.Sev or KvmVmType.SevEs or KvmVmType.Snp))
         {
+            // Not an SEV-family VM: the model treats the host as the VM's vendor, so there is no SEV dispatcher.
             throw new KvmException(Errno.ENOTTY, $"SEV commands on a {Type} VM");
         }
 
         lock (slotsLock)
         {
+            if (Type == KvmVmType.Snp && (uint)cmd.Id < (uint)KvmSevCmdId.SnpLaunchStart)
+            {
+                throw new KvmException(Errno.EPERM, $"SEV command {(uint)cmd.Id} is a legacy command; an SNP VM takes only SNP commands");
+            }
+
             switch (cmd.Id)
             {
+                case KvmSevCmdId.LaunchStart or KvmSevCmdId.LaunchUpdateData or KvmSevCmdId.LaunchUpdateVmsa or KvmSevCmdId.LaunchMeasure:
+                    LegacySevCommand(cmd);
+                    break;
                 case KvmSevCmdId.SnpLaunchStart:
                     SnpLaunchStart(cmd);
                     break;
@@ -47,29 +56,54 @@ public sealed partial class VmFd
                     SnpLaunchFinish(cmd);
                     break;
                 default:
-                    throw new KvmException((uint)cmd.Id < 100 ? Errno.EPERM : Errno.EINVAL, $"SEV command {(uint)cmd.Id} is not an SNP launch command");
+                    throw new KvmException(Errno.EINVAL, $"SEV command {(uint)cmd.Id} is not supported");
             }
         }
     }
 
+    /// <summary>
+    /// KVM_SEV_SNP_LAUNCH_START, checks in the order of <c>snp_launch_start</c>: not SNP → ENOTTY; copy → EFAULT;
+    /// a context exists → EINVAL; flags → EINVAL; policy bits outside KVM's mask → EINVAL; RSVD_MBO clear →
+    /// EINVAL; (snp-smt-strict) SMT clear → EINVAL; SINGLE_SOCKET → EINVAL; then the firmware.
+    /// </summary>
     private void SnpLaunchStart(KvmSevCmd cmd)
     {
-        var start = cmd.Data as KvmSevSnpLaunchStart? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_START: no data");
-        if (Snp is not null || start.Flags != 0)
+        if (Type != KvmVmType.Snp)
         {
-            throw new KvmException(Errno.EINVAL, "KVM_SEV_SNP_LAUNCH_START: a context exists, or flags are not 0");
+            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_START on a {Type} VM");
+        }
+
+        var start = cmd.Data as KvmSevSnpLaunchStart? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_START: no data");
+        if (Snp is not null)
+        {
+            throw new KvmException(Errno.EINVAL, "KVM_SEV_SNP_LAUNCH_START: an SNP context already exists");
+        }
+
+        if (start.Flags != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: flags 0x{start.Flags:x} must be 0");
         }
 
         ulong p = start.Policy;
-        if ((p & ~SnpPolicyBits.KvmValidMask) != 0 || (p & SnpPolicyBits.ReservedMustBeOne) == 0 || (p & SnpPolicyBits.Smt) == 0 || (p & SnpPolicyBits.SingleSocket) != 0)
+        if ((p & ~SnpPolicyBits.KvmValidMask) != 0)
         {
-            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} (needs bits 16 and 17, refuses 20 and unknown bits)");
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} has bits outside 0x{SnpPolicyBits.KvmValidMask:x}");
+        }
+
+        if ((p & SnpPolicyBits.ReservedMustBeOne) == 0 || (Kvm.Profile.SnpSmtStrict && (p & SnpPolicyBits.Smt) == 0))
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} lacks a must-be-set bit (17{(Kvm.Profile.SnpSmtStrict ? ", 16" : "")})");
+        }
+
+        if ((p & SnpPolicyBits.SingleSocket) != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_START: policy 0x{p:x} asks for SINGLE_SOCKET, which KVM does not support");
         }
 
         var context = new SnpGuestContext(MeasurementLog, Kvm.SnpCpuidPolicy) { ParallelContents = Kvm.ParallelPageHashing };
         try
         {
-            context.LaunchStart(p);
+            context.LaunchStart(p, Kvm.Profile.HostSmtActive);
         }
         catch (SnpFirmwareException e)
         {
@@ -86,11 +120,17 @@ public sealed partial class VmFd
     /// </summary>
     private void SnpLaunchUpdate(KvmSevCmd cmd)
     {
+        // snp_launch_update: "not SNP or no context" comes before the copy, and is EINVAL (not ENOTTY).
+        if (Type != KvmVmType.Snp || Snp is null)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_UPDATE: {(Type != KvmVmType.Snp ? $"a {Type} VM" : "no KVM_SEV_SNP_LAUNCH_START")}");
+        }
+
         var u = cmd.Data as KvmSevSnpLaunchUpdate? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_UPDATE: no data");
         var type = (SnpPageType)u.Type;
-        if (Snp is null || u.Len % Page != 0 || u.Flags != 0 || type is not (SnpPageType.Normal or SnpPageType.Zero or SnpPageType.Unmeasured or SnpPageType.Secrets or SnpPageType.Cpuid))
+        if (u.Len % Page != 0 || u.Flags != 0 || type is not (SnpPageType.Normal or SnpPageType.Zero or SnpPageType.Unmeasured or SnpPageType.Secrets or SnpPageType.Cpuid))
         {
-            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_UPDATE: no context, or len 0x{u.Len:x} / flags {u.Flags} / type {u.Type} invalid");
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_UPDATE: len 0x{u.Len:x} / flags {u.Flags} / type {u.Type} invalid");
         }
 
         var slot = slots.Find(u.GfnStart);
@@ -243,23 +283,36 @@ public sealed partial class VmFd
     /// <summary>KVM_SEV_SNP_LAUNCH_FINISH: every vCPU's VMSA is measured (vCPU 0 first), then the launch closes.</summary>
     private void SnpLaunchFinish(KvmSevCmd cmd)
     {
-        var finish = cmd.Data as KvmSevSnpLaunchFinish? ?? default;
-        if (Snp is null || finish.Flags != 0)
+        // snp_launch_finish: not SNP → ENOTTY; no context → EINVAL; copy → EFAULT; flags → EINVAL.
+        if (Type != KvmVmType.Snp)
         {
-            throw new KvmException(Errno.EINVAL, "KVM_SEV_SNP_LAUNCH_FINISH: no context, or flags are not 0");
+            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_FINISH on a {Type} VM");
         }
 
-        byte[]? idBlock = null, idAuth = null;
-        if (finish.IdBlockEn != 0)
+        if (Snp is null)
         {
-            idBlock = CopyFromUser(finish.IdBlockUaddr, IdBlock.Size, "id_block_uaddr");
-            idAuth = CopyFromUser(finish.IdAuthUaddr, IdAuth.Size, "id_auth_uaddr");
+            throw new KvmException(Errno.EINVAL, "KVM_SEV_SNP_LAUNCH_FINISH: no KVM_SEV_SNP_LAUNCH_START");
+        }
+
+        var finish = cmd.Data as KvmSevSnpLaunchFinish? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_FINISH: no data");
+        if (finish.Flags != 0)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_FINISH: flags 0x{finish.Flags:x} must be 0");
         }
 
         try
         {
+            // snp_launch_update_vmsa runs before the ID block is read: a bad id_block_uaddr fails with EFAULT
+            // after every VMSA has been measured.
             var vmsas = VcpusInOrder().Select(v => v.SevEsSaveArea ?? throw new KvmException(Errno.EINVAL, $"vCPU {v.Id} has no VMSA")).ToList();
             Snp.LaunchUpdateVmsas(InitialVmsaGpa, vmsas);
+
+            byte[]? idBlock = null, idAuth = null;
+            if (finish.IdBlockEn != 0)
+            {
+                idBlock = CopyFromUser(finish.IdBlockUaddr, IdBlock.Size, "id_block_uaddr");
+                idAuth = CopyFromUser(finish.IdAuthUaddr, IdAuth.Size, "id_auth_uaddr");
+            }
 
             Snp.LaunchFinish(idBlock, idAuth, finish.AuthKeyEn != 0);
         }

@@ -25,6 +25,9 @@ public sealed partial class VmFd
 
     public TdState TdState { get; private set; }
 
+    /// <summary>KVM_TDX_TERMINATE_VM has run: the HKID is released and the VM is dead (every VM ioctl is EIO).</summary>
+    public bool TdxTerminated { get; private set; }
+
     /// <summary>The TD inside the emulated TDX module, once KVM_TDX_INIT_VM has run.</summary>
     public TdxTd? Td { get; private set; }
 
@@ -39,14 +42,22 @@ public sealed partial class VmFd
     public MeasurementLog MeasurementLog { get; set; } = new();
 
     /// <summary>
-    /// KVM_MEMORY_ENCRYPT_OP on the VM fd: KVM_TDX_CAPABILITIES, INIT_VM and FINALIZE_VM (kvm-memory-model.md §9).
-    /// The command is written back with hw_error filled in, except for an unknown id.
+    /// KVM_MEMORY_ENCRYPT_OP on the VM fd, in the order of <c>tdx_vm_ioctl</c> (arch/x86/kvm/vmx/tdx.c): copy
+    /// (no struct) → EFAULT; hw_error ≠ 0 → EINVAL; then, under kvm->lock, CAPABILITIES, INIT_VM, FINALIZE_VM
+    /// and (6.17+) TERMINATE_VM. An unknown id — including the vCPU commands INIT_VCPU, INIT_MEM_REGION and
+    /// GET_CPUID — is EINVAL. The command is written back with hw_error filled in, except for an unknown id.
     /// </summary>
-    public void MemoryEncryptOp(KvmTdxCmd cmd)
+    public void MemoryEncryptOp(KvmTdxCmd? cmd)
     {
+        ThrowIfDead();
         if (Type != KvmVmType.Tdx)
         {
             throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP with a kvm_tdx_cmd on a {Type} VM");
+        }
+
+        if (cmd is null)
+        {
+            throw new KvmException(Errno.EFAULT, "KVM_MEMORY_ENCRYPT_OP: no kvm_tdx_cmd");
         }
 
         if (cmd.HwError != 0)
@@ -67,6 +78,9 @@ public sealed partial class VmFd
                 case KvmTdxCmdId.FinalizeVm:
                     TdxFinalizeVm(cmd);
                     break;
+                case KvmTdxCmdId.TerminateVm when !Kvm.Profile.Tdx616:
+                    TdxTerminateVm();
+                    break;
                 default:
                     throw new KvmException(Errno.EINVAL, $"TDX VM command {(uint)cmd.Id} is not a VM-scope command");
             }
@@ -84,7 +98,14 @@ public sealed partial class VmFd
         new(0x8000_0008, 0, 0, 0x00FF_00FF, 0, 0, 0),
     ];
 
-    private static void TdxCapabilities(KvmTdxCmd cmd)
+    /// <summary>TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT: the TDVMCALL leaf 1 bit KVM lets userspace handle (6.17+).</summary>
+    public const ulong TdvmcallInfoSetupEventNotifyInterrupt = 1UL << 1;
+
+    /// <summary>
+    /// KVM_TDX_CAPABILITIES, as <c>tdx_get_capabilities</c>: flags → EINVAL; reading cpuid.nent → EFAULT;
+    /// nent below the configurable-leaf count → E2BIG with nothing written back; then the whole struct.
+    /// </summary>
+    private void TdxCapabilities(KvmTdxCmd cmd)
     {
         if (cmd.Flags != 0)
         {
@@ -94,16 +115,24 @@ public sealed partial class VmFd
         var caps = cmd.Data as KvmTdxCapabilities ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_CAPABILITIES: no kvm_tdx_capabilities");
         if (caps.CpuidNent < ConfigurableCpuid.Length)
         {
-            caps.CpuidNent = (uint)ConfigurableCpuid.Length;
-            throw new KvmException(Errno.E2BIG, $"KVM_TDX_CAPABILITIES: room for {ConfigurableCpuid.Length} CPUID entries needed");
+            throw new KvmException(Errno.E2BIG, $"KVM_TDX_CAPABILITIES: room for {caps.CpuidNent} CPUID entries, {ConfigurableCpuid.Length} needed");
         }
 
         caps.SupportedAttrs = TdxSupportedAttributes;
         caps.SupportedXfam = TdxSupportedXfam;
+        caps.KernelTdvmcallInfo1R11 = 0;
+        caps.UserTdvmcallInfo1R11 = Kvm.Profile.Tdx616 ? 0 : TdvmcallInfoSetupEventNotifyInterrupt;
+        caps.KernelTdvmcallInfo1R12 = 0;
+        caps.UserTdvmcallInfo1R12 = 0;
         caps.CpuidNent = (uint)ConfigurableCpuid.Length;
         caps.Cpuid = [.. ConfigurableCpuid];
     }
 
+    /// <summary>
+    /// KVM_TDX_INIT_VM in the order of <c>tdx_td_init</c> and <c>setup_tdparams</c>: state, flags, copy, nent,
+    /// reserved, cpuid.padding, then vCPUs (EBUSY), attributes, xfam, GPAW (0x80000008, 48 or 52, 52 only with
+    /// 5-level EPT), and every CPUID entry must be a configurable leaf with configurable bits.
+    /// </summary>
     private void TdxInitVm(KvmTdxCmd cmd)
     {
         if (TdState != TdState.Uninitialized)
@@ -117,14 +146,15 @@ public sealed partial class VmFd
         }
 
         var init = cmd.Data as KvmTdxInitVm ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_INIT_VM: no kvm_tdx_init_vm");
-        if (init.Cpuid.Count > KvmTdxInitVm.MaxCpuidEntries)
+        var cpuid = init.Cpuid ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_INIT_VM: no CPUID entries");
+        if (cpuid.Count > KvmTdxInitVm.MaxCpuidEntries)
         {
-            throw new KvmException(Errno.E2BIG, $"KVM_TDX_INIT_VM: {init.Cpuid.Count} CPUID entries, at most {KvmTdxInitVm.MaxCpuidEntries}");
+            throw new KvmException(Errno.E2BIG, $"KVM_TDX_INIT_VM: {cpuid.Count} CPUID entries, at most {KvmTdxInitVm.MaxCpuidEntries}");
         }
 
-        if (init.Reserved.Any(r => r != 0) || init.CpuidPadding != 0)
+        if (init.Reserved is not { Length: 12 } reserved || reserved.Any(r => r != 0) || init.CpuidPadding != 0)
         {
-            throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VM: reserved fields must be 0");
+            throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VM: reserved[12] and cpuid.padding must be 0");
         }
 
         if (VcpuCount > 0)
@@ -137,18 +167,69 @@ public sealed partial class VmFd
             throw new KvmException(Errno.EINVAL, $"KVM_TDX_INIT_VM: attributes 0x{init.Attributes:x} or xfam 0x{init.Xfam:x} not supported");
         }
 
-        var phys = init.Cpuid.FirstOrDefault(e => e.Function == 0x8000_0008 && e.Index == 0);
+        uint gpaw = TdxGuestPhysBits(cpuid);
+        TdxCheckCpuid(cpuid);
+
+        byte[] Measurement(byte[]? field, string name) => field is { Length: 48 } ? field : throw new KvmException(Errno.EFAULT, $"KVM_TDX_INIT_VM: {name} must be 48 bytes");
+        var mrConfigId = Measurement(init.MrConfigId, "mrconfigid");
+        var mrOwner = Measurement(init.MrOwner, "mrowner");
+        var mrOwnerConfig = Measurement(init.MrOwnerConfig, "mrownerconfig");
+
+        SharedGpaBit = (int)gpaw - 1;
+        Mmu.SharedAliasBit = SharedGpaBit;
+        Td = new TdxTd(SharedGpaBit.Value, MeasurementLog);
+        Td.MngInit(new TdParams(init.Attributes, init.Xfam, mrConfigId, mrOwner, mrOwnerConfig));
+        TdState = TdState.Initialized;
+    }
+
+    /// <summary>
+    /// <c>setup_tdparams_eptp_controls</c>: CPUID 0x80000008 must be present with GPAW (EAX[23:16]) 48 or 52, and
+    /// 52 needs a host with 5-level EPT.
+    /// </summary>
+    private uint TdxGuestPhysBits(List<KvmCpuidEntry2> cpuid)
+    {
+        var phys = cpuid.FirstOrDefault(e => e.Function == 0x8000_0008 && e.Index == 0);
         uint gpaw = (phys.Eax >> 16) & 0xFF;
         if (phys.Function != 0x8000_0008 || gpaw is not (48 or 52))
         {
             throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VM: CPUID 0x80000008 must give GPAW 48 or 52");
         }
 
-        SharedGpaBit = (int)gpaw - 1;
-        Mmu.SharedAliasBit = SharedGpaBit;
-        Td = new TdxTd(SharedGpaBit.Value, MeasurementLog);
-        Td.MngInit(new TdParams(init.Attributes, init.Xfam, init.MrConfigId, init.MrOwner, init.MrOwnerConfig));
-        TdState = TdState.Initialized;
+        if (gpaw == 52 && !Kvm.Profile.Ept5Level)
+        {
+            throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VM: GPAW 52 needs 5-level EPT, which this host lacks");
+        }
+
+        return gpaw;
+    }
+
+    /// <summary>
+    /// <c>setup_tdparams_cpuids</c>: every user entry must land in a configurable leaf's slot (else EINVAL, as KVM
+    /// counts copied entries against nent); bits outside the leaf's configurable mask stand for the TDX
+    /// module's TDH.MNG.INIT operand check (EINVAL).
+    /// </summary>
+    private static void TdxCheckCpuid(List<KvmCpuidEntry2> cpuid)
+    {
+        int copied = 0;
+        foreach (var leaf in ConfigurableCpuid)
+        {
+            var match = cpuid.FirstOrDefault(e => e.Function == leaf.Function && ((e.Flags & 1) == 0 || e.Index == leaf.Index));
+            if (match.Function != leaf.Function || cpuid.IndexOf(match) < 0)
+            {
+                continue;
+            }
+
+            copied++;
+            if ((match.Eax & ~leaf.Eax) != 0 || (match.Ebx & ~leaf.Ebx) != 0 || (match.Ecx & ~leaf.Ecx) != 0 || (match.Edx & ~leaf.Edx) != 0)
+            {
+                throw new KvmException(Errno.EINVAL, $"KVM_TDX_INIT_VM: CPUID 0x{leaf.Function:x} sets bits the TD cannot configure");
+            }
+        }
+
+        if (copied != cpuid.Count)
+        {
+            throw new KvmException(Errno.EINVAL, $"KVM_TDX_INIT_VM: {cpuid.Count - copied} CPUID entr{(cpuid.Count - copied == 1 ? "y is" : "ies are")} not configurable leaves");
+        }
     }
 
     /// <summary>
@@ -177,6 +258,11 @@ public sealed partial class VmFd
         }
     }
 
+    /// <summary>
+    /// KVM_TDX_FINALIZE_VM as <c>tdx_td_finalize</c>: no HKID (INIT_VM not done, or terminated) or already
+    /// RUNNABLE → EINVAL; premapped pages → EINVAL; TDH.MR.FINALIZE busy → EBUSY, other failure → EIO.
+    /// (The model also refuses flags or data, which upstream ignores; kept for the documented "must be 0".)
+    /// </summary>
     private void TdxFinalizeVm(KvmTdxCmd cmd)
     {
         if (TdState != TdState.Initialized || cmd.Flags != 0 || cmd.Data is not null)
@@ -224,5 +310,18 @@ public sealed partial class VmFd
                 }
             }
         };
+    }
+
+    /// <summary>
+    /// KVM_TDX_TERMINATE_VM (6.17+, <c>tdx_terminate_vm</c>): all vCPUs are try-locked (a busy one → EBUSY), the VM
+    /// is marked dead (<c>kvm_vm_dead</c>: later VM ioctls and KVM_RUN fail with EIO) and the HKID released.
+    /// flags and data are not checked by the kernel. The model cannot see a vCPU mid-ioctl (its mutex is the
+    /// vCPU's own), so it never answers EBUSY.
+    /// </summary>
+    private void TdxTerminateVm()
+    {
+        Dead = true;
+        Bugged ??= "the TD was terminated (KVM_TDX_TERMINATE_VM)";
+        TdxTerminated = true;
     }
 }

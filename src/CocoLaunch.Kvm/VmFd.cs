@@ -42,6 +42,18 @@ public sealed partial class VmFd
     /// <summary>The TDX shared-GPA bit (GPAW 48 → bit 47), or null when the VM has no shared alias.</summary>
     public int? SharedGpaBit { get; internal set; }
 
+    /// <summary><c>kvm->vm_dead</c>: every later VM ioctl fails with EIO (<c>kvm_vm_ioctl</c>). Set by KVM_TDX_TERMINATE_VM.</summary>
+    public bool Dead { get; private set; }
+
+    /// <summary>The <c>kvm_vm_ioctl</c> entry check: a dead (or bugged) VM answers every ioctl with EIO.</summary>
+    private void ThrowIfDead()
+    {
+        if (Dead || Bugged is not null)
+        {
+            throw new KvmException(Errno.EIO, $"the VM is dead: {Bugged ?? "kvm_vm_dead"}");
+        }
+    }
+
     /// <summary>Set once KVM has marked the VM bugged (KVM_BUG_ON): every KVM_RUN fails with EIO, saying why.</summary>
     public string? Bugged { get; internal set; }
 
@@ -61,27 +73,62 @@ public sealed partial class VmFd
     public IReadOnlyList<Memslot> Memslots => slots.All;
 
     /// <summary>KVM_CHECK_EXTENSION on the VM fd.</summary>
-    public ulong CheckExtension(KvmCap cap) => Capabilities.Check(Kvm, this, cap);
-
-    /// <summary>KVM_ENABLE_CAP. Only KVM_CAP_EXIT_HYPERCALL is modelled.</summary>
-    public void EnableCap(KvmEnableCap cap)
+    public ulong CheckExtension(KvmCap cap)
     {
-        if (cap.Cap != KvmCap.ExitHypercall || cap.Flags != 0)
+        ThrowIfDead();
+        return Capabilities.Check(Kvm, this, cap);
+    }
+
+    /// <summary>KVM_CAP_X86_MEMORY_FAULT_EXIT's enabled reasons (absent-mapping-rfc): KVM_MEMFAULT_REASON_* bits.</summary>
+    public KvmMemoryExitFlags MemoryFaultExitReasons { get; private set; }
+
+    /// <summary>
+    /// KVM_ENABLE_CAP in the order of <c>kvm_vm_ioctl</c> → <c>kvm_vm_ioctl_enable_cap_generic</c> →
+    /// x86 <c>kvm_vm_ioctl_enable_cap</c>: no struct → EFAULT; (absent-mapping-rfc, generic layer, flags not
+    /// checked) KVM_CAP_X86_MEMORY_FAULT_EXIT with unknown reasons → EINVAL; then x86: flags ≠ 0 → EINVAL,
+    /// KVM_CAP_EXIT_HYPERCALL with bits outside the valid mask → EINVAL, any other cap (including the
+    /// check-only KVM_CAP_MEMORY_FAULT_INFO and KVM_CAP_MEMORY_FAULT_NOWAIT) → EINVAL.
+    /// </summary>
+    public void EnableCap(KvmEnableCap? args)
+    {
+        ThrowIfDead();
+        var cap = args ?? throw new KvmException(Errno.EFAULT, "KVM_ENABLE_CAP: no kvm_enable_cap");
+        if (cap.Cap == KvmCap.X86MemoryFaultExit && Kvm.Profile.AbsentMappingFault)
         {
-            throw new KvmException(Errno.EINVAL, $"KVM_ENABLE_CAP {(uint)cap.Cap} with flags {cap.Flags} is not supported");
+            var valid = KvmMemoryExitFlags.ReasonUnknown | KvmMemoryExitFlags.AbsentMapping;
+            if ((cap.Arg0 & ~(ulong)valid) != 0)
+            {
+                throw new KvmException(Errno.EINVAL, $"KVM_CAP_X86_MEMORY_FAULT_EXIT reasons 0x{cap.Arg0:x} have bits outside 0x{(ulong)valid:x}");
+            }
+
+            MemoryFaultExitReasons = (KvmMemoryExitFlags)cap.Arg0;
+            return;
         }
 
-        if ((cap.Arg0 & ~KvmLimits.ExitHypercallValidMask) != 0)
+        if (cap.Flags != 0)
         {
-            throw new KvmException(Errno.EINVAL, $"hypercall exit mask 0x{cap.Arg0:x} has bits outside 0x{KvmLimits.ExitHypercallValidMask:x}");
+            throw new KvmException(Errno.EINVAL, $"KVM_ENABLE_CAP {(uint)cap.Cap}: flags 0x{cap.Flags:x} must be 0");
         }
 
-        HypercallExitMask = cap.Arg0;
+        switch (cap.Cap)
+        {
+            case KvmCap.ExitHypercall:
+                if ((cap.Arg0 & ~KvmLimits.ExitHypercallValidMask) != 0)
+                {
+                    throw new KvmException(Errno.EINVAL, $"hypercall exit mask 0x{cap.Arg0:x} has bits outside 0x{KvmLimits.ExitHypercallValidMask:x}");
+                }
+
+                HypercallExitMask = cap.Arg0;
+                break;
+            default:
+                throw new KvmException(Errno.EINVAL, $"KVM_ENABLE_CAP {(uint)cap.Cap} cannot be enabled on x86");
+        }
     }
 
     /// <summary>KVM_CREATE_VCPU.</summary>
     public VcpuFd CreateVcpu(uint id)
     {
+        ThrowIfDead();
         lock (vcpus)
         {
             if (id >= MaxVcpuIds)
@@ -123,6 +170,7 @@ public sealed partial class VmFd
     /// <summary>KVM_CREATE_GUEST_MEMFD; returns the new fd.</summary>
     public int CreateGuestMemfd(KvmCreateGuestMemfd args)
     {
+        ThrowIfDead();
         var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this), Kvm.Profile.GmemInPlaceConversion);
         return Kvm.Fds.Add(gmem);
     }

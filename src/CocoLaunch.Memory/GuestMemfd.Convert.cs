@@ -5,7 +5,7 @@ namespace CocoLaunch.Memory;
 public sealed partial class GuestMemfd
 {
     /// <summary>Whether the file takes KVM_GMEM_CONVERT_* (the in-place conversion series is enabled).</summary>
-    public bool InPlaceConversion { get; init; }
+    public bool InPlaceConversion { get; }
 
     /// <summary>Whether the guest owns the page (private) rather than sharing it with the host.</summary>
     public bool IsPrivatePage(ulong page) => !Shareability.IsShared(page);
@@ -61,6 +61,14 @@ public sealed partial class GuestMemfd
                 return;
             }
 
+            // kvm_gmem_convert_range: invalidation begins (KVM mappings of every changing range are zapped, shared
+            // and private) for all ranges first; only then does kvm_gmem_convert_should_proceed unmap host PTEs and
+            // check refcounts. An EAGAIN therefore leaves the guest's mappings zapped, with no state changed.
+            foreach (var (start, end, _) in changing)
+            {
+                InvalidateBound(start, end - start, privateOnly: false);
+            }
+
             if (!toShared)
             {
                 // Host PTEs are gone at this point (host accesses now check shareability); what remains are pins.
@@ -79,7 +87,6 @@ public sealed partial class GuestMemfd
 
             foreach (var (start, end, _) in changing)
             {
-                InvalidateBound(start, end - start, privateOnly: false);
                 Shareability.Set(start, end - start, toShared);
             }
         }

@@ -27,13 +27,17 @@ public sealed partial class GuestMemfd
     // Faults check poison on every call; with nothing poisoned (the normal case) they take no lock.
     private volatile bool anyPoisoned;
 
-    private GuestMemfd(object owner, ulong size, GuestMemfdFlags flags)
+    private GuestMemfd(object owner, ulong size, GuestMemfdFlags flags, bool inPlaceConversion)
     {
         Owner = owner;
         Size = size;
         Flags = flags;
         Inode = Interlocked.Increment(ref nextInode);
-        Shareability = new ShareabilityMap(size / Page, flags.HasFlag(GuestMemfdFlags.InitShared));
+        // Merged kernels: INIT_SHARED makes the file start shared. RFC v2 (kvm_gmem_shareability_setup): bit 1 is
+        // INIT_PRIVATE, and a file without it starts shared (SHAREABILITY_ALL).
+        bool startShared = inPlaceConversion ? !flags.HasFlag(GuestMemfdFlags.InitPrivate) : flags.HasFlag(GuestMemfdFlags.InitShared);
+        Shareability = new ShareabilityMap(size / Page, startShared);
+        InPlaceConversion = inPlaceConversion;
     }
 
     /// <summary>The VM that created the file (bindings from another VM are refused).</summary>
@@ -61,6 +65,12 @@ public sealed partial class GuestMemfd
     /// </summary>
     public static GuestMemfd Create(object owner, ulong size, GuestMemfdFlags flags, GuestMemfdFlags supported, bool inPlaceConversion = false)
     {
+        if (inPlaceConversion)
+        {
+            // RFC v2 kvm_gmem_create: SUPPORT_SHARED is valid, and INIT_PRIVATE only together with it.
+            supported = GuestMemfdFlags.SupportShared | (flags.HasFlag(GuestMemfdFlags.SupportShared) ? GuestMemfdFlags.InitPrivate : 0);
+        }
+
         if ((flags & ~supported) != 0)
         {
             throw new KvmException(Errno.EINVAL, $"guest_memfd flags 0x{(ulong)flags:x} include unsupported bits 0x{(ulong)(flags & ~supported):x}");
@@ -76,7 +86,7 @@ public sealed partial class GuestMemfd
             throw new KvmException(Errno.EINVAL, $"guest_memfd size 0x{size:x} is not page aligned");
         }
 
-        return new GuestMemfd(owner, size, flags) { InPlaceConversion = inPlaceConversion };
+        return new GuestMemfd(owner, size, flags, inPlaceConversion);
     }
 
     /// <summary>fstat(2): st_size and st_blksize.</summary>

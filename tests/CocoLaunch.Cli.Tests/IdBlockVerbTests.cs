@@ -40,8 +40,8 @@ public sealed class IdBlockVerbTests
         var bound = CliRunner.Run("measure", dir.Write("bound.yaml", spec + ids.Stdout));
         Assert.Equal((0, digest, string.Empty), (bound.Exit, bound.Stdout.Trim(), bound.Stderr));
 
-        // The policy is not in the digest, so a launch under another policy measures the same; the block still refuses it.
-        var refused = CliRunner.Run("measure", dir.Write("other.yaml", spec.Replace("0x30000", "0x70000") + ids.Stdout));
+        // The policy is not in the digest, so a launch under another policy (DEBUG; KVM refuses MIGRATE_MA itself) measures the same; the block still refuses it.
+        var refused = CliRunner.Run("measure", dir.Write("other.yaml", spec.Replace("0x30000", "0xB0000") + ids.Stdout));
         Assert.Equal(2, refused.Exit);
         Assert.Contains("PolicyFailure", refused.Stderr);
     }

@@ -32,7 +32,7 @@ public sealed class SnpHugeFolioTests
         vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchUpdate, Data = new KvmSevSnpLaunchUpdate { GfnStart = Base / K4, Len = K4, Type = (byte)SnpPageType.Zero } });
         vcpu = vm.CreateVcpu(0);
         vcpu.SevEsSaveArea = Vmsa.Build(Vmsa.BspResetEip, VmsaProfile.Qemu, 0x800F12, 1);
-        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish() });
         return vm;
     }
 

@@ -255,7 +255,7 @@ public sealed class SnpTests
         Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish { Flags = 2 } })));
         var args = Range(G, K4);
         Assert.Equal(Errno.EOPNOTSUPP, ErrnoOf(() => vcpu.PreFaultMemory(ref args)));
-        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish() });
         Assert.Equal(0, vcpu.PreFaultMemory(ref args));
     }
 
@@ -280,7 +280,7 @@ public sealed class SnpTests
     public void Finish_WithAnIdBlock_VerifiedByTheFirmware()
     {
         var reference = ReadyToFinish();
-        reference.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        reference.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish() });
         byte[] digest = reference.Snp!.LaunchDigest;
 
         using var idKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP384);
@@ -304,7 +304,7 @@ public sealed class SnpTests
     {
         var vm = ReadyToFinish();
         vm.MemoryEncryptOp(Update(G, K4, SnpPageType.Zero));
-        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish });
+        vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = new KvmSevSnpLaunchFinish() });
         var args = Range(G, 4 * K4);
         Assert.Equal(0, vm.CreateVcpu(1).PreFaultMemory(ref args));
         var rmp = vm.Snp!.Rmp;

@@ -15,7 +15,7 @@ public sealed class InPlaceConversionTests
     private static readonly KvmProfile InPlace = KvmProfile.Upstream with { GmemInPlaceConversion = true };
 
     private static (VmFd Vm, Hva Host, GuestMemfd Gmem) Setup() =>
-        ConversionVm(Base, 4 * K4, InPlace, GuestMemfdFlags.Mmap | GuestMemfdFlags.InitShared);
+        ConversionVm(Base, 4 * K4, InPlace, GuestMemfdFlags.SupportShared);
 
     private static Errno ErrnoOf(Action action) => Assert.Throws<KvmException>(action).Errno;
 

@@ -29,7 +29,7 @@ public sealed class MemoryModelPropertyTests
     {
         var random = new Random(seed);
         var profile = KvmProfile.Upstream with { GmemInPlaceConversion = true };
-        var (vm, host, gmem) = ConversionVm(Base, Pages * K4, profile, GuestMemfdFlags.Mmap | GuestMemfdFlags.InitShared);
+        var (vm, host, gmem) = ConversionVm(Base, Pages * K4, profile, GuestMemfdFlags.SupportShared);
         int gmemFd = FindGmemFd(vm, gmem);
         var vcpu = vm.CreateVcpu(0);
         var expected = new byte[Pages];

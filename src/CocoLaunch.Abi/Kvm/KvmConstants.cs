@@ -15,6 +15,9 @@ public enum KvmCap : uint
 
     /// <summary>KVM_CAP_MEMORY_FAULT_NOWAIT from the userfault RFC v2 (the number collided upstream; absent-mapping-rfc profile only).</summary>
     MemoryFaultNowait = 228,
+
+    /// <summary>KVM_CAP_X86_MEMORY_FAULT_EXIT from the userfault RFC v2/v3 (the number collided upstream; absent-mapping-rfc profile only).</summary>
+    X86MemoryFaultExit = 227,
 }
 
 /// <summary><c>kvm_userspace_memory_region(2).flags</c>.</summary>
@@ -45,6 +48,19 @@ public enum GuestMemfdFlags : ulong
     None = 0,
     Mmap = 1UL << 0,
     InitShared = 1UL << 1,
+
+    /// <summary>
+    /// GUEST_MEMFD_FLAG_SUPPORT_SHARED of the in-place conversion RFC v2 (gmem-convert-rfc-v2): the same bit as
+    /// <see cref="Mmap"/>; the file may be mmap'ed and its pages converted between shared and private.
+    /// </summary>
+    SupportShared = 1UL << 0,
+
+    /// <summary>
+    /// GUEST_MEMFD_FLAG_INIT_PRIVATE of the RFC v2: the same bit as <see cref="InitShared"/> but the opposite
+    /// meaning — the file starts private (guest-only); without it an RFC file starts shared. Valid only together
+    /// with <see cref="SupportShared"/>.
+    /// </summary>
+    InitPrivate = 1UL << 1,
 }
 
 /// <summary>fallocate(2) mode bits that guest_memfd looks at.</summary>
@@ -78,6 +94,9 @@ public enum KvmExitReason : uint
 public enum KvmMemoryExitFlags : ulong
 {
     None = 0,
+
+    /// <summary>KVM_MEMFAULT_REASON_UNKNOWN from the userfault RFC (absent-mapping-rfc profile).</summary>
+    ReasonUnknown = 1UL << 0,
 
     /// <summary>KVM_MEMFAULT_REASON_ABSENT_MAPPING from the userfault RFC (absent-mapping-rfc profile).</summary>
     AbsentMapping = 1UL << 1,

@@ -65,8 +65,11 @@ public static class SnpPolicyBits
     public const ulong Debug = 1UL << 19;
     public const ulong SingleSocket = 1UL << 20;
 
-    /// <summary>ABI minor/major (15:0) and bits 16–20: what KVM lets through.</summary>
-    public const ulong KvmValidMask = 0xFFFF | Smt | ReservedMustBeOne | MigrateMa | Debug | SingleSocket;
+    /// <summary>
+    /// SNP_POLICY_MASK_VALID of <c>snp_launch_start</c> (arch/x86/kvm/svm/sev.c): ABI minor/major (15:0), SMT,
+    /// RSVD_MBO, DEBUG and SINGLE_SOCKET. MIGRATE_MA (bit 18) is not in it, so KVM refuses it with EINVAL.
+    /// </summary>
+    public const ulong KvmValidMask = 0xFFFF | Smt | ReservedMustBeOne | Debug | SingleSocket;
 }
 
 /// <summary><c>struct kvm_sev_launch_start</c> (the fields the model uses).</summary>

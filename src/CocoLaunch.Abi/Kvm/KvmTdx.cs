@@ -88,6 +88,18 @@ public sealed class KvmTdxCapabilities
 
     public ulong SupportedXfam { get; set; }
 
+    /// <summary>kernel_tdvmcallinfo_1_r11 (6.17+): GetTdVmCallInfo leaf-1 R11 bits KVM handles itself.</summary>
+    public ulong KernelTdvmcallInfo1R11 { get; set; }
+
+    /// <summary>user_tdvmcallinfo_1_r11 (6.17+): R11 bits KVM forwards to userspace (SETUP_EVENT_NOTIFY_INTERRUPT).</summary>
+    public ulong UserTdvmcallInfo1R11 { get; set; }
+
+    /// <summary>kernel_tdvmcallinfo_1_r12 (6.17+).</summary>
+    public ulong KernelTdvmcallInfo1R12 { get; set; }
+
+    /// <summary>user_tdvmcallinfo_1_r12 (6.17+).</summary>
+    public ulong UserTdvmcallInfo1R12 { get; set; }
+
     /// <summary>In: how many CPUID entries the caller has room for. Out: how many there are.</summary>
     public uint CpuidNent { get; set; }
 

@@ -127,8 +127,8 @@ public static class LaunchRecipe
             if (vm.Type.HasPrivateMemory())
             {
                 region.Flags = KvmMemFlags.GuestMemfd;
-                // In place, the guest_memfd is mmap-able and its pages start private; the slot maps the file itself.
-                region.GuestMemfd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = slot.Size, Flags = inPlace ? GuestMemfdFlags.Mmap : 0 });
+                // In place (RFC v2), the guest_memfd supports shared mappings and starts private; the slot maps the file itself.
+                region.GuestMemfd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = slot.Size, Flags = inPlace ? GuestMemfdFlags.SupportShared | GuestMemfdFlags.InitPrivate : 0 });
                 if (inPlace)
                 {
                     var gmem = c.Kvm.Fds.Get<Memory.GuestMemfd>(region.GuestMemfd);
