@@ -46,6 +46,7 @@ public sealed partial class VcpuFd
     /// </summary>
     public void SetGuest(Func<IPlatform, IGuestCpu> attach)
     {
+        Vm.ThrowIfDead();
         lock (mutex)
         {
             guest = attach(new VcpuPlatform(Vm, Backend));
@@ -56,6 +57,7 @@ public sealed partial class VcpuFd
     /// <summary>KVM_SET_CPUID2: what CPUID returns in the guest.</summary>
     public void SetCpuid2(IReadOnlyList<CpuidEntry> entries)
     {
+        Vm.ThrowIfDead();
         lock (mutex)
         {
             cpuid = [.. entries];
@@ -114,15 +116,11 @@ public sealed partial class VcpuFd
     {
         lock (mutex)
         {
+            Vm.ThrowIfDead();
             var c = guest ?? throw new KvmException(Errno.ENOEXEC, "the vCPU has no guest to run");
             if (Vm.Memslots.Count == 0)
             {
                 return new KvmExit.InternalError(1, "KVM_RUN with no memslots");
-            }
-
-            if (Vm.Bugged is { } why)
-            {
-                throw new KvmException(Errno.EIO, why);
             }
 
             if (Backend.CompleteUserspaceExit(c) is { } next)

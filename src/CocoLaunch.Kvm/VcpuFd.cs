@@ -53,6 +53,7 @@ public sealed partial class VcpuFd
     /// </summary>
     public void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal = default)
     {
+        Vm.ThrowIfDead();
         lock (mutex)
         {
             Backend.MemoryEncryptOp(cmd, signal);
@@ -67,6 +68,7 @@ public sealed partial class VcpuFd
     /// <param name="signal">Plays a pending signal: EINTR if it is set before any progress.</param>
     public int PreFaultMemory(ref KvmPreFaultMemory args, CancellationToken signal = default)
     {
+        Vm.ThrowIfDead();
         if (args.Flags != 0)
         {
             throw new KvmException(Errno.EINVAL, $"pre-fault flags 0x{args.Flags:x} must be 0");

@@ -31,6 +31,9 @@ public sealed partial class VmFd
     /// <summary>The TD inside the emulated TDX module, once KVM_TDX_INIT_VM has run.</summary>
     public TdxTd? Td { get; private set; }
 
+    /// <summary>The CPUID values KVM_TDX_INIT_VM configured in the TD (the module's virtualised leaves), by leaf and subleaf.</summary>
+    internal IReadOnlyList<KvmCpuidEntry2> TdCpuid { get; private set; } = [];
+
     /// <summary>The module's TDCALL leaves for this TD (after FINALIZE_VM).</summary>
     internal TdCall TdCall => tdCall ??= new TdCall(Td ?? throw new KvmException(Errno.EINVAL, "the TD has not been initialised (KVM_TDX_INIT_VM)"), (int)MaxVcpuIds, () => VcpuCount);
 
@@ -177,6 +180,7 @@ public sealed partial class VmFd
 
         SharedGpaBit = (int)gpaw - 1;
         Mmu.SharedAliasBit = SharedGpaBit;
+        TdCpuid = [.. cpuid.OrderBy(e => e.Function).ThenBy(e => e.Index)];
         Td = new TdxTd(SharedGpaBit.Value, MeasurementLog);
         Td.MngInit(new TdParams(init.Attributes, init.Xfam, mrConfigId, mrOwner, mrOwnerConfig));
         TdState = TdState.Initialized;

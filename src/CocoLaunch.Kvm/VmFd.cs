@@ -45,8 +45,8 @@ public sealed partial class VmFd
     /// <summary><c>kvm->vm_dead</c>: every later VM ioctl fails with EIO (<c>kvm_vm_ioctl</c>). Set by KVM_TDX_TERMINATE_VM.</summary>
     public bool Dead { get; private set; }
 
-    /// <summary>The <c>kvm_vm_ioctl</c> entry check: a dead (or bugged) VM answers every ioctl with EIO.</summary>
-    private void ThrowIfDead()
+    /// <summary>The <c>kvm_vm_ioctl</c> and <c>kvm_vcpu_ioctl</c> entry check: a dead (or bugged) VM answers every ioctl with EIO.</summary>
+    internal void ThrowIfDead()
     {
         if (Dead || Bugged is not null)
         {

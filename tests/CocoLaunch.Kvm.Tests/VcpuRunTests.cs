@@ -129,4 +129,39 @@ public sealed class VcpuRunTests
     [InlineData(KvmVmType.Tdx, typeof(TdxVcpuBackend))]
     public void KvmCreateVcpu_ChoosesTheVendorBackend(KvmVmType type, Type backend) =>
         Assert.IsType(backend, Vm(type).CreateVcpu(0).Backend);
+
+    /// <summary>
+    /// KVM_TDX_GET_CPUID (<c>tdx_vcpu_get_cpuid</c>, kvm-memory-model.md §9): EINVAL before KVM_TDX_INIT_VCPU; too small
+    /// an nent is E2BIG with nent set to the count needed; then the TD's configured leaves.
+    /// </summary>
+    [Fact]
+    public void TdxVcpuGetCpuid_NentTooSmall_E2bigWithTheCount_ThenTheConfiguredLeaves()
+    {
+        var vm = Vm(KvmVmType.Tdx);
+        var phys = KvmTdxInitVm.GuestPhysBits(48);
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVm, Data = new KvmTdxInitVm { Attributes = 0x1000_0000, Xfam = 0x602E7, Cpuid = [phys] } });
+        var vcpu = vm.CreateVcpu(0);
+        var output = new KvmCpuid2();
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.GetCpuid, Data = output })));
+        vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = 0UL });
+        Assert.Equal(Errno.E2BIG, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.GetCpuid, Data = output })));
+        Assert.Equal((1u, 0), (output.Nent, output.Entries.Count));
+        vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.GetCpuid, Data = output });
+        Assert.Equal([phys], output.Entries);
+        Assert.Equal(Errno.EFAULT, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.GetCpuid })));
+    }
+
+    /// <summary>kvm_vcpu_ioctl: once the VM is dead (KVM_TDX_TERMINATE_VM, or KVM_BUG_ON) every vCPU ioctl is EIO.</summary>
+    [Fact]
+    public void KvmVcpuIoctl_DeadVm_Eio()
+    {
+        var vm = Vm(KvmVmType.Tdx);
+        var vcpu = vm.RunnableTd();
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.TerminateVm });
+        var args = Range(0, K4);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.PreFaultMemory(ref args)));
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.GetCpuid, Data = new KvmCpuid2() })));
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.SetCpuid2([])));
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.Run()));
+    }
 }

@@ -70,6 +70,14 @@ public sealed class KvmTdxInitVm
     public static KvmCpuidEntry2 GuestPhysBits(uint gpaw) => new(0x8000_0008, 0, 0, (gpaw << 16) | 52, 0, 0, 0);
 }
 
+/// <summary><c>struct kvm_cpuid2</c>: <see cref="Nent"/> entries' room in, the count written back; then the entries.</summary>
+public sealed class KvmCpuid2
+{
+    public uint Nent { get; set; }
+
+    public List<KvmCpuidEntry2> Entries { get; set; } = [];
+}
+
 /// <summary><c>struct kvm_tdx_init_mem_region</c>; the kernel writes the progress back in every case.</summary>
 public struct KvmTdxInitMemRegion
 {

@@ -41,6 +41,9 @@ public sealed partial class TdxVcpuBackend
             case KvmTdxCmdId.InitMemRegion:
                 InitMemRegion(cmd, signal);
                 break;
+            case KvmTdxCmdId.GetCpuid:
+                GetCpuid(cmd);
+                break;
             case KvmTdxCmdId.ExtendMemory when Vm.Kvm.Profile.TdxTwoPass:
                 ExtendMemory(cmd);
                 break;
@@ -192,5 +195,29 @@ public sealed partial class TdxVcpuBackend
         {
             cmd.Data = region;
         }
+    }
+
+    /// <summary>
+    /// KVM_TDX_GET_CPUID (<c>tdx_vcpu_get_cpuid</c>): the CPUID values the TDX module virtualises for this vCPU, as the
+    /// TD was configured at KVM_TDX_INIT_VM. Too small an nent is E2BIG with nent set to the count needed and no
+    /// entries written.
+    /// </summary>
+    private void GetCpuid(KvmTdxCmd cmd)
+    {
+        if (InitialRcx is null)
+        {
+            throw new KvmException(Errno.EINVAL, "KVM_TDX_GET_CPUID on a vCPU without KVM_TDX_INIT_VCPU");
+        }
+
+        var output = cmd.Data as KvmCpuid2 ?? throw new KvmException(Errno.EFAULT, "KVM_TDX_GET_CPUID: no kvm_cpuid2");
+        var entries = Vm.TdCpuid;
+        bool room = output.Nent >= entries.Count;
+        output.Nent = (uint)entries.Count;
+        if (!room)
+        {
+            throw new KvmException(Errno.E2BIG, $"KVM_TDX_GET_CPUID: room for fewer than the {entries.Count} entries");
+        }
+
+        output.Entries = [.. entries];
     }
 }
