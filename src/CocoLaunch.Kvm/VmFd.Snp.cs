@@ -20,7 +20,8 @@ public sealed partial class VmFd
     /// a NULL argument is a no-op returning 0; an SNP VM refuses every legacy id (below 100) with EPERM; each
     /// command then checks the VM type itself (ENOTTY, or EINVAL for SNP_LAUNCH_UPDATE); an unknown id is EINVAL.
     /// </summary>
-    public void MemoryEncryptOp(KvmSevCmd? cmd)
+    /// <param name="signal">Plays a pending signal: a populate loop stops at the next page (kvm_gmem_populate).</param>
+    public void MemoryEncryptOp(KvmSevCmd? cmd, CancellationToken signal = default)
     {
         ThrowIfDead();
         if (cmd is null)
@@ -50,7 +51,7 @@ public sealed partial class VmFd
                     SnpLaunchStart(cmd);
                     break;
                 case KvmSevCmdId.SnpLaunchUpdate:
-                    SnpLaunchUpdate(cmd);
+                    SnpLaunchUpdate(cmd, signal);
                     break;
                 case KvmSevCmdId.SnpLaunchFinish:
                     SnpLaunchFinish(cmd);
@@ -118,7 +119,7 @@ public sealed partial class VmFd
     /// KVM_SEV_SNP_LAUNCH_UPDATE: per 4 KiB page of a private guest_memfd range, copy the source (not for ZERO)
     /// into the page and have the firmware measure it. Progress is written back; a failure before any page is EIO.
     /// </summary>
-    private void SnpLaunchUpdate(KvmSevCmd cmd)
+    private void SnpLaunchUpdate(KvmSevCmd cmd, CancellationToken signal)
     {
         // snp_launch_update: "not SNP or no context" comes before the copy, and is EINVAL (not ENOTTY).
         if (Type != KvmVmType.Snp || Snp is null)
@@ -152,6 +153,12 @@ public sealed partial class VmFd
             sources.Clear();
             while (n < batch.Length / (int)Page && done + (ulong)n < pages)
             {
+                if (signal.IsCancellationRequested)
+                {
+                    failure = "a signal is pending"; // internally EINTR: EIO with no page done, else partial progress
+                    break;
+                }
+
                 ulong gfn = u.GfnStart + done + (ulong)n;
                 ReadOnlyMemory<byte> page = batch.AsMemory(n * (int)Page, (int)Page);
                 failure = ReadSnpSource(type, gfn, u.Uaddr + ((done + (ulong)n) * Page), ref page);

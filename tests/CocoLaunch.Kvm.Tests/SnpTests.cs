@@ -164,6 +164,21 @@ public sealed class SnpTests
         Assert.Equal(1, vm.Snp!.Updates);
     }
 
+    /// <summary>
+    /// kvm_gmem_populate stops at a pending signal (internally EINTR); with no page done snp_launch_update turns any
+    /// populate failure into EIO (kvm-memory-model.md §10), the struct unchanged and nothing measured.
+    /// </summary>
+    [Fact]
+    public void SnpLaunchUpdate_PendingSignalBeforeAnyPage_EioNothingMeasured()
+    {
+        var (vm, source) = Started();
+        var cmd = Update(G, 2 * K4, SnpPageType.Normal, source.Value);
+        Assert.Equal(Errno.EIO, ErrnoOf(() => vm.MemoryEncryptOp(cmd, new CancellationToken(canceled: true))));
+        var u = (KvmSevSnpLaunchUpdate)cmd.Data!;
+        Assert.Equal((G / K4, 2 * K4, source.Value), (u.GfnStart, u.Len, u.Uaddr));
+        Assert.Equal(0, vm.Snp!.Updates);
+    }
+
     [Fact]
     public void Case140_RangePastSlotEnd_PartialProgressWrittenBack()
     {
