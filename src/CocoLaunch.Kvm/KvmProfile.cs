@@ -17,6 +17,16 @@ public sealed record KvmProfile
     /// <summary><c>gmem-convert-rfc-v2</c>: KVM_GMEM_CONVERT_SHARED/PRIVATE and INIT_SHARED on VMs with private memory.</summary>
     public bool GmemInPlaceConversion { get; init; }
 
+    /// <summary>
+    /// <c>gmem-attributes2-v8</c> (vm_memory_attributes=0): privacy belongs to the guest_memfd, converted with
+    /// KVM_SET_MEMORY_ATTRIBUTES2 on its fd. Use with <see cref="GmemInPlaceConversion"/>, whose per-page privacy the
+    /// fault path then follows; the RFC's KVM_GMEM_CONVERT_* are then absent (ENOTTY).
+    /// </summary>
+    public bool GmemAttributes2 { get; init; }
+
+    /// <summary>The <c>gmem-attributes2-v8</c> profile.</summary>
+    public static KvmProfile GmemAttributes2V8 { get; } = new() { GmemInPlaceConversion = true, GmemAttributes2 = true };
+
     /// <summary><c>absent-mapping-rfc</c>: KVM_MEM_ABSENT_MAPPING_FAULT slots and KVM_CAP_MEMORY_FAULT_NOWAIT.</summary>
     public bool AbsentMappingFault { get; init; }
 

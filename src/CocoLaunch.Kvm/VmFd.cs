@@ -171,7 +171,10 @@ public sealed partial class VmFd
     public int CreateGuestMemfd(KvmCreateGuestMemfd args)
     {
         ThrowIfDead();
-        var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this), Kvm.Profile.GmemInPlaceConversion);
+        // PRESERVE needs the architecture to keep contents across a conversion: SW_PROTECTED and SNP (whose
+        // LAUNCH_UPDATE then encrypts in place); TDX adds pages by copying (PAGE.ADD), so it has none.
+        var attributes2 = Kvm.Profile.GmemAttributes2 ? new GmemAttributes2Support(Type.HasPrivateMemory(), Type is KvmVmType.SwProtected or KvmVmType.Snp) : null;
+        var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this), Kvm.Profile.GmemInPlaceConversion, attributes2);
         return Kvm.Fds.Add(gmem);
     }
 

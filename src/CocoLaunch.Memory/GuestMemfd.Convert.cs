@@ -25,9 +25,10 @@ public sealed partial class GuestMemfd
 
     private void Convert(ref KvmGmemConvert args, bool toShared)
     {
-        if (!InPlaceConversion)
+        if (!InPlaceConversion || Attributes2 is not null)
         {
-            throw new KvmException(Errno.ENOTTY, "guest_memfd in-place conversion is not enabled");
+            // The RFC's ioctls; the attributes series (v8) converts with KVM_SET_MEMORY_ATTRIBUTES2 instead.
+            throw new KvmException(Errno.ENOTTY, "guest_memfd in-place conversion (RFC v2) is not enabled");
         }
 
         if (args.ErrorOffset != 0)

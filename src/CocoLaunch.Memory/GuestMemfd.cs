@@ -63,7 +63,7 @@ public sealed partial class GuestMemfd
     /// KVM_CREATE_GUEST_MEMFD's file creation. Check order as in <c>kvm_gmem_create</c>: flags, then a
     /// size that is zero or negative as loff_t, then alignment.
     /// </summary>
-    public static GuestMemfd Create(object owner, ulong size, GuestMemfdFlags flags, GuestMemfdFlags supported, bool inPlaceConversion = false)
+    public static GuestMemfd Create(object owner, ulong size, GuestMemfdFlags flags, GuestMemfdFlags supported, bool inPlaceConversion = false, GmemAttributes2Support? attributes2 = null)
     {
         if (inPlaceConversion)
         {
@@ -86,7 +86,7 @@ public sealed partial class GuestMemfd
             throw new KvmException(Errno.EINVAL, $"guest_memfd size 0x{size:x} is not page aligned");
         }
 
-        return new GuestMemfd(owner, size, flags, inPlaceConversion);
+        return new GuestMemfd(owner, size, flags, inPlaceConversion) { Attributes2 = attributes2 };
     }
 
     /// <summary>fstat(2): st_size and st_blksize.</summary>

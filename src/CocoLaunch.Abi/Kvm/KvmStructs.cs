@@ -152,6 +152,27 @@ public struct KvmGmemConvert
     public ulong ErrorOffset;
 }
 
+/// <summary>
+/// <c>struct kvm_memory_attributes2</c> of the guest_memfd attributes series (v8, kvm-memory-model.md §11.2), issued on
+/// the guest_memfd fd: offset and size in the file, the attributes (only PRIVATE), a content mode, and the offset
+/// an error names.
+/// </summary>
+public struct KvmMemoryAttributes2
+{
+    /// <summary>Zero the pages on the way to shared.</summary>
+    public const ulong FlagZero = 1UL << 0;
+
+    /// <summary>Keep the contents (needs the architecture's support).</summary>
+    public const ulong FlagPreserve = 1UL << 1;
+
+    public ulong Offset;
+    public ulong Size;
+    public KvmMemoryAttributes Attributes;
+    public ulong Flags;
+    public ulong ErrorOffset;
+    public ulong[]? Reserved;
+}
+
 /// <summary><c>struct kvm_enable_cap</c> (104 bytes).</summary>
 public struct KvmEnableCap
 {
