@@ -1,4 +1,5 @@
 using CocoLaunch.Abi;
+using CocoLaunch.Abi.IO;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -12,6 +13,9 @@ public static class LaunchSpecParser
 
     /// <summary>The largest guest-physical address space x86 can describe (MAXPHYADDR 52).</summary>
     public const ulong MaxPhysicalAddress = 1UL << 52;
+
+    /// <summary>A spec is a page of YAML; anything larger is the wrong file, and is refused before YAML sees it.</summary>
+    public const long MaxSpecBytes = InputFile.TextLimit;
 
     private static readonly string[] TopLevelKeys = ["platform", "firmware", "kernel", "initrd", "cmdline", "vcpus", "memory", "tdx", "snp", "sev"];
 
@@ -28,23 +32,14 @@ public static class LaunchSpecParser
     /// <exception cref="SpecException">The file is missing, unreadable or invalid.</exception>
     public static LaunchSpec Load(string path)
     {
-        if (Directory.Exists(path))
-        {
-            throw new SpecException(path, 0, 0, "is a directory, not a launch spec file");
-        }
-
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = InputFile.ReadAllText(path, MaxSpecBytes, "launch spec");
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch (InputFileException e)
         {
-            throw new SpecException(path, 0, 0, "no such launch spec file");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SpecException(path, 0, 0, $"cannot read launch spec: {e.Message}");
+            throw new SpecException(path, 0, 0, e.Problem);
         }
 
         string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";

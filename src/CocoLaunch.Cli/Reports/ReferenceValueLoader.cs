@@ -1,3 +1,4 @@
+using CocoLaunch.Abi.IO;
 using System.Security.Cryptography.X509Certificates;
 using CocoLaunch.Attestation;
 using CocoLaunch.Attestation.ReferenceValues;
@@ -56,11 +57,11 @@ internal static class ReferenceValueLoader
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return InputFile.ReadAllBytes(path, InputFile.DocumentLimit, "input");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new CliInputException($"{option}: cannot read '{path}': {e.Message}");
+            throw new CliInputException($"{option}: '{path}' {e.Problem}");
         }
     }
 }

@@ -53,11 +53,8 @@ internal static class BootVerb
             throw new CliInputException($"--reset: '{o.Reset}' is not one of: legacy, tdx");
         }
 
+        Abi.IO.InputFile.CheckRegular(o.Firmware, "firmware");
         var info = new FileInfo(o.Firmware);
-        if (!info.Exists)
-        {
-            throw new CliInputException($"{o.Firmware}: no such firmware file");
-        }
 
         if (info.Length == 0 || info.Length % 4096 != 0 || info.Length > MaxFirmware)
         {
@@ -66,7 +63,7 @@ internal static class BootVerb
 
         var reset = o.Reset == "tdx" ? Cpu.CpuState.TdxReset(0, 0, 0x0000_0F6B) : Cpu.CpuState.LegacyReset();
         using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
-        var result = FirmwareBoot.Run(File.ReadAllBytes(o.Firmware), memory, console, limit, reset);
+        var result = FirmwareBoot.Run(Abi.IO.InputFile.ReadAllBytes(o.Firmware, MaxFirmware, "firmware"), memory, console, limit, reset);
         console.Flush();
         if (o.Stats)
         {
