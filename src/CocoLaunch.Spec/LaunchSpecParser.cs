@@ -82,9 +82,14 @@ public static class LaunchSpecParser
     private static YamlNode LoadSingleDocument(string text, YamlSpecReader reader)
     {
         var stream = new YamlStream();
+        var parser = new BoundedYamlParser(new Scanner(new StringReader(text)), reader);
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
+        }
+        catch (SpecException)
+        {
+            throw;
         }
         catch (YamlException e)
         {
@@ -95,9 +100,11 @@ public static class LaunchSpecParser
                 ? $"duplicate key '{message[duplicate.Length..]}'"
                 : "YAML syntax error: " + message);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
         {
-            throw new SpecException(reader.File, 1, 1, "YAML error: " + e.Message);
+            // YamlDotNet throws these from inside its scanner on some malformed text (a stray ':' or '{' in a plain
+            // scalar, say) instead of a YamlException; they are still syntax errors of the input, at the scanner's place.
+            throw reader.Fail(parser.Position, "YAML syntax error: the text just before here cannot be read as YAML (check quotes, brackets and ':' in values)");
         }
 
         if (stream.Documents.Count == 0)
