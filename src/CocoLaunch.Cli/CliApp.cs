@@ -50,6 +50,9 @@ public static class CliApp
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
+    /// <summary>Writes one error line, through <see cref="ErrorText.Sanitize"/>: the only way the CLI reports a failure.</summary>
+    public static void Error(TextWriter stderr, string message) => stderr.WriteLine($"{Name}: {ErrorText.Sanitize(message)}");
+
     private static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
     {
         try
@@ -58,7 +61,7 @@ public static class CliApp
         }
         catch (Exception e) when (InputProblem(e) is { } message)
         {
-            stderr.WriteLine($"{Name}: {message}");
+            Error(stderr, message);
             if (verbose)
             {
                 stderr.WriteLine(e);
@@ -68,7 +71,7 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"{Name}: internal error: {e.GetType().Name}: {e.Message} (run with --verbose for details, and please report it)");
+            Error(stderr, $"internal error: {e.GetType().Name}: {e.Message} (run with --verbose for details, and please report it)");
             if (verbose)
             {
                 stderr.WriteLine(e);
@@ -107,7 +110,7 @@ public static class CliApp
 
         string verbName = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : string.Empty;
         string helpHint = verbName.Length > 0 && errors[0] is not BadVerbSelectedError ? $"{Name} {verbName} --help" : $"{Name} --help";
-        stderr.WriteLine($"{Name}: {Describe(errors[0])} (see '{helpHint}')");
+        Error(stderr, $"{Describe(errors[0])} (see '{helpHint}')");
         return ExitCode.InputError;
     }
 

@@ -76,7 +76,7 @@ internal static class BootVerb
             return status;
         }
 
-        stderr.WriteLine($"{Cli.CliApp.Name}: {o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
+        CliApp.Error(stderr, $"{o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
         return ExitCode.CheckFailed;
     }
 }

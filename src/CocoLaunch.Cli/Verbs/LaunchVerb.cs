@@ -127,7 +127,7 @@ internal static class LaunchVerb
             return status;
         }
 
-        stderr.WriteLine($"{CliApp.Name}: {o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
+        CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
         return ExitCode.CheckFailed;
     }
 }
