@@ -24,6 +24,12 @@ public static class CliApp
             return Run([verb, "--help"], stdout, stderr);
         }
 
+        if (OptionWithoutValue(args) is { } bare)
+        {
+            Error(stderr, $"option {bare} needs a value (see '{Name} {args[0]} --help')");
+            return ExitCode.InputError;
+        }
+
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;
@@ -87,6 +93,41 @@ public static class CliApp
         IOException or UnauthorizedAccessException => e.Message,
         _ => null,
     };
+
+    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions)];
+
+    /// <summary>
+    /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default
+    /// silently (`boot x.bin --memory` booted with 128M), so the check is made here, before it parses.
+    /// </summary>
+    private static string? OptionWithoutValue(string[] args)
+    {
+        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
+        if (verb is null)
+        {
+            return null;
+        }
+
+        var valued = verb.GetProperties()
+            .Where(p => p.PropertyType != typeof(bool))
+            .SelectMany(p => p.GetCustomAttributes(typeof(OptionAttribute), false).Cast<OptionAttribute>())
+            .Select(a => "--" + a.LongName)
+            .ToHashSet(StringComparer.Ordinal);
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (args[i] == "--")
+            {
+                break;
+            }
+
+            if (valued.Contains(args[i]) && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            {
+                return args[i];
+            }
+        }
+
+        return null;
+    }
 
     private static int ReportParseErrors(string[] args, ParserResult<object> result, List<Error> errors, TextWriter stdout, TextWriter stderr)
     {
