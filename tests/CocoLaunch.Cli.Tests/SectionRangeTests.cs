@@ -53,4 +53,11 @@ public sealed class SectionRangeTests
         Assert.Equal((2, $"cocolaunch: {prefix.Replace("{SPEC}", spec, StringComparison.Ordinal)}TDX section #1 (TD_HOB) at GPA [0xbf00800000,0xbf00802000) lies outside guest RAM ([0x0,0x40000000)); give more memory or fix the firmware's metadata"),
             (result.Exit, result.ErrorLine));
     }
+
+    [Fact]
+    public void Measure_PlatformWithoutMeasurement_ExitsTwo()
+    {
+        var result = CliRunner.Run("measure", "--platform", "default", "--firmware", RepoPaths.OvmfFd);
+        Assert.Equal((2, "cocolaunch: --platform default: platform default has no launch measurement"), (result.Exit, result.ErrorLine));
+    }
 }
