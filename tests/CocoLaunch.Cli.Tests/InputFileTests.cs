@@ -32,7 +32,7 @@ public sealed class InputFileTests
     public void AnyInput_DevZero_ExitsTwoNamingTheDevice(params string[] args)
     {
         using var dir = new TempDir();
-        string evidence = dir.Write("report.bin", new byte[0x4A0]);
+        string evidence = dir.Write("report.bin", [2, .. new byte[0x49F]]); // an SNP report's version, so the root is read next
         string[] expanded = [.. args.Select(a => a
             .Replace("{DEV}", "/dev/zero", StringComparison.Ordinal)
             .Replace("{TDX}", RepoPaths.LaunchSpec("tdx.yaml"), StringComparison.Ordinal)
