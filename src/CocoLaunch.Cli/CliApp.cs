@@ -24,6 +24,12 @@ public static class CliApp
             return Run([verb, "--help"], stdout, stderr);
         }
 
+        if (OptionWithoutValue(args) is { } bare)
+        {
+            Error(stderr, $"option {bare} needs a value (see '{Name} {args[0]} --help')");
+            return ExitCode.InputError;
+        }
+
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;
@@ -50,6 +56,9 @@ public static class CliApp
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
+    /// <summary>Writes one error line, through <see cref="ErrorText.Sanitize"/>: the only way the CLI reports a failure.</summary>
+    public static void Error(TextWriter stderr, string message) => stderr.WriteLine($"{Name}: {ErrorText.Sanitize(message)}");
+
     private static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
     {
         try
@@ -58,7 +67,7 @@ public static class CliApp
         }
         catch (Exception e) when (InputProblem(e) is { } message)
         {
-            stderr.WriteLine($"{Name}: {message}");
+            Error(stderr, message);
             if (verbose)
             {
                 stderr.WriteLine(e);
@@ -68,7 +77,7 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"{Name}: internal error: {e.GetType().Name}: {e.Message} (run with --verbose for details, and please report it)");
+            Error(stderr, $"internal error: {e.GetType().Name}: {e.Message} (run with --verbose for details, and please report it)");
             if (verbose)
             {
                 stderr.WriteLine(e);
@@ -84,6 +93,41 @@ public static class CliApp
         IOException or UnauthorizedAccessException => e.Message,
         _ => null,
     };
+
+    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions)];
+
+    /// <summary>
+    /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default
+    /// silently (`boot x.bin --memory` booted with 128M), so the check is made here, before it parses.
+    /// </summary>
+    private static string? OptionWithoutValue(string[] args)
+    {
+        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
+        if (verb is null)
+        {
+            return null;
+        }
+
+        var valued = verb.GetProperties()
+            .Where(p => p.PropertyType != typeof(bool))
+            .SelectMany(p => p.GetCustomAttributes(typeof(OptionAttribute), false).Cast<OptionAttribute>())
+            .Select(a => "--" + a.LongName)
+            .ToHashSet(StringComparer.Ordinal);
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (args[i] == "--")
+            {
+                break;
+            }
+
+            if (valued.Contains(args[i]) && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            {
+                return args[i];
+            }
+        }
+
+        return null;
+    }
 
     private static int ReportParseErrors(string[] args, ParserResult<object> result, List<Error> errors, TextWriter stdout, TextWriter stderr)
     {
@@ -107,7 +151,7 @@ public static class CliApp
 
         string verbName = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : string.Empty;
         string helpHint = verbName.Length > 0 && errors[0] is not BadVerbSelectedError ? $"{Name} {verbName} --help" : $"{Name} --help";
-        stderr.WriteLine($"{Name}: {Describe(errors[0])} (see '{helpHint}')");
+        Error(stderr, $"{Describe(errors[0])} (see '{helpHint}')");
         return ExitCode.InputError;
     }
 

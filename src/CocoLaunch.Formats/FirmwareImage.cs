@@ -56,9 +56,13 @@ public sealed class FirmwareImage
 
     private static byte[] ReadWholePages(string path, string what)
     {
-        if (Directory.Exists(path))
+        try
         {
-            throw new FirmwareFileException(path, $"is a directory, not a {what} file");
+            Abi.IO.InputFile.CheckRegular(path, what);
+        }
+        catch (Abi.IO.InputFileException e)
+        {
+            throw new FirmwareFileException(path, e.Problem);
         }
 
         // Resolve links first: FileInfo on a symlink describes the link, not the image it names.
@@ -90,11 +94,11 @@ public sealed class FirmwareImage
 
         try
         {
-            return File.ReadAllBytes(path);
+            return Abi.IO.InputFile.ReadAllBytes(path, MaxSize, what);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Abi.IO.InputFileException e)
         {
-            throw new FirmwareFileException(path, $"cannot read {what} file: {e.Message}");
+            throw new FirmwareFileException(path, e.Problem);
         }
     }
 }

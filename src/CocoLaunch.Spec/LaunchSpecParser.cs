@@ -1,4 +1,5 @@
 using CocoLaunch.Abi;
+using CocoLaunch.Abi.IO;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -12,6 +13,9 @@ public static class LaunchSpecParser
 
     /// <summary>The largest guest-physical address space x86 can describe (MAXPHYADDR 52).</summary>
     public const ulong MaxPhysicalAddress = 1UL << 52;
+
+    /// <summary>A spec is a page of YAML; anything larger is the wrong file, and is refused before YAML sees it.</summary>
+    public const long MaxSpecBytes = InputFile.TextLimit;
 
     private static readonly string[] TopLevelKeys = ["platform", "firmware", "kernel", "initrd", "cmdline", "vcpus", "memory", "tdx", "snp", "sev"];
 
@@ -28,23 +32,14 @@ public static class LaunchSpecParser
     /// <exception cref="SpecException">The file is missing, unreadable or invalid.</exception>
     public static LaunchSpec Load(string path)
     {
-        if (Directory.Exists(path))
-        {
-            throw new SpecException(path, 0, 0, "is a directory, not a launch spec file");
-        }
-
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = InputFile.ReadAllText(path, MaxSpecBytes, "launch spec");
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch (InputFileException e)
         {
-            throw new SpecException(path, 0, 0, "no such launch spec file");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SpecException(path, 0, 0, $"cannot read launch spec: {e.Message}");
+            throw new SpecException(path, 0, 0, e.Problem);
         }
 
         string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
@@ -87,9 +82,14 @@ public static class LaunchSpecParser
     private static YamlNode LoadSingleDocument(string text, YamlSpecReader reader)
     {
         var stream = new YamlStream();
+        var parser = new BoundedYamlParser(new Scanner(new StringReader(text)), reader);
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
+        }
+        catch (SpecException)
+        {
+            throw;
         }
         catch (YamlException e)
         {
@@ -100,9 +100,11 @@ public static class LaunchSpecParser
                 ? $"duplicate key '{message[duplicate.Length..]}'"
                 : "YAML syntax error: " + message);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
         {
-            throw new SpecException(reader.File, 1, 1, "YAML error: " + e.Message);
+            // YamlDotNet throws these from inside its scanner on some malformed text (a stray ':' or '{' in a plain
+            // scalar, say) instead of a YamlException; they are still syntax errors of the input, at the scanner's place.
+            throw reader.Fail(parser.Position, "YAML syntax error: the text just before here cannot be read as YAML (check quotes, brackets and ':' in values)");
         }
 
         if (stream.Documents.Count == 0)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CocoLaunch.Abi.IO;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -131,6 +132,15 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
             throw Fail(node, $"{key}: file '{text}' not found (looked for {full})");
         }
 
+        try
+        {
+            InputFile.CheckRegular(full, key);
+        }
+        catch (InputFileException e)
+        {
+            throw Fail(node, $"{key}: '{text}' {e.Problem}");
+        }
+
         return full;
     }
 
@@ -142,10 +152,19 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
             var map = Mapping(node, key, "file");
             var fileNode = map.Required("file");
             string path = ExistingFile(fileNode, key + ".file");
-            long size = FileLength(path);
-            return size == length
-                ? System.IO.File.ReadAllBytes(path)
-                : throw Fail(fileNode, $"{key}.file: '{String(fileNode, key)}' has {size} bytes, expected exactly {length}");
+            byte[] bytes;
+            try
+            {
+                bytes = InputFile.ReadAllBytes(path, length, key + ".file");
+            }
+            catch (InputFileException e)
+            {
+                throw Fail(fileNode, $"{key}.file: '{String(fileNode, key)}': {e.Problem}");
+            }
+
+            return bytes.Length == length
+                ? bytes
+                : throw Fail(fileNode, $"{key}.file: '{String(fileNode, key)}' has {bytes.Length} bytes, expected exactly {length}");
         }
 
         string text = String(node, key);
@@ -162,13 +181,6 @@ internal sealed class YamlSpecReader(string file, string baseDirectory)
         }
 
         throw Fail(node, $"{key}: expected {length} bytes as {2 * length} hex digits or {(length + 2) / 3 * 4} base64 characters, got {text.Length} characters");
-    }
-
-    /// <summary>The length of the file a path names, following symbolic links.</summary>
-    private static long FileLength(string path)
-    {
-        using var stream = System.IO.File.OpenRead(path);
-        return stream.Length;
     }
 
     public static string Describe(YamlNode node) => node switch

@@ -84,39 +84,47 @@ public static class CertificateChain
             return $"malformed certificate ({e.Message})";
         }
 
-        switch (algorithm)
+        // The keys and signatures come from the evidence: OpenSSL throws on a malformed one, and that is this certificate's problem.
+        try
         {
-            case RsaPss:
-                using (var rsa = issuer.GetRSAPublicKey())
-                {
-                    if (rsa is null)
+            switch (algorithm)
+            {
+                case RsaPss:
+                    using (var rsa = issuer.GetRSAPublicKey())
                     {
-                        return "signed with RSA-PSS, but the issuer's key is not RSA";
+                        if (rsa is null)
+                        {
+                            return "signed with RSA-PSS, but the issuer's key is not RSA";
+                        }
+
+                        var hash = PssHash(parameters);
+                        return hash is null ? "RSA-PSS parameters other than SHA-256/384 with MGF1 of the same hash and salt of its length"
+                            : rsa.VerifyData(tbs.Span, signature, hash.Value, RSASignaturePadding.Pss) ? null : "the RSA-PSS signature does not verify";
                     }
 
-                    var hash = PssHash(parameters);
-                    return hash is null ? "RSA-PSS parameters other than SHA-256/384 with MGF1 of the same hash and salt of its length"
-                        : rsa.VerifyData(tbs.Span, signature, hash.Value, RSASignaturePadding.Pss) ? null : "the RSA-PSS signature does not verify";
-                }
+                case Sha256Rsa or Sha384Rsa:
+                    using (var rsa = issuer.GetRSAPublicKey())
+                    {
+                        var hash = algorithm == Sha256Rsa ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
+                        return rsa is null ? "signed with RSA, but the issuer's key is not RSA"
+                            : rsa.VerifyData(tbs.Span, signature, hash, RSASignaturePadding.Pkcs1) ? null : "the RSA signature does not verify";
+                    }
 
-            case Sha256Rsa or Sha384Rsa:
-                using (var rsa = issuer.GetRSAPublicKey())
-                {
-                    var hash = algorithm == Sha256Rsa ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
-                    return rsa is null ? "signed with RSA, but the issuer's key is not RSA"
-                        : rsa.VerifyData(tbs.Span, signature, hash, RSASignaturePadding.Pkcs1) ? null : "the RSA signature does not verify";
-                }
+                case EcdsaSha256 or EcdsaSha384:
+                    using (var ec = issuer.GetECDsaPublicKey())
+                    {
+                        var hash = algorithm == EcdsaSha256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
+                        return ec is null ? "signed with ECDSA, but the issuer's key is not EC"
+                            : ec.VerifyData(tbs.Span, signature, hash, DSASignatureFormat.Rfc3279DerSequence) ? null : "the ECDSA signature does not verify";
+                    }
 
-            case EcdsaSha256 or EcdsaSha384:
-                using (var ec = issuer.GetECDsaPublicKey())
-                {
-                    var hash = algorithm == EcdsaSha256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
-                    return ec is null ? "signed with ECDSA, but the issuer's key is not EC"
-                        : ec.VerifyData(tbs.Span, signature, hash, DSASignatureFormat.Rfc3279DerSequence) ? null : "the ECDSA signature does not verify";
-                }
-
-            default:
-                return $"signature algorithm {algorithm} is not one AMD or Intel uses";
+                default:
+                    return $"signature algorithm {algorithm} is not one AMD or Intel uses";
+            }
+        }
+        catch (CryptographicException e)
+        {
+            return $"the signature cannot be checked with the issuer's key ({e.Message.TrimEnd('.')})";
         }
     }
 

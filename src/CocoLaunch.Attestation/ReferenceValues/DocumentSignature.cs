@@ -76,7 +76,9 @@ public static class DocumentSignature
     {
         try
         {
-            using var cert = X509Certificate2.CreateFromPemFile(certPath, keyPath);
+            using var cert = X509Certificate2.CreateFromPem(
+                Abi.IO.InputFile.ReadAllText(certPath, Abi.IO.InputFile.TextLimit, "--sign-cert"),
+                Abi.IO.InputFile.ReadAllText(keyPath, Abi.IO.InputFile.TextLimit, "--sign-key"));
             // Re-imported so that the key is usable by CMS on every platform.
             return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pkcs12), null);
         }

@@ -140,6 +140,13 @@ public static class ReferenceValueJson
     /// <summary>Reads a document; a malformed one is an <see cref="EvidenceFormatException"/> naming the file and the JSON path.</summary>
     public static ReferenceValueDocument Read(ReadOnlySpan<byte> json, string file)
     {
+        // JsonDocument checks UTF-8 only when a string is read, and then throws InvalidOperationException without a place.
+        var status = System.Text.Unicode.Utf8.ToUtf16(json, new char[json.Length], out int valid, out _, replaceInvalidSequences: false);
+        if (status != System.Buffers.OperationStatus.Done)
+        {
+            throw new EvidenceFormatException($"{file}: not UTF-8 JSON: invalid byte{(valid < json.Length ? $" 0x{json[valid]:x2}" : "s")} at offset {valid}");
+        }
+
         JsonDocument doc;
         try
         {
@@ -150,6 +157,19 @@ public static class ReferenceValueJson
             throw new EvidenceFormatException($"{file}: not JSON ({e.Message})");
         }
 
+        try
+        {
+            return Read(doc, file);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
+        {
+            // A value of the wrong JSON kind somewhere the typed reads below do not check: still the document's fault.
+            throw new EvidenceFormatException($"{file}: not a reference-value document ({e.Message})");
+        }
+    }
+
+    private static ReferenceValueDocument Read(JsonDocument doc, string file)
+    {
         using (doc)
         {
             var root = doc.RootElement;
@@ -159,7 +179,7 @@ public static class ReferenceValueJson
                 throw r.Fail("format", $"expected \"{ReferenceValueDocument.Format}\"");
             }
 
-            if (r.Property(root, "version").ValueKind != JsonValueKind.Number || r.Property(root, "version").GetInt32() != ReferenceValueDocument.FormatVersion)
+            if (r.Int(root, "version", "version") != ReferenceValueDocument.FormatVersion)
             {
                 throw r.Fail("version", $"expected {ReferenceValueDocument.FormatVersion}");
             }
@@ -190,9 +210,9 @@ public static class ReferenceValueJson
             Digest = digest,
             Profile = r.Map(e, "profile", at),
             Config = r.Map(e, "config", at),
-            Inputs = [.. r.Property(e, "inputs", at).EnumerateArray().Select((i, n) =>
+            Inputs = [.. r.Array(e, "inputs", $"{at}.inputs").Select((i, n) =>
                 new ReferenceInput(r.String(i, "role", $"{at}.inputs[{n}].role"), r.String(i, "path", $"{at}.inputs[{n}].path"), r.String(i, "sha256", $"{at}.inputs[{n}].sha256")))],
-            Rtmrs = e.TryGetProperty("rtmrs", out var rt) ? [.. rt.EnumerateArray().Select(x => x.GetString() ?? string.Empty)] : null,
+            Rtmrs = e.TryGetProperty("rtmrs", out _) ? [.. r.Array(e, "rtmrs", $"{at}.rtmrs").Select((x, i) => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw r.Fail($"{at}.rtmrs[{i}]", "expected a string"))] : null,
             Log = e.TryGetProperty("log", out var log) ? ReadLog(r, log, $"{at}.log") : null,
         };
     }
@@ -201,7 +221,7 @@ public static class ReferenceValueJson
     {
         var ops = new List<MeasuredOperation>();
         int n = 0;
-        foreach (var run in r.Property(log, "runs", at).EnumerateArray())
+        foreach (var run in r.Array(log, "runs", $"{at}.runs"))
         {
             string here = $"{at}.runs[{n++}]";
             try
@@ -228,7 +248,7 @@ public static class ReferenceValueJson
             }
         }
 
-        return ops.Count == r.Property(log, "operations", at).GetInt32() ? ops : throw r.Fail($"{at}.operations", $"the runs hold {ops.Count} operations");
+        return ops.Count == r.Int(log, "operations", $"{at}.operations") ? ops : throw r.Fail($"{at}.operations", $"the runs hold {ops.Count} operations");
     }
 
     private sealed class Reader(string file)
@@ -243,6 +263,27 @@ public static class ReferenceValueJson
             var v = Property(e, name, path is null ? null : path[..Math.Max(0, path.LastIndexOf('.'))]);
             return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Fail(path ?? name, "expected a string");
         }
+
+        /// <summary>A whole number that fits an int; 1e+308 or 2.5 is named, not thrown as FormatException.</summary>
+        public int Int(JsonElement e, string name, string path)
+        {
+            var v = Property(e, name, path[..Math.Max(0, path.LastIndexOf('.'))] is { Length: > 0 } parent ? parent : null);
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) ? n : throw Fail(path, $"expected a whole number up to {int.MaxValue}, got {Shown(v)}");
+        }
+
+        public JsonElement.ArrayEnumerator Array(JsonElement e, string name, string path)
+        {
+            var v = Property(e, name, path[..Math.Max(0, path.LastIndexOf('.'))] is { Length: > 0 } parent ? parent : null);
+            return v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : throw Fail(path, $"expected a list, got {Shown(v)}");
+        }
+
+        private static string Shown(JsonElement v) => v.ValueKind switch
+        {
+            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => v.GetRawText(),
+            JsonValueKind.String => "a string",
+            JsonValueKind.Array => "a list",
+            _ => "an object",
+        };
 
         public Dictionary<string, string> Map(JsonElement e, string name, string at)
         {

@@ -20,13 +20,15 @@ public static class SnpEvidenceVerifier
         string? chainProblem = CertificateChain.Verify([vcek, ask], ark, at);
         findings.Add(new("chain", chainProblem is null, chainProblem ?? $"VCEK ← {CertificateChain.Describe(ask)} ← {CertificateChain.Describe(ark)}"));
 
-        using var key = vcek.GetECDsaPublicKey();
+        using var key = Crypto.Attempt<ECDsa>(vcek.GetECDsaPublicKey, out string? keyError);
         bool p384 = key is not null && key.KeySize == 384;
-        findings.Add(new("vcek-key", p384, p384 ? "EC P-384" : $"the VCEK's key is {vcek.PublicKey.Oid.FriendlyName ?? vcek.PublicKey.Oid.Value}, not EC P-384"));
+        findings.Add(new("vcek-key", p384, p384 ? "EC P-384" : keyError is not null ? $"the VCEK's public key cannot be read: {keyError}" : $"the VCEK's key is {vcek.PublicKey.Oid.FriendlyName ?? vcek.PublicKey.Oid.Value}, not EC P-384"));
         findings.Add(new("signature-algorithm", report.SignatureAlgorithm == 1, $"SIGNATURE_ALGO {report.SignatureAlgorithm} (1 = ECDSA P-384 with SHA-384)"));
         findings.Add(new("signing-key", report.SigningKey == 0, report.SigningKey == 0 ? "signed by a VCEK" : $"KEY_INFO says signing key {report.SigningKey} (0 VCEK, 1 VLEK, 7 none), not the VCEK"));
-        bool signed = p384 && report.SignatureVerifies(key!);
-        findings.Add(new("signature", signed, signed ? "ECDSA P-384 over bytes 0x000–0x29F verifies with the VCEK" : "the report's signature does not verify with the VCEK"));
+        string? signatureError = null;
+        bool signed = p384 && Crypto.Attempt(() => report.SignatureVerifies(key!), out signatureError);
+        findings.Add(new("signature", signed, signed ? "ECDSA P-384 over bytes 0x000–0x29F verifies with the VCEK"
+            : signatureError is not null ? $"the report's signature (0x2A0) cannot be checked: {signatureError}" : "the report's signature does not verify with the VCEK"));
 
         foreach (string component in TcbVersion.Components)
         {

@@ -43,7 +43,9 @@ public sealed class SnpReport
     {
         if (bytes.Length != Firmware.Snp.AttestationReport.Size)
         {
-            throw new EvidenceFormatException($"{name}: an SNP attestation report is {Firmware.Snp.AttestationReport.Size} (0x4A0) bytes, not {bytes.Length}");
+            throw new EvidenceFormatException(bytes.Length < Firmware.Snp.AttestationReport.Size
+                ? $"{name}: a truncated SNP report of {bytes.Length} bytes, expected 0x4A0 ({Firmware.Snp.AttestationReport.Size})"
+                : $"{name}: an SNP report of {bytes.Length} bytes, expected 0x4A0 ({Firmware.Snp.AttestationReport.Size}): {bytes.Length - Firmware.Snp.AttestationReport.Size} bytes follow it");
         }
 
         var report = new SnpReport(bytes);

@@ -21,27 +21,29 @@ public static class TdxQuoteVerifier
         string? chainProblem = CertificateChain.Verify(chain, root, at);
         findings.Add(new("chain", chainProblem is null, chainProblem ?? $"PCK ← … ← {CertificateChain.Describe(root)}"));
 
-        using var pck = chain[0].GetECDsaPublicKey();
+        using var pck = Crypto.Attempt<ECDsa>(chain[0].GetECDsaPublicKey, out string? pckError);
         bool p256 = pck is not null && pck.KeySize == 256;
-        findings.Add(new("pck-key", p256, p256 ? "EC P-256" : $"the PCK certificate's key is {chain[0].PublicKey.Oid.FriendlyName ?? chain[0].PublicKey.Oid.Value}, not EC P-256"));
-        bool qeSigned = p256 && pck!.VerifyData(quote.QeReport.Span, quote.QeReportSignature.Span, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        findings.Add(new("qe-report-signature", qeSigned, qeSigned ? "the QE report is signed by the PCK key" : "the QE report's signature does not verify with the PCK key"));
+        findings.Add(new("pck-key", p256, p256 ? "EC P-256" : pckError is not null ? $"the PCK certificate's public key cannot be read: {pckError}" : $"the PCK certificate's key is {chain[0].PublicKey.Oid.FriendlyName ?? chain[0].PublicKey.Oid.Value}, not EC P-256"));
+        string? qeError = null;
+        bool qeSigned = p256 && Crypto.Attempt(() => pck!.VerifyData(quote.QeReport.Span, quote.QeReportSignature.Span, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation), out qeError);
+        findings.Add(new("qe-report-signature", qeSigned, qeSigned ? "the QE report is signed by the PCK key"
+            : qeError is not null ? $"the QE report's signature cannot be checked: {qeError}" : "the QE report's signature does not verify with the PCK key"));
 
         var expected = SHA256.HashData([.. quote.AttestationKey.Span, .. quote.QeAuthData.Span]);
         bool bound = quote.QeReport.Span.Slice(0x140, 32).SequenceEqual(expected) && quote.QeReport.Span.Slice(0x160, 32).IndexOfAnyExcept((byte)0) < 0;
         findings.Add(new("qe-report-data", bound, bound ? "the QE report binds the attestation key" : "the QE report's REPORTDATA is not SHA-256(attestation key ‖ QE auth data)"));
 
-        bool signed;
-        using (var key = ECDsa.Create(new ECParameters
+        // The attestation key is 64 raw bytes of the quote: a flipped bit makes a point off the curve, which OpenSSL refuses to import.
+        using var key = Crypto.Attempt(() => ECDsa.Create(new ECParameters
         {
             Curve = ECCurve.NamedCurves.nistP256,
             Q = new ECPoint { X = quote.AttestationKey.Span[..32].ToArray(), Y = quote.AttestationKey.Span[32..].ToArray() },
-        }))
-        {
-            signed = key.VerifyData(quote.SignedPart.Span, quote.Signature.Span, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        }
-
-        findings.Add(new("signature", signed, signed ? "the quote is signed by the attestation key" : "the quote's signature does not verify with its attestation key"));
+        }), out string? keyError);
+        findings.Add(new("attestation-key", key is not null, key is not null ? "a P-256 point" : $"the quote's attestation key is not a P-256 public key: {keyError}"));
+        string? signatureError = null;
+        bool signed = key is not null && Crypto.Attempt(() => key.VerifyData(quote.SignedPart.Span, quote.Signature.Span, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation), out signatureError);
+        findings.Add(new("signature", signed, signed ? "the quote is signed by the attestation key"
+            : key is null ? "not checked: the attestation key is unusable" : signatureError is not null ? $"the quote's signature cannot be checked: {signatureError}" : "the quote's signature does not verify with its attestation key"));
 
         string mrtd = Convert.ToHexStringLower(quote.Mrtd);
         if (policy.Measurements is { } allowed)

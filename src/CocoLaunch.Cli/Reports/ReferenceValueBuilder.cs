@@ -47,10 +47,10 @@ internal static class ReferenceValueBuilder
 
     private static ReferenceInput Input(string role, string path)
     {
-        using var stream = File.OpenRead(path);
+        byte[] bytes = Abi.IO.InputFile.ReadAllBytes(path, Abi.IO.InputFile.BootImageLimit, role);
         string relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         string shown = relative.StartsWith("..", StringComparison.Ordinal) ? Path.GetFullPath(path) : relative;
-        return new ReferenceInput(role, shown.Replace('\\', '/'), Convert.ToHexStringLower(SHA256.HashData(stream)));
+        return new ReferenceInput(role, shown.Replace('\\', '/'), Convert.ToHexStringLower(SHA256.HashData(bytes)));
     }
 
     private static Dictionary<string, string> Profile(LaunchSpec spec)

@@ -1,3 +1,4 @@
+using CocoLaunch.Abi.IO;
 using System.Security.Cryptography.X509Certificates;
 using CocoLaunch.Attestation;
 using CocoLaunch.Attestation.ReferenceValues;
@@ -44,23 +45,31 @@ internal static class ReferenceValueLoader
         return new LoadedReferences(ReferenceValueJson.Read(content, path), signer, signer is not null && trust is not null);
     }
 
-    /// <summary>The reference for a spec: by its name, or the only one of the platform.</summary>
-    public static ReferenceValue For(ReferenceValueDocument doc, string name, string platform, string path)
+    /// <summary>
+    /// The reference for a spec: the entry the user selected, else the one named as the spec. Never a guess: the only
+    /// entry of the platform under another name may describe another image, so a name mismatch is an input error.
+    /// </summary>
+    public static ReferenceValue For(ReferenceValueDocument doc, string name, string platform, string path, string? selected = null)
     {
-        return doc.References.FirstOrDefault(r => r.Name == name)
-            ?? (doc.References.Count(r => r.Platform == platform) == 1 ? doc.References.Single(r => r.Platform == platform) : null)
-            ?? throw new CliInputException($"{path}: no reference value named '{name}' (it has: {string.Join(", ", doc.References.Select(r => r.Name))})");
+        string wanted = selected ?? name;
+        var reference = doc.References.FirstOrDefault(r => r.Name == wanted)
+            ?? throw new CliInputException(selected is not null
+                ? $"{path}: --reference: no reference value named '{selected}' (it has: {string.Join(", ", doc.References.Select(r => r.Name))})"
+                : $"{path}: no reference value named '{name}', the spec's name (it has: {string.Join(", ", doc.References.Select(r => r.Name))}); select one with --reference NAME");
+        return reference.Platform == platform
+            ? reference
+            : throw new CliInputException($"{path}: reference value '{reference.Name}' is for platform {reference.Platform}, but the spec's platform is {platform}");
     }
 
     public static byte[] Read(string path, string option)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return InputFile.ReadAllBytes(path, InputFile.DocumentLimit, "input");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new CliInputException($"{option}: cannot read '{path}': {e.Message}");
+            throw new CliInputException($"{option}: '{path}' {e.Problem}");
         }
     }
 }

@@ -116,7 +116,7 @@ internal static class BenchVerb
         var table = new TextTable("guest", "instructions", "median time", "MIPS", "allocated B/instruction");
         foreach (string image in new[] { "bench16m-gpr-2m.bin", "bench16m-sse-2m.bin", "bench-gpr-4k.bin" })
         {
-            var bytes = File.ReadAllBytes(Path.Combine(dir, image));
+            var bytes = Abi.IO.InputFile.ReadAllBytes(Path.Combine(dir, image), 16 << 20, "guest image");
             var runs = new List<(Vmm.Boot.BootResult Result, long Allocated)>();
             for (int i = 0; i < Math.Max(1, Math.Min(o.Repeat, 5)); i++)
             {

@@ -11,7 +11,7 @@ public sealed class BootOptions : CommonOptions
     [Value(0, MetaName = "FIRMWARE", Required = true, HelpText = "The flat image: whole 4 KiB pages, at most 16 MiB.")]
     public string Firmware { get; set; } = string.Empty;
 
-    [Option("memory", Default = "128M", HelpText = "Guest RAM (K, M, G, T suffixes): below 3 GiB, then above 4 GiB.")]
+    [Option("memory", Default = "128M", HelpText = "Guest RAM from 2M to 1T (K, M, G, T suffixes): below 3 GiB, then above 4 GiB.")]
     public string Memory { get; set; } = "128M";
 
     [Option("vcpus", Default = 1, HelpText = "vCPUs (1 for now: the boot harness runs the BSP only).")]
@@ -19,6 +19,9 @@ public sealed class BootOptions : CommonOptions
 
     [Option("max-instructions", Default = "10000000000", HelpText = "Stop (exit 1) after this many guest instructions.")]
     public string MaxInstructions { get; set; } = "10000000000";
+
+    [Option("timeout", Default = "120", HelpText = "Stop (exit 1) after this many seconds of running (at most 86400).")]
+    public string Timeout { get; set; } = "120";
 
     [Option("reset", Default = "legacy", HelpText = "Reset state: legacy (real mode at F000:FFF0, as SNP's VMSA) or tdx (32-bit protected mode).")]
     public string Reset { get; set; } = "legacy";
@@ -33,7 +36,7 @@ internal static class BootVerb
 
     public static int Run(BootOptions o, TextWriter stdout, TextWriter stderr)
     {
-        ulong memory = Spec.SizeParser.TryParse(o.Memory, out ulong bytes, out _) && bytes >= (2UL << 20) && bytes <= (1UL << 40) && bytes % 4096 == 0
+        ulong memory = Spec.SizeParser.TryParse(o.Memory, out ulong bytes, out _) && bytes >= FirmwareBoot.MinMemory && bytes <= FirmwareBoot.MaxMemory && bytes % 4096 == 0
             ? bytes
             : throw new CliInputException($"--memory: '{o.Memory}' is not a whole number of pages from 2M to 1T (e.g. 128M)");
         ulong max = CliArguments.Number(o.MaxInstructions, "--max-instructions");
@@ -43,6 +46,7 @@ internal static class BootVerb
         }
 
         long limit = (long)max;
+        var timeout = CliArguments.Seconds(o.Timeout, "--timeout");
         if (o.Vcpus != 1)
         {
             throw new CliInputException($"--vcpus: {o.Vcpus} is not supported by the boot harness yet (use 1)");
@@ -53,11 +57,8 @@ internal static class BootVerb
             throw new CliInputException($"--reset: '{o.Reset}' is not one of: legacy, tdx");
         }
 
+        Abi.IO.InputFile.CheckRegular(o.Firmware, "firmware");
         var info = new FileInfo(o.Firmware);
-        if (!info.Exists)
-        {
-            throw new CliInputException($"{o.Firmware}: no such firmware file");
-        }
 
         if (info.Length == 0 || info.Length % 4096 != 0 || info.Length > MaxFirmware)
         {
@@ -66,7 +67,7 @@ internal static class BootVerb
 
         var reset = o.Reset == "tdx" ? Cpu.CpuState.TdxReset(0, 0, 0x0000_0F6B) : Cpu.CpuState.LegacyReset();
         using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
-        var result = FirmwareBoot.Run(File.ReadAllBytes(o.Firmware), memory, console, limit, reset);
+        var result = FirmwareBoot.Run(Abi.IO.InputFile.ReadAllBytes(o.Firmware, MaxFirmware, "firmware"), memory, console, limit, reset, timeout: timeout);
         console.Flush();
         if (o.Stats)
         {
@@ -79,7 +80,7 @@ internal static class BootVerb
             return status;
         }
 
-        stderr.WriteLine($"{Cli.CliApp.Name}: {o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
+        CliApp.Error(stderr, $"{o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
         return ExitCode.CheckFailed;
     }
 }

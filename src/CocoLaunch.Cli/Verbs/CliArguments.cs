@@ -26,6 +26,15 @@ internal static class CliArguments
         }
     }
 
+    /// <summary>The longest --timeout a verb accepts: one day.</summary>
+    public const double MaxSeconds = 86_400;
+
+    /// <summary>A wall-clock limit in seconds (fractions allowed), above 0 and at most a day.</summary>
+    public static TimeSpan Seconds(string text, string option) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds > 0 && seconds <= MaxSeconds
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new CliInputException($"{option}: '{text}' is not a number of seconds in (0, {MaxSeconds}]");
+
     /// <summary>Exactly <paramref name="bytes"/> bytes as hex digits, with an optional 0x; null otherwise.</summary>
     public static byte[]? HexBytes(string text, int bytes)
     {

@@ -47,11 +47,11 @@ internal static partial class DiffVerb
         string[] lines;
         try
         {
-            lines = File.ReadAllLines(path);
+            lines = Abi.IO.InputFile.ReadAllText(path, Abi.IO.InputFile.DocumentLimit, "measure --explain log").Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Abi.IO.InputFileException e)
         {
-            throw new CliInputException($"{path}: cannot read the log: {e.Message}");
+            throw new CliInputException(e.Message);
         }
 
         var ops = new List<MeasuredOperation>();

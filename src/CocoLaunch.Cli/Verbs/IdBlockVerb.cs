@@ -85,11 +85,11 @@ internal static class IdBlockVerb
         string pem;
         try
         {
-            pem = File.ReadAllText(path);
+            pem = Abi.IO.InputFile.ReadAllText(path, Abi.IO.InputFile.TextLimit, "key");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Abi.IO.InputFileException e)
         {
-            throw new CliInputException($"{option}: cannot read '{path}': {e.Message}");
+            throw new CliInputException($"{option}: '{path}' {e.Problem}");
         }
 
         var key = ECDsa.Create();

@@ -59,7 +59,7 @@ internal static class InspectVerb
             return ExitCode.Ok;
         }
 
-        stderr.WriteLine($"{CliApp.Name}: {problem}");
+        CliApp.Error(stderr, problem);
         return ExitCode.InputError;
     }
 

@@ -85,13 +85,7 @@ internal static class LaunchVerb
             throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})");
         }
 
-        TimeSpan? timeout = null;
-        if (o.Timeout is not null)
-        {
-            timeout = double.TryParse(o.Timeout, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds > 0 && seconds <= 86_400
-                ? TimeSpan.FromSeconds(seconds)
-                : throw new CliInputException($"--timeout: '{o.Timeout}' is not a number of seconds in (0, 86400]");
-        }
+        TimeSpan? timeout = o.Timeout is null ? null : CliArguments.Seconds(o.Timeout, "--timeout");
 
         Vmm.Run.RunResult result;
         using (var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout))
@@ -127,7 +121,7 @@ internal static class LaunchVerb
             return status;
         }
 
-        stderr.WriteLine($"{CliApp.Name}: {o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
+        CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
         return ExitCode.CheckFailed;
     }
 }

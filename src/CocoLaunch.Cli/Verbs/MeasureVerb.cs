@@ -225,6 +225,15 @@ internal static class MeasureVerb
             throw new CliInputException($"--platform: '{o.Platform}' is not one of: {string.Join(", ", LaunchSpecParser.Platforms.Keys)}");
         }
 
+        // An SNP or SEV digest depends on the vCPU type and count, which this form has no options for.
+        string? mode = platform switch { KvmVmType.Snp => "snp", KvmVmType.SevEs => "seves", KvmVmType.Sev => "sev", _ => null };
+        if (platform != KvmVmType.Tdx)
+        {
+            throw new CliInputException(mode is null
+                ? $"--platform {o.Platform}: platform {o.Platform} has no launch measurement"
+                : $"--platform {o.Platform}: the --platform/--firmware form measures tdx only; for {o.Platform} use --mode {mode} --ovmf FILE --vcpu-type TYPE (sev-snp-measure's options) or a spec");
+        }
+
         var order = o.Profile switch
         {
             null or "upstream" or "single-pass" => TdxPageOrder.SinglePass,

@@ -28,6 +28,15 @@ internal static class ValidateVerb
             throw new CliInputException($"{o.Spec}: memory: {e.Message}");
         }
 
+        try
+        {
+            Vmm.Launch.SectionPlacement.Check(Vmm.Launch.GuestMemoryLayout.Plan(spec, (ulong)image.Size), firmware, spec.Platform);
+        }
+        catch (Vmm.Launch.LaunchException e)
+        {
+            throw new CliInputException($"{spec.Firmware.Location}: {FirmwareKey(spec.Firmware.Location)}{e.Message}");
+        }
+
         string what = firmware switch
         {
             { Tdx.Value: { } t } when spec.Platform == KvmVmType.Tdx => $", {t.Sections.Count} TDX sections",

@@ -35,6 +35,9 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("measurement", Separator = ',', HelpText = "Acceptable measurements in hex, comma-separated (instead of, or besides, --reference-values).")]
     public IEnumerable<string> Measurements { get; set; } = [];
 
+    [Option("no-measurement-check", HelpText = "Accept evidence without comparing its measurement with any reference value (the output says so). Without it, no --measurement or --reference-values is a failed check.")]
+    public bool NoMeasurementCheck { get; set; }
+
     [Option("allow-debug", HelpText = "Accept evidence from a guest whose policy or attributes allow debugging.")]
     public bool AllowDebug { get; set; }
 
@@ -60,10 +63,11 @@ internal static class VerifyEvidenceVerb
     {
         var policy = Policy(o, out var references);
         byte[] evidence = ReferenceValueLoader.Read(o.Evidence, "EVIDENCE");
+        var kind = EvidenceKinds.Detect(evidence, o.Evidence);
         var root = Certificate(o.Root, "--root");
         string dir = Path.GetDirectoryName(Path.GetFullPath(o.Evidence))!;
         VerificationResult result;
-        if (evidence.Length == Firmware.Snp.AttestationReport.Size)
+        if (kind == EvidenceKind.SnpReport)
         {
             var report = SnpReport.Parse(evidence, o.Evidence);
             var vcek = Certificate(o.Vcek ?? Path.Combine(dir, "vcek.pem"), "--vcek");
@@ -81,6 +85,7 @@ internal static class VerifyEvidenceVerb
             result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx") }, o.Evidence);
         }
 
+        result = WithMeasurementRule(result, o);
         if (o.Format == OutputFormat.Json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new
@@ -99,10 +104,38 @@ internal static class VerifyEvidenceVerb
             }
 
             var failed = result.Findings.Where(f => !f.Passed).Select(f => f.Check).ToList();
-            stdout.WriteLine(failed.Count == 0 ? $"verified: {o.Evidence}" : $"NOT verified: {o.Evidence}: {string.Join(", ", failed)}");
+            stdout.WriteLine(failed.Count > 0 ? $"NOT verified: {o.Evidence}: {string.Join(", ", failed)}"
+                : o.NoMeasurementCheck ? $"verified, measurement NOT checked: {o.Evidence}" : $"verified: {o.Evidence}");
         }
 
         return result.Passed ? ExitCode.Ok : ExitCode.CheckFailed;
+    }
+
+    /// <summary>
+    /// Evidence whose measurement nobody compared proves only that some guest ran on genuine hardware, so calling it
+    /// "verified" needs the user's explicit --no-measurement-check; without it the missing check is a failed finding
+    /// (exit 1), listed with the checks that ran. With it, a finding says the measurement was not checked.
+    /// </summary>
+    private static VerificationResult WithMeasurementRule(VerificationResult result, VerifyEvidenceOptions o)
+    {
+        bool measured = result.Findings.Any(f => f.Check == "measurement");
+        if (measured && o.NoMeasurementCheck)
+        {
+            throw new CliInputException("--no-measurement-check contradicts --measurement and --reference-values; give one or the other");
+        }
+
+        if (measured)
+        {
+            return result;
+        }
+
+        // Where the verifiers list a measurement check: after the signatures, before the policy rules.
+        var findings = result.Findings.ToList();
+        int at = findings.FindIndex(f => f.Check.StartsWith("policy.", StringComparison.Ordinal) || f.Check.StartsWith("rtmr", StringComparison.Ordinal));
+        findings.Insert(at < 0 ? findings.Count : at, o.NoMeasurementCheck
+            ? new Finding("measurement", true, "NOT checked (--no-measurement-check): any launch digest is accepted")
+            : new Finding("measurement", false, "not checked: give --measurement or --reference-values, or --no-measurement-check to accept any launch digest"));
+        return new VerificationResult(result.Kind, findings);
     }
 
     private static EvidencePolicy Policy(VerifyEvidenceOptions o, out LoadedReferences? references)

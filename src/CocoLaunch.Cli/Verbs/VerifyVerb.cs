@@ -18,6 +18,9 @@ public sealed class VerifyOptions : CommonOptions
     [Option("reference-values", HelpText = "A reference-value document (JSON, signed beside it as FILE.p7s, or a CMS message enveloping it).")]
     public string? ReferenceValues { get; set; }
 
+    [Option("reference", HelpText = "With --reference-values: the entry to compare with, when its name is not the spec's.")]
+    public string? Reference { get; set; }
+
     [Option("signature", HelpText = "The detached signature of --reference-values, when it is not FILE.p7s.")]
     public string? Signature { get; set; }
 
@@ -37,15 +40,22 @@ internal static class VerifyVerb
             throw new CliInputException("verify needs exactly one of --expected HEX and --reference-values FILE");
         }
 
-        if (o.Expected is not null && (o.Signature is not null || o.Trust is not null))
+        if (o.Expected is not null && (o.Signature is not null || o.Trust is not null || o.Reference is not null))
         {
-            throw new CliInputException("--signature and --trust belong to --reference-values");
+            throw new CliInputException("--signature, --trust and --reference belong to --reference-values");
         }
 
         string? expectedHex = o.Expected is null ? null : ParseDigest(o.Expected);
         var loaded = o.ReferenceValues is null ? null : ReferenceValueLoader.Load(o.ReferenceValues, o.Signature, o.Trust);
         var (actual, _) = ReferenceValueBuilder.Build(o.Spec, withLog: true);
-        var reference = loaded is null ? null : ReferenceValueLoader.For(loaded.Document, actual.Name, actual.Platform, o.ReferenceValues!);
+        var reference = loaded is null ? null : ReferenceValueLoader.For(loaded.Document, actual.Name, actual.Platform, o.ReferenceValues!, o.Reference);
+        if (expectedHex is not null && expectedHex.Length != actual.Digest.Length)
+        {
+            // A digest of another length cannot be this platform's: a wrong input, not a mismatch.
+            string digestName = actual.Platform == "tdx" ? "MRTD" : "MEASUREMENT";
+            throw new CliInputException($"--expected: {expectedHex.Length / 2} bytes given, but a {actual.Platform} {digestName} is {actual.Digest.Length / 2} bytes ({actual.Digest.Length} hex digits)");
+        }
+
         string expected = expectedHex ?? reference!.Digest;
         bool match = expected == actual.Digest;
         int? divergence = reference?.Log is { } log ? MeasurementLog.FirstDivergence(log, actual.Log!) : null;

@@ -5,6 +5,9 @@ namespace CocoLaunch.Formats.Tdvf;
 /// <summary>Validity rules for TDVF sections: QEMU's <c>tdvf.c</c> checks plus the bounds check QEMU omits.</summary>
 internal static class TdvfRules
 {
+    /// <summary>The largest guest-physical address space x86 can describe; no VMM can map a section above it.</summary>
+    public const ulong MaxPhysicalAddress = 1UL << 52;
+
     public static void Check(TdvfSection s, long imageSize, List<FirmwareNote> notes)
     {
         if (!s.IsKnownType)
@@ -34,6 +37,11 @@ internal static class TdvfRules
         if (!s.MemoryAddress.TryAdd(s.MemoryDataSize, out _))
         {
             throw Fail(s, $"GPA range starting at {s.MemoryAddress} with size {Hex.Of(s.MemoryDataSize)} wraps past the top of the address space");
+        }
+
+        if (s.MemoryAddress.Value + s.MemoryDataSize > MaxPhysicalAddress)
+        {
+            throw Fail(s, $"GPA range {Range(s)} lies beyond the 52-bit guest-physical address space (MAXPHYADDR 52 ends at {Hex.Of(MaxPhysicalAddress)})");
         }
 
         if (s.RawDataSize > s.MemoryDataSize)

@@ -21,8 +21,17 @@ public static class FirmwareBoot
 {
     private const ulong LowRamLimit = 0xC000_0000;
 
-    public static BootResult Run(ReadOnlySpan<byte> firmware, ulong memoryBytes, Stream console, long maxInstructions, CpuState? resetState = null, Stream? serial = null)
+    /// <summary>RAM a boot accepts: a megabyte-scale stack and page tables at least, and no more than the host model maps.</summary>
+    public const ulong MinMemory = 2UL << 20, MaxMemory = 1UL << 40;
+
+    /// <param name="timeout">Wall-clock limit; null for none. A guest that never exits (an image of zeros) stops here.</param>
+    public static BootResult Run(ReadOnlySpan<byte> firmware, ulong memoryBytes, Stream console, long maxInstructions, CpuState? resetState = null, Stream? serial = null, TimeSpan? timeout = null)
     {
+        if (memoryBytes is < MinMemory or > MaxMemory || memoryBytes % PageSize.Size4K != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(memoryBytes), memoryBytes, $"boot memory must be whole 4 KiB pages from 0x{MinMemory:x} to 0x{MaxMemory:x} bytes");
+        }
+
         var kvm = new Kvm.Kvm();
         var vm = kvm.CreateVm(KvmVmType.Default);
         ulong low = Math.Min(memoryBytes, LowRamLimit);
@@ -42,10 +51,21 @@ public static class FirmwareBoot
         vcpu.InstructionBudget = maxInstructions;
         var devices = new DebugDevices(console, serial ?? console);
         var clock = Stopwatch.StartNew();
+        bool timedOut = false;
+
+        // KVM_RUN returns KVM_EXIT_INTR when kicked, as on a signal; the flag tells that apart from the instruction budget.
+        using var alarm = timeout is { } limit ? new Timer(_ => { timedOut = true; vcpu.Kick(); }, null, limit, Timeout.InfiniteTimeSpan) : null;
         string stop;
         while (true)
         {
-            if (BootExits.Handle(vcpu.Run(), devices) is { } why)
+            var exit = vcpu.Run();
+            if (exit is KvmExit.Intr && Volatile.Read(ref timedOut))
+            {
+                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s";
+                break;
+            }
+
+            if (BootExits.Handle(exit, devices) is { } why)
             {
                 stop = why;
                 break;

@@ -113,6 +113,7 @@ public static class LaunchRecipe
     {
         var vm = c.RequireVm();
         c.Layout = GuestMemoryLayout.Plan(c.Spec, (ulong)c.Firmware.Size);
+        SectionPlacement.Check(c.Layout, c.Ovmf, c.Spec.Platform);
         foreach (var slot in c.Layout)
         {
             ulong hostPages = slot.Firmware ? PageSize.Size4K : c.Spec.Memory.HostPageSize;

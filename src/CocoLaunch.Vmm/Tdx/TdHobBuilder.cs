@@ -39,7 +39,7 @@ public static class TdHobBuilder
             int i = entries.FindIndex(e => !e.Accepted && e.Start <= start && end <= e.End);
             if (i < 0)
             {
-                throw new InvalidOperationException($"{s.Label} [0x{start:x},0x{end:x}) does not lie inside one unaccepted RAM range");
+                throw new Launch.LaunchException($"{s.Label} at GPA [0x{start:x},0x{end:x}) does not lie inside one unaccepted RAM range");
             }
 
             var e = entries[i];
