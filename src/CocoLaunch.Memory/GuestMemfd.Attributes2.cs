@@ -61,18 +61,7 @@ public sealed partial class GuestMemfd
             var changing = Shareability.Snapshot.Runs(first, first + count).Where(r => r.Value == toPrivate).ToList();
             if (toPrivate)
             {
-                // Host PTEs are gone once the lock is held (host accesses check shareability); what remains are pins.
-                foreach (var (start, end, _) in changing)
-                {
-                    for (ulong page = start; page < end; page++)
-                    {
-                        if (HostPinCount(page) > 0)
-                        {
-                            args.ErrorOffset = page * Page;
-                            throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
-                        }
-                    }
-                }
+                RequireUnpinned(changing, ref args.ErrorOffset);
             }
 
             // Nothing can fail from here on: invalidate, apply the content mode, store the new state.

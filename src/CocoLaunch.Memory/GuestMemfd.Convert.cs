@@ -72,18 +72,7 @@ public sealed partial class GuestMemfd
 
             if (!toShared)
             {
-                // Host PTEs are gone at this point (host accesses now check shareability); what remains are pins.
-                foreach (var (start, end, _) in changing)
-                {
-                    for (ulong page = start; page < end; page++)
-                    {
-                        if (HostPinCount(page) > 0)
-                        {
-                            args.ErrorOffset = page * Page;
-                            throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
-                        }
-                    }
-                }
+                RequireUnpinned(changing, ref args.ErrorOffset);
             }
 
             foreach (var (start, end, _) in changing)
@@ -94,6 +83,26 @@ public sealed partial class GuestMemfd
         finally
         {
             InvalidateLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// The refcount check of a conversion to private: host PTEs are gone once the invalidate lock is held (host
+    /// accesses check shareability), so what remains are pins; the first pinned page fails the call with EAGAIN,
+    /// and <paramref name="errorOffset"/> names it.
+    /// </summary>
+    private void RequireUnpinned(IEnumerable<(ulong Start, ulong End, bool Shared)> runs, ref ulong errorOffset)
+    {
+        foreach (var (start, end, _) in runs)
+        {
+            for (ulong page = start; page < end; page++)
+            {
+                if (HostPinCount(page) > 0)
+                {
+                    errorOffset = page * Page;
+                    throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
+                }
+            }
         }
     }
 }
