@@ -54,10 +54,26 @@ public sealed partial class VcpuFd
         }
     }
 
-    /// <summary>KVM_SET_CPUID2: what CPUID returns in the guest.</summary>
-    public void SetCpuid2(IReadOnlyList<CpuidEntry> entries)
+    /// <summary>KVM_MAX_CPUID_ENTRIES: the most entries KVM_SET_CPUID2 takes.</summary>
+    public const int MaxCpuidEntries = 256;
+
+    /// <summary>
+    /// KVM_SET_CPUID2: what CPUID returns in the guest. No list is EFAULT (the copy fails); more than
+    /// <see cref="MaxCpuidEntries"/> entries is E2BIG (<c>kvm_vcpu_ioctl_set_cpuid2</c>).
+    /// </summary>
+    public void SetCpuid2(IReadOnlyList<CpuidEntry>? entries)
     {
         Vm.ThrowIfDead();
+        if (entries is null)
+        {
+            throw new KvmException(Errno.EFAULT, "KVM_SET_CPUID2: no kvm_cpuid2");
+        }
+
+        if (entries.Count > MaxCpuidEntries)
+        {
+            throw new KvmException(Errno.E2BIG, $"KVM_SET_CPUID2: {entries.Count} entries, at most {MaxCpuidEntries}");
+        }
+
         lock (mutex)
         {
             cpuid = [.. entries];

@@ -51,9 +51,14 @@ public sealed partial class VcpuFd
     /// KVM_MEMORY_ENCRYPT_OP on the vCPU fd (<c>kvm_x86_ops.vcpu_mem_enc_ioctl</c>): the TDX vCPU commands. ENOTTY
     /// for a vCPU whose backend has none.
     /// </summary>
-    public void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal = default)
+    public void MemoryEncryptOp(KvmTdxCmd? cmd, CancellationToken signal = default)
     {
         Vm.ThrowIfDead();
+        if (cmd is null)
+        {
+            throw new KvmException(Errno.EFAULT, "KVM_MEMORY_ENCRYPT_OP: no command (copy_from_user fails)");
+        }
+
         lock (mutex)
         {
             Backend.MemoryEncryptOp(cmd, signal);

@@ -164,4 +164,15 @@ public sealed class VcpuRunTests
         Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.SetCpuid2([])));
         Assert.Equal(Errno.EIO, ErrnoOf(() => vcpu.Run()));
     }
+
+    /// <summary>kvm_vcpu_ioctl_set_cpuid2: more than KVM_MAX_CPUID_ENTRIES (256) is E2BIG; a missing struct is EFAULT, as is a missing TDX command.</summary>
+    [Fact]
+    public void KvmVcpuIoctlSetCpuid2_TooManyEntriesE2big_MissingArgumentsEfault()
+    {
+        var vcpu = Vm(KvmVmType.Default).CreateVcpu(0);
+        Assert.Equal(Errno.E2BIG, ErrnoOf(() => vcpu.SetCpuid2([.. Enumerable.Range(0, 257).Select(i => new CpuidEntry((uint)i, 0, 0, 0, 0, 0))])));
+        vcpu.SetCpuid2([.. Enumerable.Range(0, 256).Select(i => new CpuidEntry((uint)i, 0, 0, 0, 0, 0))]);
+        Assert.Equal(Errno.EFAULT, ErrnoOf(() => vcpu.SetCpuid2(null)));
+        Assert.Equal(Errno.EFAULT, ErrnoOf(() => Vm(KvmVmType.Tdx).CreateVcpu(0).MemoryEncryptOp(null)));
+    }
 }

@@ -138,6 +138,23 @@ public sealed class TdRuntimeTests
         Assert.Equal(ret, h.Gpr[9]); // R10, saved by the harness
     }
 
+    /// <summary>
+    /// A CPUID leaf KVM_TDX_INIT_VM configured is what the module answers, over KVM_SET_CPUID2's (kvm-memory-model.md
+    /// §9): 0x80000008 gives the launch's GPAW 48 / MAXPHYADDR 52 (0x300034), not the CPUID model's 0x3028.
+    /// </summary>
+    [Fact]
+    public void Cpuid_LeafConfiguredAtInitVm_WinsOverSetCpuid2()
+    {
+        var h = Create(a =>
+        {
+            a.mov(eax, 0x8000_0008);
+            a.xor(ecx, ecx);
+            a.cpuid();
+        });
+        Assert.IsType<KvmExit.Hlt>(h.Vcpu.Run());
+        Assert.Equal(0x30_0034UL, h.Gpr[3]); // RAX after CPUID, saved in RBX by the harness
+    }
+
     [Theory]
     [InlineData(0x20_0800UL, 0x1000UL, AlignError)] // misaligned GPA
     [InlineData(0x20_0000UL, 0x800UL, AlignError)] // misaligned size

@@ -79,11 +79,25 @@ public sealed partial class TdxVcpuBackend : VcpuBackend
         }
     }
 
-    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), (f, i) =>
+    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), TdCpuid);
+
+    /// <summary>
+    /// The TD's CPUID configuration as the module virtualises it: a leaf KVM_TDX_INIT_VM configured wins over
+    /// KVM_SET_CPUID2 (kvm-memory-model.md §9); the rest come from KVM_SET_CPUID2.
+    /// </summary>
+    private (uint Eax, uint Ebx, uint Ecx, uint Edx) TdCpuid(uint function, uint index)
     {
-        var e = Vcpu.FindCpuid(f, i);
+        foreach (var configured in Vm.TdCpuid)
+        {
+            if (configured.Function == function && configured.Index == index)
+            {
+                return (configured.Eax, configured.Ebx, configured.Ecx, configured.Edx);
+            }
+        }
+
+        var e = Vcpu.FindCpuid(function, index);
         return (e.Eax, e.Ebx, e.Ecx, e.Edx);
-    });
+    }
 
     /// <summary>
     /// ACCEPT of a GPA with no Secure-EPT leaf: KVM's EPT-violation path faults the page in, which adds it pending
