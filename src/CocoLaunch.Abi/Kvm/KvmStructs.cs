@@ -159,6 +159,9 @@ public struct KvmGmemConvert
 /// </summary>
 public struct KvmMemoryAttributes2
 {
+    /// <summary>offset @0, size @8, attributes @16, flags @24, error_offset @32, reserved u64[11] @40.</summary>
+    public const int SizeInBytes = 128;
+
     /// <summary>Zero the pages on the way to shared.</summary>
     public const ulong FlagZero = 1UL << 0;
 
@@ -170,6 +173,8 @@ public struct KvmMemoryAttributes2
     public KvmMemoryAttributes Attributes;
     public ulong Flags;
     public ulong ErrorOffset;
+
+    /// <summary>reserved[11]; must be zero. Null stands for all zeros.</summary>
     public ulong[]? Reserved;
 }
 
