@@ -17,6 +17,12 @@ internal static class RepoPaths
     /// <summary>Copies of shared/vectors/synthetic (firmware/synthetic/README.md says how they are built).</summary>
     public static string Synthetic(string name) => Path.Combine(Root, "firmware", "synthetic", name);
 
+    /// <summary>Debian's 6.12 cloud kernel (bzImage), vendored under linux/.</summary>
+    public static string DebianKernel => Path.Combine(Root, "linux", "debian-linux-image-6.12.101-1~deb12u1", "vmlinuz-6.12.101+deb12-cloud-amd64");
+
+    /// <summary>Our test initramfs (initramfs/build.sh).</summary>
+    public static string TestInitramfs => Path.Combine(Root, "initramfs", "bin", "initramfs.cpio.gz");
+
     public static string LaunchSpec(string name) => Path.Combine(Root, "launch-specs", name);
 
     private static string FindRoot()
