@@ -5,11 +5,20 @@ using CommandLine;
 
 namespace CocoLaunch.Cli.Verbs;
 
-[Verb("boot", HelpText = "Boot a raw flat firmware image (loaded to end at 4 GiB, as qemu -bios) on the emulated CPU, with debugcon 0xE9, COM1 and isa-debug-exit 0xF4.")]
+[Verb("boot", HelpText = "Boot a raw flat firmware image (loaded to end at 4 GiB, as qemu -bios), or a Linux bzImage with --kernel, on the emulated CPU, with debugcon 0xE9, COM1 and isa-debug-exit 0xF4.")]
 public sealed class BootOptions : CommonOptions
 {
-    [Value(0, MetaName = "FIRMWARE", Required = true, HelpText = "The flat image: whole 4 KiB pages, at most 16 MiB.")]
+    [Value(0, MetaName = "FIRMWARE", HelpText = "The flat image: whole 4 KiB pages, at most 16 MiB. Not with --kernel.")]
     public string Firmware { get; set; } = string.Empty;
+
+    [Option("kernel", HelpText = "Boot this Linux bzImage directly (the x86 64-bit boot protocol) instead of a firmware image.")]
+    public string? Kernel { get; set; }
+
+    [Option("initrd", HelpText = "With --kernel: the initrd, placed at the top of RAM below 3 GiB.")]
+    public string? Initrd { get; set; }
+
+    [Option("cmdline", Default = "console=ttyS0", HelpText = "With --kernel: the kernel command line.")]
+    public string Cmdline { get; set; } = "console=ttyS0";
 
     [Option("memory", Default = "128M", HelpText = "Guest RAM from 2M to 1T (K, M, G, T suffixes): below 3 GiB, then above 4 GiB.")]
     public string Memory { get; set; } = "128M";
@@ -57,6 +66,17 @@ internal static class BootVerb
             throw new CliInputException($"--reset: '{o.Reset}' is not one of: legacy, tdx");
         }
 
+        using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
+        if (o.Kernel is not null || o.Initrd is not null)
+        {
+            return BootKernel(o, memory, limit, timeout, console, stderr);
+        }
+
+        if (o.Firmware.Length == 0)
+        {
+            throw new CliInputException("boot needs a FIRMWARE image or --kernel");
+        }
+
         Abi.IO.InputFile.CheckRegular(o.Firmware, "firmware");
         var info = new FileInfo(o.Firmware);
 
@@ -66,15 +86,9 @@ internal static class BootVerb
         }
 
         var reset = o.Reset == "tdx" ? Cpu.CpuState.TdxReset(0, 0, 0x0000_0F6B) : Cpu.CpuState.LegacyReset();
-        using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
         var result = FirmwareBoot.Run(Abi.IO.InputFile.ReadAllBytes(o.Firmware, MaxFirmware, "firmware"), memory, console, limit, reset, timeout: timeout);
         console.Flush();
-        if (o.Stats)
-        {
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Cli.CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
-        }
-
+        PrintStats(o, result, stderr);
         if (result.ExitStatus is { } status)
         {
             return status;
@@ -82,5 +96,57 @@ internal static class BootVerb
 
         CliApp.Error(stderr, $"{o.Firmware}: the guest stopped without isa-debug-exit: {result.Stop}");
         return ExitCode.CheckFailed;
+    }
+
+    private const long MaxKernel = 64 << 20, MaxInitrd = 1L << 30;
+
+    /// <summary>A direct Linux boot: exit 0 when the guest powers off, else 1 naming what stopped it.</summary>
+    private static int BootKernel(BootOptions o, ulong memory, long limit, TimeSpan? timeout, Stream console, TextWriter stderr)
+    {
+        if (o.Kernel is null || o.Firmware.Length != 0 || o.Reset != "legacy")
+        {
+            throw new CliInputException("--kernel boots a bzImage: give it instead of FIRMWARE and --reset (and --initrd only with it)");
+        }
+
+        var image = Abi.IO.InputFile.ReadAllBytes(o.Kernel, MaxKernel, "kernel");
+        Formats.Linux.BzImage kernel;
+        try
+        {
+            kernel = Formats.Linux.BzImage.Parse(image);
+        }
+        catch (Formats.Linux.KernelFormatException e)
+        {
+            throw new CliInputException(e.Describe(o.Kernel));
+        }
+
+        var initrd = o.Initrd is null ? [] : Abi.IO.InputFile.ReadAllBytes(o.Initrd, MaxInitrd, "initrd");
+        BootResult result;
+        try
+        {
+            result = LinuxBoot.Run(kernel, initrd, o.Cmdline, memory, new DebugDevices(console, console), limit, timeout);
+        }
+        catch (LinuxBootException e)
+        {
+            throw new CliInputException($"{o.Kernel}: {e.Message}");
+        }
+
+        console.Flush();
+        PrintStats(o, result, stderr);
+        if (result.Stop == "ACPI power-off")
+        {
+            return 0;
+        }
+
+        CliApp.Error(stderr, $"{o.Kernel}: the guest stopped without powering off: {result.Stop}");
+        return ExitCode.CheckFailed;
+    }
+
+    private static void PrintStats(BootOptions o, BootResult result, TextWriter stderr)
+    {
+        if (o.Stats)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Cli.CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
+        }
     }
 }

@@ -47,9 +47,17 @@ public static class FirmwareBoot
 
         var vcpu = vm.CreateVcpu(0);
         vcpu.SetCpu(resetState ?? CpuState.LegacyReset(), CpuVendor.Amd);
+        return RunVcpu(vcpu, new DebugDevices(console, serial ?? console), maxInstructions, timeout);
+    }
+
+    /// <summary>
+    /// The boot harness's exit loop for one vCPU whose registers are set: the CPUID model, the instruction budget,
+    /// the wall-clock alarm, and the debug devices until the guest stops or asks to.
+    /// </summary>
+    internal static BootResult RunVcpu(VcpuFd vcpu, DebugDevices devices, long maxInstructions, TimeSpan? timeout)
+    {
         vcpu.SetCpuid2(CpuidModel.Entries());
         vcpu.InstructionBudget = maxInstructions;
-        var devices = new DebugDevices(console, serial ?? console);
         var clock = Stopwatch.StartNew();
         bool timedOut = false;
 
@@ -76,10 +84,18 @@ public static class FirmwareBoot
                 stop = "isa-debug-exit";
                 break;
             }
+
+            if (devices.PoweredOff)
+            {
+                stop = "ACPI power-off";
+                break;
+            }
         }
 
         return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
     }
+
+    internal static Memory.Hva AddRam(VmFd vm, uint slot, Gpa gpa, ulong size) => AddSlot(vm, slot, gpa, size, KvmMemFlags.None);
 
     private static Memory.Hva AddSlot(VmFd vm, uint slot, Gpa gpa, ulong size, KvmMemFlags flags)
     {
