@@ -1,3 +1,4 @@
+using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using static CocoLaunch.Kvm.Tests.KvmSetup;
 
@@ -21,5 +22,30 @@ public sealed class ApiSequenceRegressionTests
         Assert.Equal(KvmMemoryAttributes.Private, vm.AttributesOf(address / K4));
         vm.SetMemoryAttributes(new KvmMemoryAttributesArgs { Address = address, Size = size });
         Assert.Equal(KvmMemoryAttributes.None, vm.AttributesOf(address / K4));
+    }
+}
+
+/// <summary>Guest accesses found wrong by the sequence test's data check.</summary>
+public sealed class ApiSequenceGuestRegressionTests
+{
+    /// <summary>
+    /// Seeds 1375047, 1375051, 1500043: on a DEFAULT VM a guest_memfd slot without MMAP is not gmem-only, so a (shared)
+    /// guest access is served from userspace_addr like any shared fault (kvm_mmu_faultin_pfn goes to guest_memfd only
+    /// for private faults or gmem-only slots) — as pre-fault already mapped it — not turned into MMIO.
+    /// </summary>
+    [Fact]
+    public void DefaultVm_GmemSlotWithoutMmap_GuestReadsUserspaceMemory()
+    {
+        const ulong gpa = 0x1_0000_0000;
+        var vm = Vm(KvmVmType.Default);
+        var hva = vm.HostMemory(M2);
+        vm.Kvm.Host.Write(new Memory.Hva(hva.Value + 0x10), [0x5A]);
+        int fd = vm.Gmem(M2);
+        vm.SetUserMemoryRegion2(new KvmUserspaceMemoryRegion2 { Slot = 0, Flags = KvmMemFlags.GuestMemfd, GuestPhysAddr = gpa, MemorySize = M2, UserspaceAddr = hva.Value, GuestMemfd = fd });
+        var vcpu = vm.CreateVcpu(0);
+        var guest = new CocoLaunch.Tests.Shared.ScriptedGuest(new CocoLaunch.Tests.Shared.GuestAction.Read(new Abi.Gpa(gpa + 0x10), 1));
+        CocoLaunch.Tests.Shared.ScriptedGuestExtensions.SetGuest(vcpu, guest);
+        Assert.IsType<KvmExit.Shutdown>(vcpu.Run());
+        Assert.Equal([0x5A], guest.Results[0].Data);
     }
 }
