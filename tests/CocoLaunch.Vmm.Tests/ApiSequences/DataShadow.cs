@@ -90,7 +90,7 @@ internal sealed class DataShadow(SequenceVm w)
             if (got[i] != expected)
             {
                 string where = mmio ? "MMIO" : at!.Value.File == Host ? $"host page 0x{at.Value.Page * K4:x}" : $"guest_memfd {at.Value.File} page {at.Value.Page}";
-                return $"guest read 0x{got[i]:x2} at gpa 0x{gpa + (ulong)i:x}, expected 0x{expected:x2} from {where} (attribute {(w.HasPrivateMemory ? w.Vm.AttributesOf(gpa / K4) : 0)})";
+                return $"guest read 0x{got[i]:x2} at gpa 0x{gpa + (ulong)i:x}, expected 0x{expected:x2} from {where} (attribute {(w.HasPrivateMemory ? w.Vm.AttributesOf(gpa / K4) : 0)}, {w.Vm.Memslots.FirstOrDefault(s => s.Contains(gpa / K4))}, gmem {w.Vm.Memslots.FirstOrDefault(s => s.Contains(gpa / K4))?.GuestMemfd?.Flags.ToString() ?? "none"})";
             }
         }
 
