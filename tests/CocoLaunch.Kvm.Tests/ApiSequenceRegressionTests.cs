@@ -49,3 +49,24 @@ public sealed class ApiSequenceGuestRegressionTests
         Assert.Equal([0x5A], guest.Results[0].Data);
     }
 }
+
+/// <summary>Memslots the sequence test placed where the stage-2 table cannot reach.</summary>
+public sealed class ApiSequenceMemslotRegressionTests
+{
+    /// <summary>
+    /// Seed 2625583: a memslot above the largest GFN the TDP MMU maps was accepted, and pre-faulting it indexed past
+    /// the stage-2 table. x86 kvm_arch_prepare_memory_region refuses CREATE/MOVE past kvm_mmu_max_gfn() with EINVAL.
+    /// </summary>
+    [Theory]
+    [InlineData(0x8000_0000_0000_0000UL)]
+    [InlineData(0x0010_0000_0000_0000UL)] // 1 << 52: the first GPA above a 52-bit guest-physical space
+    public void SlotAboveTheMaxGfn_Einval(ulong gpa)
+    {
+        var vm = Vm(KvmVmType.Default);
+        var hva = vm.HostMemory(M2);
+        var region = new KvmUserspaceMemoryRegion2 { Slot = 0, GuestPhysAddr = gpa, MemorySize = M2, UserspaceAddr = hva.Value, GuestMemfd = -1 };
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => vm.SetUserMemoryRegion2(region)));
+        region.GuestPhysAddr = 0x0010_0000_0000_0000UL - M2; // the last 2M below a 52-bit space is fine
+        vm.SetUserMemoryRegion2(region);
+    }
+}
