@@ -37,7 +37,7 @@ internal sealed class DataShadow(SequenceVm w)
     private (long File, ulong Page)? Locate(ulong gfn, out bool mmio)
     {
         mmio = false;
-        var slot = w.Vm.Memslots.FirstOrDefault(s => s.Contains(gfn) && !s.Invalid);
+        var slot = w.Vm.Memslots.FirstOrDefault(s => s.AddressSpace == 0 && s.Contains(gfn) && !s.Invalid); // SMM slots are not the guest's
         if (slot is null)
         {
             mmio = true;

@@ -61,10 +61,21 @@ internal static class Stage2Invariants
                 return $"TDX shared leaf {range} is not at the shared alias";
             }
 
-            var slot = slots.FirstOrDefault(s => s.Contains(first));
-            if (slot is null || !slot.Contains(last))
+            // Dump merges adjacent leaves, maybe of adjacent slots: each leaf on its own must lie inside one (address space 0) slot.
+            ulong leafFrames = count / (ulong)range.Leaves;
+            Memslot? slot = null;
+            for (ulong leaf = first; leaf <= last; leaf += leafFrames)
             {
-                return $"leaf range {range} is not inside one memslot ({(slot is null ? "none" : slot.ToString())})";
+                slot = slots.FirstOrDefault(s => s.AddressSpace == 0 && s.Contains(leaf));
+                if (slot is null || !slot.Contains(leaf + leafFrames - 1))
+                {
+                    return $"leaf at gfn 0x{leaf:x} of {range} is not inside one memslot ({(slot is null ? "none" : slot.ToString())})";
+                }
+
+                if (range.Private && !slot.Flags.HasFlag(KvmMemFlags.GuestMemfd))
+                {
+                    return $"private leaf at gfn 0x{leaf:x} of {range} in {slot}, which has no guest_memfd";
+                }
             }
 
             if (range.Private)
@@ -72,11 +83,6 @@ internal static class Stage2Invariants
                 if (!w.HasPrivateMemory)
                 {
                     return $"private leaf {range} on a VM without private memory";
-                }
-
-                if (!slot.Flags.HasFlag(KvmMemFlags.GuestMemfd))
-                {
-                    return $"private leaf {range} in {slot}, which has no guest_memfd";
                 }
 
                 if (w.Confidential && range.Level != PageLevel.Size4K)
