@@ -116,6 +116,12 @@ public sealed partial class VmFd
                 throw new KvmException(Errno.EEXIST, $"gpa range [0x{r.GuestPhysAddr:x},0x{r.GuestPhysAddr + r.MemorySize:x}) overlaps {clash}");
             }
 
+            // x86 kvm_arch_prepare_memory_region: a created or moved slot must end at or below kvm_mmu_max_gfn().
+            if (creatingOrMoving && baseGfn + npages - 1 > CocoLaunch.Kvm.Mmu.Stage2.MaxGfn)
+            {
+                throw new KvmException(Errno.EINVAL, $"memslot {asId}:{id} at gpa 0x{r.GuestPhysAddr:x} size 0x{r.MemorySize:x} ends above the largest GFN 0x{CocoLaunch.Kvm.Mmu.Stage2.MaxGfn:x}");
+            }
+
             var slot = new Memslot(id, asId, baseGfn, npages, r.Flags, new Hva(r.UserspaceAddr), null, r.GuestMemfdOffset / Page) { AbsentMappingFault = absentMapping };
             if (gmem)
             {

@@ -95,7 +95,7 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
     private byte* DefaultPage(ulong gfn, bool write)
     {
         var slot = vm.Slots.Find(gfn);
-        if (slot is null || (slot.GuestMemfd is not null && !slot.IsGmemOnly) || (write && slot.Flags.HasFlag(KvmMemFlags.Readonly)))
+        if (slot is null || (write && slot.Flags.HasFlag(KvmMemFlags.Readonly)))
         {
             return null; // no memslot, or a write to read-only memory: KVM_EXIT_MMIO
         }

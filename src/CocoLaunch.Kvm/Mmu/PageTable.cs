@@ -144,7 +144,8 @@ internal sealed class PageTable
     /// <remarks>Callers must exclude concurrent <see cref="Map"/> calls (KVM holds mmu_lock for write).</remarks>
     public void Zap(ulong gfn, ulong count)
     {
-        ulong end = gfn + count;
+        // tdp_mmu_zap_leafs: end = min(end, tdp_mmu_max_gfn_exclusive()); nothing is mapped above the table.
+        ulong end = Math.Min(gfn + count, (ulong)RootEntries << ShiftRoot);
         for (ulong g = gfn; g < end;)
         {
             var d1g = roots[g >> ShiftRoot];

@@ -32,6 +32,9 @@ public sealed class Stage2
 
     internal PageTable Table(bool isPrivate) => isPrivate ? Private : Shared;
 
+    /// <summary><c>kvm_mmu_max_gfn()</c>: the largest GFN the tables map (a 52-bit guest-physical space).</summary>
+    public static ulong MaxGfn => ((ulong)PageTable.RootEntries << 27) - 1;
+
     public MmuStats Stats
     {
         get
