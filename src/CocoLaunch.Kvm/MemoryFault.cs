@@ -21,6 +21,8 @@ internal readonly record struct FaultOutcome(ulong Frames, FaultKind Kind, Fault
 
     public static FaultOutcome SlotInvalid { get; } = new(0, FaultKind.SlotInvalid, default);
 
+    public static FaultOutcome Retry { get; } = new(0, FaultKind.Retry, default);
+
     public static FaultOutcome Failed(Errno errno, MemoryFault? info, string detail) => new(0, FaultKind.Error, new FaultError(errno, info, detail));
 }
 
@@ -33,6 +35,9 @@ internal enum FaultKind
 
     /// <summary>The slot is being deleted or moved: retry (pre-fault reports EAGAIN).</summary>
     SlotInvalid,
+
+    /// <summary>An invalidation of guest_memfd pages is in progress (mmu_invalidate_in_progress): RET_PF_RETRY.</summary>
+    Retry,
 
     Error,
 }

@@ -158,7 +158,15 @@ public sealed partial class VcpuFd
             FaultKind.Mapped => (Math.Min(size, outcome.Frames * Page), null),
             FaultKind.NoSlot => (0, new FaultError(Errno.ENOENT, null, $"gpa 0x{gpa:x} is in no memslot")),
             FaultKind.SlotInvalid => (0, new FaultError(Errno.EAGAIN, null, $"the memslot of gpa 0x{gpa:x} is being deleted or moved")),
+            FaultKind.Retry => Yielded(), // kvm_tdp_map_page retries RET_PF_RETRY itself
             _ => (0, outcome.Error),
         };
+    }
+
+    /// <summary>No progress this round; the pre-fault loop checks for a signal and faults again.</summary>
+    private static (ulong Consumed, FaultError? Error) Yielded()
+    {
+        Thread.Yield();
+        return (0, null);
     }
 }

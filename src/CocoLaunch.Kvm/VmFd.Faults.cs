@@ -6,6 +6,15 @@ namespace CocoLaunch.Kvm;
 
 public sealed partial class VmFd
 {
+    // kvm->mmu_invalidate_in_progress: guest_memfd invalidations between their begin and end.
+    private int mmuInvalidateInProgress;
+
+    /// <summary><c>kvm_mmu_invalidate_begin</c>: from now until the matching end, faults retry.</summary>
+    internal void BeginMmuInvalidate() => Interlocked.Increment(ref mmuInvalidateInProgress);
+
+    /// <summary><c>kvm_mmu_invalidate_end</c>.</summary>
+    internal void EndMmuInvalidate() => Interlocked.Decrement(ref mmuInvalidateInProgress);
+
     /// <summary>
     /// One stage-2 fault (<c>kvm_tdp_page_fault</c>): find the slot, check the access against the memory
     /// attributes, find the backing, pick the level (§6), install the leaf. A 4K fault may map a run of up to
@@ -18,6 +27,13 @@ public sealed partial class VmFd
         Mmu.MmuLock.EnterReadLock();
         try
         {
+            if (Volatile.Read(ref mmuInvalidateInProgress) != 0)
+            {
+                // A guest_memfd conversion has zapped, or is about to zap, and has not stored the new state yet: a
+                // fault now would map the old one (mmu_invalidate_retry_gfn).
+                return FaultOutcome.Retry;
+            }
+
             var slot = slots.Find(gfn);
             if (slot is null && isPrivate)
             {

@@ -182,6 +182,10 @@ public sealed partial class VmFd
     /// <summary>Zaps this VM's mappings of guest_memfd pages that a hole punch, close or poison removed.</summary>
     private sealed class SlotInvalidation(VmFd vm, Memslot slot) : IGuestMemfdInvalidation
     {
+        public void BeginInvalidate() => vm.BeginMmuInvalidate();
+
+        public void EndInvalidate() => vm.EndMmuInvalidate();
+
         public void Invalidate(ulong firstPage, ulong count, bool privateOnly)
         {
             ulong gfn = slot.BaseGfn + (firstPage - slot.GuestMemfdPgoff);

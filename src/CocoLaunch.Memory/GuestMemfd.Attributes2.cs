@@ -61,30 +61,38 @@ public sealed partial class GuestMemfd
             var changing = Shareability.Snapshot.Runs(first, first + count).Where(r => r.Value == toPrivate).ToList();
             if (toPrivate)
             {
-                RequireUnpinned(changing, ref args.ErrorOffset);
-            }
-
-            // Nothing can fail from here on: invalidate, apply the content mode, store the new state.
-            foreach (var (start, end, _) in changing)
-            {
-                InvalidateBound(start, end - start, privateOnly: false);
-            }
-
-            if (args.Flags == KvmMemoryAttributes2.FlagZero)
-            {
-                for (ulong page = first; page < first + count; page++)
+                if (FirstPinned(changing) is { } pinned)
                 {
-                    if (Pages.Contains(page))
-                    {
-                        Pages.Write(page * Page, new byte[Page]);
-                    }
+                    args.ErrorOffset = pinned * Page;
+                    throw new KvmException(Errno.EAGAIN, $"guest_memfd page {pinned} is still referenced by the host");
                 }
             }
 
-            foreach (var (start, end, _) in changing)
+            // Nothing can fail from here on: invalidate, apply the content mode, store the new state.
+            ulong mode = args.Flags;
+            WhileInvalidating(() =>
             {
-                Shareability.Set(start, end - start, !toPrivate);
-            }
+                foreach (var (start, end, _) in changing)
+                {
+                    InvalidateBound(start, end - start, privateOnly: false);
+                }
+
+                if (mode == KvmMemoryAttributes2.FlagZero)
+                {
+                    for (ulong page = first; page < first + count; page++)
+                    {
+                        if (Pages.Contains(page))
+                        {
+                            Pages.Write(page * Page, new byte[Page]);
+                        }
+                    }
+                }
+
+                foreach (var (start, end, _) in changing)
+                {
+                    Shareability.Set(start, end - start, !toPrivate);
+                }
+            });
         }
         finally
         {

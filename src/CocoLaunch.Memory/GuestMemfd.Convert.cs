@@ -65,19 +65,27 @@ public sealed partial class GuestMemfd
             // kvm_gmem_convert_range: invalidation begins (KVM mappings of every changing range are zapped, shared
             // and private) for all ranges first; only then does kvm_gmem_convert_should_proceed unmap host PTEs and
             // check refcounts. An EAGAIN therefore leaves the guest's mappings zapped, with no state changed.
-            foreach (var (start, end, _) in changing)
+            ulong? pinned = null;
+            WhileInvalidating(() =>
             {
-                InvalidateBound(start, end - start, privateOnly: false);
-            }
+                foreach (var (start, end, _) in changing)
+                {
+                    InvalidateBound(start, end - start, privateOnly: false);
+                }
 
-            if (!toShared)
+                pinned = toShared ? null : FirstPinned(changing);
+                if (pinned is null)
+                {
+                    foreach (var (start, end, _) in changing)
+                    {
+                        Shareability.Set(start, end - start, toShared);
+                    }
+                }
+            });
+            if (pinned is { } page)
             {
-                RequireUnpinned(changing, ref args.ErrorOffset);
-            }
-
-            foreach (var (start, end, _) in changing)
-            {
-                Shareability.Set(start, end - start, toShared);
+                args.ErrorOffset = page * Page;
+                throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
             }
         }
         finally
@@ -88,10 +96,10 @@ public sealed partial class GuestMemfd
 
     /// <summary>
     /// The refcount check of a conversion to private: host PTEs are gone once the invalidate lock is held (host
-    /// accesses check shareability), so what remains are pins; the first pinned page fails the call with EAGAIN,
-    /// and <paramref name="errorOffset"/> names it.
+    /// accesses check shareability), so what remains are pins. The first pinned page, which fails the call with
+    /// EAGAIN, or null.
     /// </summary>
-    private void RequireUnpinned(IEnumerable<(ulong Start, ulong End, bool Shared)> runs, ref ulong errorOffset)
+    private ulong? FirstPinned(IEnumerable<(ulong Start, ulong End, bool Shared)> runs)
     {
         foreach (var (start, end, _) in runs)
         {
@@ -99,10 +107,11 @@ public sealed partial class GuestMemfd
             {
                 if (HostPinCount(page) > 0)
                 {
-                    errorOffset = page * Page;
-                    throw new KvmException(Errno.EAGAIN, $"guest_memfd page {page} is still referenced by the host");
+                    return page;
                 }
             }
         }
+
+        return null;
     }
 }

@@ -8,6 +8,18 @@ public interface IGuestMemfdInvalidation
 {
     /// <summary>Pages [first, first + count) of the file changed; <paramref name="privateOnly"/> mirrors the newer kernels' PUNCH_HOLE rule.</summary>
     void Invalidate(ulong firstPage, ulong count, bool privateOnly);
+
+    /// <summary>
+    /// An invalidation that changes the pages' state starts (<c>kvm_mmu_invalidate_begin</c>): until
+    /// <see cref="EndInvalidate"/>, faults of the bound VM retry, so none maps the state being replaced.
+    /// </summary>
+    void BeginInvalidate()
+    {
+    }
+
+    void EndInvalidate()
+    {
+    }
 }
 
 /// <summary>
@@ -199,6 +211,36 @@ public sealed partial class GuestMemfd
         lock (bindingsLock)
         {
             bindings.RemoveAll(b => ReferenceEquals(b.Slot, slot));
+        }
+    }
+
+    /// <summary>
+    /// Brackets a change of page state (a conversion): every bound VM's faults retry from before the zap until the
+    /// new state is stored, as kvm_gmem_convert_range does with kvm_mmu_invalidate_begin/end.
+    /// </summary>
+    internal void WhileInvalidating(Action change)
+    {
+        List<Binding> all;
+        lock (bindingsLock)
+        {
+            all = [.. bindings];
+        }
+
+        foreach (var b in all)
+        {
+            b.Listener.BeginInvalidate();
+        }
+
+        try
+        {
+            change();
+        }
+        finally
+        {
+            foreach (var b in all)
+            {
+                b.Listener.EndInvalidate();
+            }
         }
     }
 

@@ -132,6 +132,12 @@ public sealed partial class TdxVcpuBackend
 
         // The S-EPT leaf is built first ("premapped"), then PAGE.ADD fills it: always a 4K private leaf.
         var outcome = Vm.Fault(gfn, 1, isPrivate: true, prefetch: true, exactRange: (gfn, gfn + 1));
+        while (outcome.Kind == FaultKind.Retry)
+        {
+            Thread.Yield();
+            outcome = Vm.Fault(gfn, 1, isPrivate: true, prefetch: true, exactRange: (gfn, gfn + 1));
+        }
+
         if (outcome.Kind != FaultKind.Mapped)
         {
             throw new KvmException(outcome.Kind == FaultKind.Error ? outcome.Error.Errno : Errno.EINVAL, $"mapping gpa {gpa}: {outcome.Error.Detail}");

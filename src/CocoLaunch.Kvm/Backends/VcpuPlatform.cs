@@ -75,7 +75,7 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
             {
                 case FaultKind.Mapped:
                     return true;
-                case FaultKind.SlotInvalid:
+                case FaultKind.SlotInvalid or FaultKind.Retry:
                     Thread.Yield(); // KVM retries the fault until the slot update completes
                     continue;
                 case FaultKind.Error when outcome.Error.Info is { } info:

@@ -12,7 +12,7 @@ internal sealed class MmuLock
     private const int Stripes = 64;
     private readonly Stripe[] readers = new Stripe[Stripes];
     private readonly object writerGate = new();
-    private volatile int writerActive;
+    private int writerActive;
 
     /// <summary>Readers currently waiting for a writer to finish (for tests that need a fault in flight).</summary>
     public int WaitingReadCount => Volatile.Read(ref waitingReaders);
@@ -25,7 +25,7 @@ internal sealed class MmuLock
         while (true)
         {
             Interlocked.Increment(ref count);
-            if (writerActive == 0)
+            if (Volatile.Read(ref writerActive) == 0)
             {
                 return;
             }
@@ -45,7 +45,9 @@ internal sealed class MmuLock
     public void EnterWriteLock()
     {
         Monitor.Enter(writerGate);
-        writerActive = 1;
+        // A full fence, not a volatile write: the store must be visible before the reader counts are read, or a
+        // reader that just counted itself in and saw no writer runs with the writer (a store-load reordering).
+        Interlocked.Exchange(ref writerActive, 1);
         var spin = default(SpinWait);
         while (!Drained())
         {
