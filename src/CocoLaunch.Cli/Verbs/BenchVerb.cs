@@ -21,7 +21,7 @@ public sealed class BenchOptions : CommonOptions
     [Option("repeat", Default = 5, HelpText = "Runs per scenario; the median run is reported.")]
     public int Repeat { get; set; } = 5;
 
-    [Option("suite", Default = "all", HelpText = "prefault, mrtd, cpu or all.")]
+    [Option("suite", Default = "all", HelpText = "prefault, mrtd, cpu or all; or soak (not in all): repeated launches and reference values in one process, and the memory they leave behind.")]
     public string Suite { get; set; } = "all";
 
     [Option("firmware", HelpText = "For the MRTD suite: a TDVF image to measure besides the synthetic one (default: the vendored Debian OVMF.fd, if found).")]
@@ -35,9 +35,9 @@ internal static class BenchVerb
 {
     public static int Run(BenchOptions o, TextWriter stdout)
     {
-        if (o.Suite is not ("all" or "prefault" or "mrtd" or "cpu"))
+        if (o.Suite is not ("all" or "prefault" or "mrtd" or "cpu" or "soak"))
         {
-            throw new CliInputException($"--suite: '{o.Suite}' is not one of: all, prefault, mrtd, cpu");
+            throw new CliInputException($"--suite: '{o.Suite}' is not one of: all, prefault, mrtd, cpu, soak");
         }
 
         // Every argument is checked before any suite runs: a typo must not cost minutes of benchmarking first.
@@ -56,6 +56,11 @@ internal static class BenchVerb
         if (o.Suite is "all" or "mrtd")
         {
             RunMrtd(o, stdout);
+        }
+
+        if (o.Suite == "soak")
+        {
+            return SoakBench.Run(o.Repeat, stdout);
         }
 
         return ExitCode.Ok;
@@ -137,7 +142,7 @@ internal static class BenchVerb
         table.Write(stdout, indent: string.Empty);
     }
 
-    private static string? FindRepoFolder(string relative)
+    internal static string? FindRepoFolder(string relative)
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {

@@ -19,8 +19,8 @@ public sealed class LaunchOptions : CommonOptions
     [Option("max-instructions", Default = "10000000000", HelpText = "Stop (exit 1) after this many instructions on the BSP.")]
     public string MaxInstructions { get; set; } = "10000000000";
 
-    [Option("timeout", HelpText = "Stop (exit 1) after this many seconds of running.")]
-    public string? Timeout { get; set; }
+    [Option("timeout", Default = "120", HelpText = "Stop (exit 1) after this many seconds of running (at most 86400).")]
+    public string Timeout { get; set; } = "120";
 
     [Option("trace-exits", HelpText = "Print one line per KVM exit on stderr.")]
     public bool TraceExits { get; set; }
@@ -85,7 +85,7 @@ internal static class LaunchVerb
             throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})");
         }
 
-        TimeSpan? timeout = o.Timeout is null ? null : CliArguments.Seconds(o.Timeout, "--timeout");
+        TimeSpan? timeout = CliArguments.Seconds(o.Timeout, "--timeout");
 
         Vmm.Run.RunResult result;
         using (var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout))
