@@ -276,6 +276,7 @@ public sealed partial class VmFd
 
         // Every private leaf built before FINALIZE is premapped for a PAGE.ADD; one still waiting would be
         // an unmeasured hole in the TD, so KVM counts them (nr_premapped) and refuses.
+        var td = Td ?? throw new KvmException(Errno.EINVAL, "KVM_TDX_FINALIZE_VM: the TD has not been initialised");
         long premapped = TdxPremappedPages;
         if (premapped != 0)
         {
@@ -284,7 +285,7 @@ public sealed partial class VmFd
 
         try
         {
-            Td!.MrFinalize();
+            td.MrFinalize();
         }
         catch (TdxException e)
         {
@@ -297,7 +298,6 @@ public sealed partial class VmFd
 
         // From now on a private fault adds a pending page (TDH.MEM.PAGE.AUG) for the guest to accept, and a
         // zap of the private view removes pages from the Secure EPT (TDH.MEM.PAGE.REMOVE).
-        var td = Td!;
         PrivateMemoryPrepare = new TdxAugPrepare(td);
         Mmu.PrivateZapped = (gfn, count) =>
         {
