@@ -175,4 +175,26 @@ public sealed class VcpuRunTests
         Assert.Equal(Errno.EFAULT, ErrnoOf(() => vcpu.SetCpuid2(null)));
         Assert.Equal(Errno.EFAULT, ErrnoOf(() => Vm(KvmVmType.Tdx).CreateVcpu(0).MemoryEncryptOp(null)));
     }
+
+    /// <summary>
+    /// kvm_get_msr_common for a plain guest's RDMSR: the microcode revision reads KVM's reset value (revision 1 in EDX),
+    /// and a variable MTRR written with a valid mask reads back (kvm_mtrr_set_msr).
+    /// </summary>
+    [Fact]
+    public void KvmGetMsrCommon_UcodeRevAndVariableMtrr()
+    {
+        var vcpu = RealModeGuest(Vm(KvmVmType.Default),
+            0x66, 0xB9, 0x8B, 0x00, 0x00, 0x00, // mov ecx, 0x8B
+            0x0F, 0x32,                         // rdmsr
+            0x66, 0x89, 0xD6,                   // mov esi, edx
+            0x66, 0xB9, 0x01, 0x02, 0x00, 0x00, // mov ecx, 0x201 (PHYSMASK0)
+            0x66, 0xB8, 0x00, 0x08, 0x00, 0x00, // mov eax, 0x800 (valid)
+            0x66, 0x31, 0xD2,                   // xor edx, edx
+            0x0F, 0x30,                         // wrmsr
+            0x66, 0x31, 0xC0,                   // xor eax, eax
+            0x0F, 0x32);                        // rdmsr
+        Assert.IsType<KvmExit.Hlt>(vcpu.Run());
+        var gpr = vcpu.Cpu!.State.Gpr;
+        Assert.Equal((1UL, 0x800UL), (gpr[6], gpr[0]));
+    }
 }

@@ -85,6 +85,11 @@ public sealed class DefaultVcpuBackend : VcpuBackend
                 return null;
             }
 
+            case ExitInstruction.Rdmsr when Msrs.TryRead((uint)s.Gpr[1], out ulong value):
+                (s.Gpr[0], s.Gpr[2]) = (value & 0xFFFF_FFFF, value >> 32);
+                return null;
+            case ExitInstruction.Wrmsr when Msrs.TryWrite((uint)s.Gpr[1], ((s.Gpr[2] & 0xFFFF_FFFF) << 32) | (s.Gpr[0] & 0xFFFF_FFFF)):
+                return null;
             case ExitInstruction.Rdmsr or ExitInstruction.Wrmsr:
                 // An MSR neither the CPU nor KVM models: #GP, as KVM injects without ignore_msrs.
                 c.InjectException(Vector.GeneralProtection, 0, x);
