@@ -1,10 +1,26 @@
 using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
 using YamlDotNet.RepresentationModel;
 
 namespace CocoLaunch.Spec;
 
 internal static class MemorySection
 {
+    /// <summary>KVM_MEM_MAX_NR_PAGES pages: the most one memslot holds (8 TiB less 4 KiB).</summary>
+    public const ulong MaxSlotBytes = KvmLimits.MemMaxNrPages * PageSize.Size4K;
+
+    /// <summary>KVM_USER_MEM_SLOTS less the slot the firmware takes.</summary>
+    public const int MaxSlots = KvmLimits.UserMemSlots - 1;
+
+    /// <summary>
+    /// The most guest RAM the launcher maps: the VMM backs all of it in its own address space, which under x86-64
+    /// 4-level paging is 128 TiB (TASK_SIZE) and also holds the VMM, its firmware and page-table copies.
+    /// </summary>
+    public const ulong MaxTotalBytes = 64UL << 40;
+
+    /// <summary>QEMU q35 with at least 2.75 GiB: the RAM above 2 GiB goes into one memslot at 4 GiB.</summary>
+    private const ulong Q35LowMemSplit = 0xB000_0000, Q35LowMem = 0x8000_0000;
+
     private static readonly Dictionary<string, MemslotKind> Kinds = new(StringComparer.Ordinal)
     {
         ["private"] = MemslotKind.Private,
@@ -26,7 +42,13 @@ internal static class MemorySection
     {
         if (node is YamlScalarNode)
         {
-            return new MemorySpec(CheckTotal(reader, node, "memory", reader.Size(node, "memory")), []);
+            ulong total = CheckTotal(reader, node, "memory", reader.Size(node, "memory"));
+            if (total >= Q35LowMemSplit && total - Q35LowMem > MaxSlotBytes)
+            {
+                throw reader.Fail(node, $"memory: {SizeParser.Format(total)} puts {SizeParser.Format(total - Q35LowMem)} above 4 GiB in one memslot, more than the {SlotLimit} KVM allows in a memslot (KVM_MEM_MAX_NR_PAGES); split it with memory.slots");
+            }
+
+            return new MemorySpec(total, [], Location: reader.LocationOf(node));
         }
 
         var map = reader.Mapping(node, "memory", "size", "slots", "host-pages", "guest-memfd-pages");
@@ -50,7 +72,7 @@ internal static class MemorySection
         ulong slotTotal = slots.Aggregate(0UL, (sum, slot) => sum + slot.Size);
         if (map.Optional("size") is not { } sizeNode)
         {
-            return new MemorySpec(slotTotal, slots, hostPages, gmemPages);
+            return new MemorySpec(CheckTotal(reader, map.Required("slots"), "memory.slots", slotTotal), slots, hostPages, gmemPages, reader.LocationOf(node));
         }
 
         ulong size = CheckTotal(reader, sizeNode, "memory.size", reader.Size(sizeNode, "memory.size"));
@@ -59,7 +81,7 @@ internal static class MemorySection
             throw reader.Fail(sizeNode, $"memory.size is {SizeParser.Format(size)} but the slots add up to {SizeParser.Format(slotTotal)}");
         }
 
-        return new MemorySpec(size, slots, hostPages, gmemPages);
+        return new MemorySpec(size, slots, hostPages, gmemPages, reader.LocationOf(node));
     }
 
     private static ulong CheckTotal(YamlSpecReader reader, YamlNode node, string key, ulong size)
@@ -69,10 +91,17 @@ internal static class MemorySection
             throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is not a positive multiple of 4 KiB");
         }
 
-        return size <= LaunchSpecParser.MaxPhysicalAddress
+        if (size > LaunchSpecParser.MaxPhysicalAddress)
+        {
+            throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the 4 PiB a 52-bit physical address space holds");
+        }
+
+        return size <= MaxTotalBytes
             ? size
-            : throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the 4 PiB a 52-bit physical address space holds");
+            : throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the {SizeParser.Format(MaxTotalBytes)} of guest RAM the launcher maps (the VMM's 128 TiB user address space holds all of it)");
     }
+
+    private static string SlotLimit => $"0x{KvmLimits.MemMaxNrPages:x} pages (8 TiB less 4 KiB)";
 
     private static List<MemslotSpec> ReadSlots(YamlSpecReader reader, YamlNode node, KvmVmType platform)
     {
@@ -80,6 +109,11 @@ internal static class MemorySection
         {
             string got = node is YamlSequenceNode ? "an empty list" : YamlSpecReader.Describe(node);
             throw reader.Fail(node, $"memory.slots: expected a non-empty list of slots, got {got}");
+        }
+
+        if (list.Children.Count > MaxSlots)
+        {
+            throw reader.Fail(list.Children[MaxSlots], $"memory.slots: {list.Children.Count} slots are more than the {MaxSlots} a launch can have (KVM_USER_MEM_SLOTS is {KvmLimits.UserMemSlots}, and the firmware takes one)");
         }
 
         var slots = new List<(MemslotSpec Slot, YamlNode Node)>();
@@ -102,6 +136,11 @@ internal static class MemorySection
             if (size == 0 || !PageSize.IsAligned4K(size))
             {
                 throw reader.Fail(sizeNode, $"{key}.size: {SizeParser.Format(size)} is not a positive multiple of 4 KiB");
+            }
+
+            if (size > MaxSlotBytes)
+            {
+                throw reader.Fail(sizeNode, $"{key}.size: {SizeParser.Format(size)} is more than the {SlotLimit} KVM allows in a memslot (KVM_MEM_MAX_NR_PAGES)");
             }
 
             if (!gpa.TryAdd(size, out var end) || end.Value > LaunchSpecParser.MaxPhysicalAddress)
