@@ -17,7 +17,10 @@ namespace CocoLaunch.Cli.Tests;
 [Collection(MutationSmokeCollection.Name)]
 public sealed class MutationSmokeTests(MutationSmokeInputs inputs, ITestOutputHelper output)
 {
-    private const int Seed = 20261206;
+    /// <summary>Fixed for CI; COCOLAUNCH_SMOKE_SEED and COCOLAUNCH_SMOKE_SCALE (a case multiplier) run a longer or different search by hand.</summary>
+    private static readonly int Seed = int.TryParse(Environment.GetEnvironmentVariable("COCOLAUNCH_SMOKE_SEED"), out int s) ? s : 20261206;
+
+    private static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("COCOLAUNCH_SMOKE_SCALE"), out int n) && n > 0 ? n : 1;
 
     [Fact]
     public void LaunchSpecs_MutatedYaml() => Run("launch-spec", 1800, (rng, i) =>
@@ -112,6 +115,7 @@ public sealed class MutationSmokeTests(MutationSmokeInputs inputs, ITestOutputHe
         var failures = new List<string>();
         var clock = Stopwatch.StartNew();
         int runs = 0;
+        cases *= Scale;
         for (int i = 0; i < cases; i++)
         {
             var rng = new Random(unchecked((Seed * 100_003) + i));
