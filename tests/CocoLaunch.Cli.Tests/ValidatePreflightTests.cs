@@ -85,4 +85,21 @@ public sealed class ValidatePreflightTests
             Assert.StartsWith($"cocolaunch: {spec}:{problem}", result.ErrorLine, StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [InlineData("0x800000000000")]
+    [InlineData("0x7fffc0000000")] // ends 1 GiB past the shared bit
+    public void Validate_TdxSlotAtTheSharedBit_IsRefusedAtItsGpa(string gpa)
+    {
+        // validate and measure accepted it; launch failed at pre-fault: "EINVAL: gpa 0x800000000000 has the shared bit 47 set".
+        using var dir = new TempDir();
+        string spec = dir.Write("s.yaml", $"platform: tdx\nfirmware: {RepoPaths.OvmfFd}\nmemory:\n  slots:\n    - {{ gpa: 0x0, size: 2G, kind: private }}\n    - {{ gpa: {gpa}, size: 2G, kind: private }}\n");
+        foreach (string verb in new[] { "validate", "measure", "launch" })
+        {
+            var result = CliRunner.Run(verb, spec);
+            Assert.Equal(2, result.Exit);
+            Assert.StartsWith($"cocolaunch: {spec}:6:14: memory.slots[1]: [{gpa},", result.ErrorLine, StringComparison.Ordinal);
+            Assert.Contains("reaches GPA bit 47, the shared bit of a TD", result.ErrorLine, StringComparison.Ordinal);
+        }
+    }
 }

@@ -18,6 +18,9 @@ internal static class MemorySection
     /// </summary>
     public const ulong MaxTotalBytes = 64UL << 40;
 
+    /// <summary>A TD's shared bit under QEMU's GPAW of 48 (4-level EPT): a GPA with it set is the shared alias of another.</summary>
+    private const ulong TdxSharedBit = 1UL << 47;
+
     /// <summary>QEMU q35 with at least 2.75 GiB: the RAM above 2 GiB goes into one memslot at 4 GiB.</summary>
     private const ulong Q35LowMemSplit = 0xB000_0000, Q35LowMem = 0x8000_0000;
 
@@ -146,6 +149,11 @@ internal static class MemorySection
             if (!gpa.TryAdd(size, out var end) || end.Value > LaunchSpecParser.MaxPhysicalAddress)
             {
                 throw reader.Fail(sizeNode, $"{key}: the slot ends beyond the 52-bit physical address space");
+            }
+
+            if (platform == KvmVmType.Tdx && end.Value > TdxSharedBit)
+            {
+                throw reader.Fail(gpaNode, $"{key}: [{gpa},0x{end.Value:x}) reaches GPA bit 47, the shared bit of a TD with QEMU's 48-bit GPAW; TDX guest memory ends at 0x{TdxSharedBit:x}");
             }
 
             if (kind == MemslotKind.Private && !platform.HasPrivateMemory())
