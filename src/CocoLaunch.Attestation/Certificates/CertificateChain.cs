@@ -146,7 +146,7 @@ public static class CertificateChain
     }
 
     /// <summary>RSASSA-PSS-params: the hash, when MGF1 uses the same hash and the salt is the hash's length (as AMD and .NET sign).</summary>
-    private static HashAlgorithmName? PssHash(ReadOnlyMemory<byte>? parameters)
+    internal static HashAlgorithmName? PssHash(ReadOnlyMemory<byte>? parameters)
     {
         if (parameters is not { } p)
         {
@@ -161,6 +161,11 @@ public static class CertificateChain
             while (seq.HasData)
             {
                 var tag = seq.PeekTag();
+                if (tag.TagClass != TagClass.ContextSpecific)
+                {
+                    return null; // RSASSA-PSS-params holds only [0]..[3]; AsnReader refuses a universal tag as a sequence's with an ArgumentException
+                }
+
                 var field = seq.ReadSequence(tag);
                 switch (tag.TagValue)
                 {
@@ -173,7 +178,11 @@ public static class CertificateChain
                         mgfHash = mgf.ReadSequence().ReadObjectIdentifier();
                         break;
                     case 2:
-                        salt = (int)field.ReadInteger();
+                        if (!field.TryReadInt32(out salt))
+                        {
+                            return null;
+                        }
+
                         break;
                     default:
                         break;
