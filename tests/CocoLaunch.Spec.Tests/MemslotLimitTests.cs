@@ -56,4 +56,19 @@ public sealed class MemslotLimitTests
         Assert.True(e.Line > 4, e.Message);
         Assert.StartsWith("the spec has more than 100000 YAML nodes", e.Problem, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("0x3000", "0x1000", "overlaps the slot at line 6 [0x2000,0x4000)")] // inside the slot given second, between two others by address
+    [InlineData("0x0", "0x10000", "overlaps the slot at line 4 [0x0,0x1000)")] // covers several: the first by address is named
+    [InlineData("0x8000", "0x1000", "overlaps the slot at line 5 [0x8000,0x9000)")] // same start
+    public void ReadSlots_OverlapOutOfOrder_IsFoundAmongManySlots(string gpa, string size, string expected)
+    {
+        string yaml = $"slots:\n  - {{ gpa: 0x10000, size: 4K, kind: shared }}\n  - {{ gpa: 0x20000, size: 4K, kind: shared }}\n  - {{ gpa: 0x0, size: 4K, kind: shared }}\n"
+            + $"  - {{ gpa: 0x8000, size: 4K, kind: shared }}\n  - {{ gpa: 0x2000, size: 8K, kind: shared }}\n  - {{ gpa: {gpa}, size: {size}, kind: shared }}\n";
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var e = Assert.Throws<SpecException>(() => MemorySection.Read(new YamlSpecReader("t.yaml", "."), stream.Documents[0].RootNode, KvmVmType.SwProtected));
+        Assert.Equal(7L, e.Line);
+        Assert.EndsWith(expected, e.Problem, StringComparison.Ordinal);
+    }
 }

@@ -120,6 +120,7 @@ internal static class MemorySection
         }
 
         var slots = new List<(MemslotSpec Slot, YamlNode Node)>();
+        var byGpa = new SortedList<ulong, int>(); // start GPA -> index in slots: overlap checks in O(log n), not against every slot
         for (int i = 0; i < list.Children.Count; i++)
         {
             string key = $"memory.slots[{i}]";
@@ -162,15 +163,46 @@ internal static class MemorySection
             }
 
             var slot = new MemslotSpec(gpa, size, kind);
-            var clash = slots.FirstOrDefault(o => o.Slot.Gpa.Value < slot.End && slot.Gpa.Value < o.Slot.End);
+            var clash = Overlap(slots, byGpa, slot);
             if (clash.Node is not null)
             {
                 throw reader.Fail(item, $"{key}: GPA range [{slot.Gpa},0x{slot.End:x}) overlaps the slot at line {clash.Node.Start.Line} [{clash.Slot.Gpa},0x{clash.Slot.End:x})");
             }
 
             slots.Add((slot, item));
+            byGpa.Add(slot.Gpa.Value, slots.Count - 1);
         }
 
         return slots.Select(s => s.Slot).ToList();
+    }
+
+    /// <summary>The earlier slot that overlaps <paramref name="slot"/>, if any: slots do not overlap each other, so only the
+    /// neighbours by start GPA can (the last one starting at or below it, and the first one starting above it).</summary>
+    private static (MemslotSpec Slot, YamlNode Node) Overlap(List<(MemslotSpec Slot, YamlNode Node)> slots, SortedList<ulong, int> byGpa, MemslotSpec slot)
+    {
+        var starts = byGpa.Keys;
+        int lo = 0, hi = starts.Count; // first start above slot.Gpa
+        while (lo < hi)
+        {
+            int mid = (lo + hi) / 2;
+            if (starts[mid] <= slot.Gpa.Value)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        foreach (int n in new[] { lo - 1, lo })
+        {
+            if (n >= 0 && n < starts.Count && slots[byGpa.Values[n]] is var other && other.Slot.Gpa.Value < slot.End && slot.Gpa.Value < other.Slot.End)
+            {
+                return other;
+            }
+        }
+
+        return default;
     }
 }
