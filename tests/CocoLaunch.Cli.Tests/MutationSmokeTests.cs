@@ -40,7 +40,7 @@ public sealed class MutationSmokeTests(MutationSmokeInputs inputs, ITestOutputHe
     });
 
     [Fact]
-    public void Firmware_MutatedOvmfTdvfAndSevMetadata() => Run("firmware", 1000, (rng, i) =>
+    public void Firmware_MutatedOvmfTdvfAndSevMetadata() => Run("firmware", 800, (rng, i) =>
     {
         var (name, bytes, platform) = inputs.Firmware[i % inputs.Firmware.Count];
         string path = inputs.Scratch($"fw-{name}", Mutator.Binary(rng, bytes, inputs.HotSpots[name]));
