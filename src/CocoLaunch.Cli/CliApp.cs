@@ -30,6 +30,12 @@ public static class CliApp
             return ExitCode.InputError;
         }
 
+        if (ExtraArgument(args) is { } extra)
+        {
+            Error(stderr, $"unexpected argument '{extra}' (see '{Name} {args[0]} --help')");
+            return ExitCode.InputError;
+        }
+
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;
@@ -123,6 +129,67 @@ public static class CliApp
             if (valued.Contains(args[i]) && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
             {
                 return args[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A positional argument beyond the verb's last one: CommandLineParser drops it silently, so `validate a.yaml
+    /// b.yaml` checked a.yaml alone and exited 0. Verbs that take a list of values (reference-values) have no last one.
+    /// </summary>
+    private static string? ExtraArgument(string[] args)
+    {
+        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
+        if (verb is null)
+        {
+            return null;
+        }
+
+        static bool IsList(Type t) => t != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
+        var properties = verb.GetProperties();
+        var values = properties.Where(p => p.GetCustomAttributes(typeof(ValueAttribute), false).Length > 0).ToList();
+        if (values.Any(p => IsList(p.PropertyType)))
+        {
+            return null;
+        }
+
+        var options = properties
+            .SelectMany(p => p.GetCustomAttributes(typeof(OptionAttribute), false).Cast<OptionAttribute>().Select(a => (Option: a, p.PropertyType)))
+            .SelectMany(o => new[] { ("--" + o.Option.LongName, o.PropertyType), ("-" + o.Option.ShortName, o.PropertyType) })
+            .Where(o => o.Item1.Length > 2 || o.Item1 is ['-', not '-'])
+            .GroupBy(o => o.Item1, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().PropertyType, StringComparer.Ordinal);
+        int positional = 0;
+        bool rest = false;
+        for (int i = 1; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (!rest && a == "--")
+            {
+                rest = true;
+                continue;
+            }
+
+            if (!rest && a.Length > 1 && a[0] == '-')
+            {
+                if (options.TryGetValue(a, out var type) && type != typeof(bool))
+                {
+                    // A list option takes every value up to the next option, as CommandLineParser reads it.
+                    do
+                    {
+                        i++;
+                    }
+                    while (IsList(type) && i + 1 < args.Length && !args[i + 1].StartsWith('-'));
+                }
+
+                continue;
+            }
+
+            if (++positional > values.Count)
+            {
+                return a;
             }
         }
 

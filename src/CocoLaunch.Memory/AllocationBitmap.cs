@@ -3,17 +3,22 @@ using System.Numerics;
 namespace CocoLaunch.Memory;
 
 /// <summary>
-/// One bit per 4 KiB page over a 2^40-page space, in lazily created 32768-page chunks found through a fixed
-/// directory — no locks and no hashing, so vCPUs faulting in different ranges never contend.
+/// One bit per 4 KiB page over a 2^40-page space, in lazily created 32768-page chunks found through a two-level
+/// directory — no hashing, and no locks on the way to an existing chunk, so vCPUs faulting in different ranges
+/// never contend. The directory grows with the highest page used: a store of one page (a 4 KiB memslot) costs a
+/// few hundred bytes, not a directory sized for 2^40 pages.
 /// </summary>
 internal sealed class AllocationBitmap
 {
     private const int ChunkShift = 15; // 32768 pages (128 MiB of guest memory) per 4 KiB chunk
     private const int ChunkWords = (1 << ChunkShift) / 64;
-    private const int LeafShift = 12; // 4096 chunks per directory leaf
+    private const int LeafShift = 6; // 64 chunks (8 GiB of guest memory) per directory leaf
     private const int RootEntries = 1 << (40 - ChunkShift - LeafShift);
 
-    private readonly ulong[]?[]?[] root = new ulong[]?[]?[RootEntries];
+    private readonly object growLock = new();
+
+    // Replaced (never mutated in place) when it grows; leaves are created only under growLock, so none is lost to a copy.
+    private volatile ulong[]?[]?[] root = [];
 
     public long Count
     {
@@ -78,7 +83,9 @@ internal sealed class AllocationBitmap
     private ulong[]? Chunk(ulong page, bool create)
     {
         ulong chunkIndex = page >> ChunkShift;
-        ref var leaf = ref root[chunkIndex >> LeafShift];
+        ulong leafIndex = chunkIndex >> LeafShift;
+        var directory = root;
+        var leaf = leafIndex < (ulong)directory.Length ? Volatile.Read(ref directory[leafIndex]) : null;
         if (leaf is null)
         {
             if (!create)
@@ -86,15 +93,42 @@ internal sealed class AllocationBitmap
                 return null;
             }
 
-            Interlocked.CompareExchange(ref leaf, new ulong[]?[1 << LeafShift], null);
+            leaf = CreateLeaf(leafIndex);
         }
 
-        ref var chunk = ref leaf![chunkIndex & ((1 << LeafShift) - 1)];
+        ref var chunk = ref leaf[chunkIndex & ((1 << LeafShift) - 1)];
         if (chunk is null && create)
         {
             Interlocked.CompareExchange(ref chunk, new ulong[ChunkWords], null);
         }
 
         return chunk;
+    }
+
+    private ulong[]?[] CreateLeaf(ulong leafIndex)
+    {
+        if (leafIndex >= RootEntries)
+        {
+            throw new ArgumentOutOfRangeException(nameof(leafIndex), leafIndex, "page index beyond the 2^40-page space");
+        }
+
+        lock (growLock)
+        {
+            var directory = root;
+            if (leafIndex >= (ulong)directory.Length)
+            {
+                var grown = new ulong[]?[]?[Math.Min(RootEntries, Math.Max((int)leafIndex + 1, directory.Length * 2))];
+                directory.CopyTo(grown, 0);
+                directory = grown;
+            }
+
+            if (directory[leafIndex] is null)
+            {
+                Volatile.Write(ref directory[leafIndex], new ulong[]?[1 << LeafShift]);
+            }
+
+            root = directory; // publishes the leaf (and a grown directory) after both are complete
+            return directory[leafIndex]!;
+        }
     }
 }

@@ -119,7 +119,9 @@ public sealed class HostAddressSpace
 {
     private const ulong Page = PageSize.Size4K;
     private readonly object mapLock = new();
-    private volatile HostRegion[] regions = [];
+    // Regions in address order (mappings only ever go above the last one). Appends fill spare capacity and then
+    // publish a longer view; a full array is copied once per doubling, not once per mapping.
+    private volatile RegionList regions = new([], 0);
     private ulong next = 0x1000_0000_0000;
 
     /// <summary>mmap of anonymous memory, aligned to its backing page size (so THP/hugetlb can back it fully).</summary>
@@ -142,8 +144,8 @@ public sealed class HostAddressSpace
 
     public HostRegion? Find(Hva address)
     {
-        var snapshot = regions;
-        int lo = 0, hi = snapshot.Length - 1;
+        var (snapshot, count) = regions;
+        int lo = 0, hi = count - 1;
         while (lo <= hi)
         {
             int mid = (lo + hi) / 2;
@@ -321,8 +323,19 @@ public sealed class HostAddressSpace
             ulong start = (next + align - 1) / align * align;
             next = start + size + PageSize.Size2M; // a guard gap keeps neighbouring mappings from touching
             var region = new HostRegion(new Hva(start), size, backing, missing, gmem, gmemOffset) { File = file };
-            regions = [.. regions, region];
+            var (items, count) = regions;
+            if (count == items.Length)
+            {
+                Array.Resize(ref items, Math.Max(16, count * 2));
+            }
+
+            items[count] = region;
+            regions = new RegionList(items, count + 1);
             return region;
         }
     }
 }
+
+/// <summary>A published view of the first <paramref name="Count"/> regions of an array that may have spare capacity.</summary>
+internal sealed record RegionList(HostRegion[] Items, int Count);
+

@@ -24,7 +24,8 @@ public sealed record DirectBootSpec(string KernelPath, string? InitrdPath, strin
 /// <summary>Guest RAM: a total size, explicit memslots when the spec gives them, and the host page size behind shared memory.</summary>
 /// <param name="HostPageSize">4K pages, 2M transparent huge pages (QEMU's anonymous default) or 1G hugetlbfs pages.</param>
 /// <param name="GuestMemfdPageSize">guest_memfd folio size; above 4K it models the hugetlb guest_memfd series.</param>
-public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots, ulong HostPageSize = MemorySpec.DefaultHostPageSize, ulong GuestMemfdPageSize = 4096)
+/// <param name="Location">Where the spec gave the memory, for messages about the layout it makes; null outside a spec.</param>
+public sealed record MemorySpec(ulong Size, IReadOnlyList<MemslotSpec> Slots, ulong HostPageSize = MemorySpec.DefaultHostPageSize, ulong GuestMemfdPageSize = 4096, SpecLocation? Location = null)
 {
     public const ulong DefaultHostPageSize = 2UL << 20;
 }

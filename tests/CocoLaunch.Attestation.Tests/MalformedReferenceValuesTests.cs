@@ -65,4 +65,12 @@ public sealed class MalformedReferenceValuesTests
     [Fact]
     public void Read_TruncatedJson_NamesTheBytePosition() =>
         Assert.StartsWith("rv.json: not JSON (", Refused(Document()[..40]), StringComparison.Ordinal);
+
+    [Fact]
+    public void Read_ANameTwiceInAMap_NamesThePath()
+    {
+        // Found by the mutation smoke run: Dictionary's ArgumentException ("same key has already been added"), exit 3.
+        string json = Document().Replace("\"config\":{}", "\"config\":{\"mrowner\":\"00\",\"mrowner\":\"11\"}", StringComparison.Ordinal);
+        Assert.StartsWith("rv.json: references[0].config.mrowner: given more than once", Refused(json), StringComparison.Ordinal);
+    }
 }

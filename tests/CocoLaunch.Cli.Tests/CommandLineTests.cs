@@ -59,4 +59,23 @@ public sealed class CommandLineTests
         Assert.Equal("cocolaunch: /nonexistent/x.fd: no such firmware file", lines[0]);
         Assert.StartsWith("CocoLaunch.Formats.FirmwareFileException:", lines[1], StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("validate", "launch-specs/tdx.yaml", "launch-specs/snp.yaml")] // checked only the first and exited 0
+    [InlineData("verify-evidence", "a.bin", "b.bin", "--root", "r.pem")]
+    [InlineData("diff", "a.log", "b.log", "c.log")]
+    public void ExtraPositionalArgument_ExitsTwoNamingIt(params string[] args)
+    {
+        var result = CliRunner.Run(args);
+        Assert.Equal((2, $"cocolaunch: unexpected argument '{args[args[0] == "diff" ? 3 : 2]}' (see 'cocolaunch {args[0]} --help')"), (result.Exit, result.ErrorLine));
+    }
+
+    [Fact]
+    public void ListOptionValuesAndListPositionals_AreNotExtraArguments()
+    {
+        // --vmpl takes a list (0 1); reference-values takes any number of specs.
+        Assert.DoesNotContain("unexpected argument", CliRunner.Run("verify-evidence", "missing.bin", "--root", "r.pem", "--vmpl", "0", "1").Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected argument", CliRunner.Run("reference-values", "a.yaml", "b.yaml", "c.yaml").Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected argument", CliRunner.Run("id-block", "--measurement", "x", "--id-key", "k", "--guest-svn", "-1").Stderr, StringComparison.Ordinal);
+    }
 }

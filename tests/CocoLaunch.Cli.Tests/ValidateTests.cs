@@ -111,7 +111,7 @@ public sealed class ValidateTests
         using var dir = new TempDir();
         string spec = dir.Write("s.yaml", $"platform: default\nfirmware: {RepoPaths.OvmfFd}\nmemory:\n  slots:\n    - {{ gpa: 0x0, size: 4G, kind: shared }}\n");
         var result = CliRunner.Run("validate", spec);
-        Assert.Equal((2, $"cocolaunch: {spec}: memory: memory slot [0x0,0x100000000) overlaps the firmware at [0xffe00000,0x100000000)"), (result.Exit, result.ErrorLine));
+        Assert.Equal((2, $"cocolaunch: {spec}:4:3: memory: memory slot [0x0,0x100000000) overlaps the firmware at [0xffe00000,0x100000000)"), (result.Exit, result.ErrorLine));
     }
 
     [Fact]

@@ -50,4 +50,26 @@ public sealed class TdHobBuilderTests
         Assert.Equal(new HobResource(0x1_0000_0000, 0x4000_0000, false), resources[^1]);
         Assert.Equal(488 + 8, TdHobBuilder.Build(new Abi.Gpa(0x809000), resources).Length);
     }
+
+    [Theory]
+    [InlineData(0x80A000UL)] // inside TD_HOB
+    [InlineData(0x801000UL)] // inside TempMem
+    [InlineData(0x808000UL)] // between two sections
+    [InlineData(0x800000UL)] // at a section's start
+    public void Resources_ContiguousSlotsSplitInsideTheTdvfRange_AreTheHobOfOneRange(ulong split)
+    {
+        // A spec's RAM in two contiguous slots is one RAM range to the firmware: the HOB used to throw here.
+        var whole = TdHobBuilder.Resources([(0, 0x8000_0000)], DebianSections());
+        var split2 = TdHobBuilder.Resources([(split, 0x8000_0000 - split), (0, split)], DebianSections());
+        Assert.Equal(whole, split2);
+        Assert.Equal(TdHobBuilder.Build(new Abi.Gpa(0x809000), whole), TdHobBuilder.Build(new Abi.Gpa(0x809000), split2));
+    }
+
+    [Fact]
+    public void MergeRam_JoinsOnlyRangesThatTouch()
+    {
+        Assert.Equal(
+            [(0x0UL, 0x3000UL), (0x4000UL, 0x1000UL)],
+            TdHobBuilder.MergeRam([(0x1000, 0x2000), (0x4000, 0x1000), (0x0, 0x1000), (0x9000, 0)]));
+    }
 }

@@ -29,33 +29,50 @@ public static class CertificateChain
 
         for (int i = 0; i < path.Count; i++)
         {
-            var cert = path[i];
-            var issuer = i + 1 < path.Count ? path[i + 1] : cert; // the root signs itself
-            string name = Describe(cert);
-            if (at < cert.NotBefore.ToUniversalTime() || at > cert.NotAfter.ToUniversalTime())
+            string? problem;
+            try
             {
-                return $"{name} is not valid at {at:yyyy-MM-dd HH:mm:ss}Z (valid {cert.NotBefore.ToUniversalTime():yyyy-MM-dd} to {cert.NotAfter.ToUniversalTime():yyyy-MM-dd})";
+                problem = Problem(path, i, at);
+            }
+            catch (CryptographicException e)
+            {
+                // X509Certificate2 decodes validity, names and extensions lazily: a certificate that loaded may still
+                // be malformed inside, and then reading it throws here.
+                problem = $"certificate #{i} of the chain (leaf first) cannot be read: {e.Message.TrimEnd('.')}";
             }
 
-            if (!cert.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
+            if (problem is not null)
             {
-                return i + 1 < path.Count
-                    ? $"{name} was issued by '{cert.Issuer}', not by '{issuer.Subject}'"
-                    : $"{name} is not self-signed, so it cannot be the root";
-            }
-
-            if (i > 0 && !IsCa(cert))
-            {
-                return $"{name} signs another certificate but is not a CA";
-            }
-
-            if (SignatureProblem(cert, issuer) is { } problem)
-            {
-                return $"{name}: {problem}";
+                return problem;
             }
         }
 
         return null;
+    }
+
+    private static string? Problem(List<X509Certificate2> path, int i, DateTimeOffset at)
+    {
+        var cert = path[i];
+        var issuer = i + 1 < path.Count ? path[i + 1] : cert; // the root signs itself
+        string name = Describe(cert);
+        if (at < cert.NotBefore.ToUniversalTime() || at > cert.NotAfter.ToUniversalTime())
+        {
+            return $"{name} is not valid at {at:yyyy-MM-dd HH:mm:ss}Z (valid {cert.NotBefore.ToUniversalTime():yyyy-MM-dd} to {cert.NotAfter.ToUniversalTime():yyyy-MM-dd})";
+        }
+
+        if (!cert.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
+        {
+            return i + 1 < path.Count
+                ? $"{name} was issued by '{cert.Issuer}', not by '{issuer.Subject}'"
+                : $"{name} is not self-signed, so it cannot be the root";
+        }
+
+        if (i > 0 && !IsCa(cert))
+        {
+            return $"{name} signs another certificate but is not a CA";
+        }
+
+        return SignatureProblem(cert, issuer) is { } problem ? $"{name}: {problem}" : null;
     }
 
     /// <summary>"'CN' (serial …)": how messages name a certificate.</summary>
@@ -129,7 +146,7 @@ public static class CertificateChain
     }
 
     /// <summary>RSASSA-PSS-params: the hash, when MGF1 uses the same hash and the salt is the hash's length (as AMD and .NET sign).</summary>
-    private static HashAlgorithmName? PssHash(ReadOnlyMemory<byte>? parameters)
+    internal static HashAlgorithmName? PssHash(ReadOnlyMemory<byte>? parameters)
     {
         if (parameters is not { } p)
         {
@@ -144,6 +161,11 @@ public static class CertificateChain
             while (seq.HasData)
             {
                 var tag = seq.PeekTag();
+                if (tag.TagClass != TagClass.ContextSpecific)
+                {
+                    return null; // RSASSA-PSS-params holds only [0]..[3]; AsnReader refuses a universal tag as a sequence's with an ArgumentException
+                }
+
                 var field = seq.ReadSequence(tag);
                 switch (tag.TagValue)
                 {
@@ -156,7 +178,11 @@ public static class CertificateChain
                         mgfHash = mgf.ReadSequence().ReadObjectIdentifier();
                         break;
                     case 2:
-                        salt = (int)field.ReadInteger();
+                        if (!field.TryReadInt32(out salt))
+                        {
+                            return null;
+                        }
+
                         break;
                     default:
                         break;

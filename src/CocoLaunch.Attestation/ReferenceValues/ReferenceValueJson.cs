@@ -288,9 +288,23 @@ public static class ReferenceValueJson
         public Dictionary<string, string> Map(JsonElement e, string name, string at)
         {
             var v = Property(e, name, at);
-            return v.ValueKind == JsonValueKind.Object
-                ? v.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw Fail($"{at}.{name}.{p.Name}", "expected a string"))
-                : throw Fail($"{at}.{name}", "expected an object");
+            if (v.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail($"{at}.{name}", "expected an object");
+            }
+
+            // JSON allows a name twice in an object; a map of inputs or fields cannot hold both.
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var p in v.EnumerateObject())
+            {
+                string value = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw Fail($"{at}.{name}.{p.Name}", "expected a string");
+                if (!map.TryAdd(p.Name, value))
+                {
+                    throw Fail($"{at}.{name}.{p.Name}", "given more than once");
+                }
+            }
+
+            return map;
         }
     }
 

@@ -60,12 +60,15 @@ internal static partial class DiffVerb
             var m = LogLine().Match(lines[n]);
             if (m.Success)
             {
-                ops.Add(new MeasuredOperation(
-                    long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
-                    m.Groups[2].Value,
-                    new Gpa(ulong.Parse(m.Groups[3].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture)),
-                    m.Groups[5].Value,
-                    int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
+                // The pattern admits any run of digits; a value past its field's range is a line no launch writes.
+                if (!long.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out long index)
+                    || !ulong.TryParse(m.Groups[3].Value, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong gpa)
+                    || !int.TryParse(m.Groups[4].Value, NumberStyles.None, CultureInfo.InvariantCulture, out int bytes))
+                {
+                    throw new CliInputException($"{path}:{n + 1}: a number in this 'measure --explain' line is out of range");
+                }
+
+                ops.Add(new MeasuredOperation(index, m.Groups[2].Value, new Gpa(gpa), m.Groups[5].Value, bytes));
             }
             else if (!DigestLine().IsMatch(lines[n]) && lines[n].Length > 0)
             {
@@ -76,7 +79,8 @@ internal static partial class DiffVerb
         return ops;
     }
 
-    [GeneratedRegex(@"^\s*(\d+) (\S+)\s+gpa=0x([0-9a-f]+) bytes=(\d+)\s*(.*)$")]
+    // [0-9], not \d: \d also matches other scripts' digits (U+FF12), which no parser of numbers here reads.
+    [GeneratedRegex(@"^\s*([0-9]+) (\S+)\s+gpa=0x([0-9a-f]+) bytes=([0-9]+)\s*(.*)$")]
     private static partial Regex LogLine();
 
     [GeneratedRegex(@"^[0-9a-f]{96}$|^[A-Za-z0-9+/=]{64}$")]

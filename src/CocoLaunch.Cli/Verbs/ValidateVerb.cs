@@ -19,18 +19,20 @@ internal static class ValidateVerb
     {
         var spec = LaunchSpecParser.Load(o.Spec);
         var (image, firmware) = LoadFirmware(spec);
+        IReadOnlyList<Vmm.Launch.PlannedSlot> layout;
         try
         {
-            Vmm.Launch.GuestMemoryLayout.Plan(spec, (ulong)image.Size);
+            layout = Vmm.Launch.GuestMemoryLayout.Plan(spec, (ulong)image.Size);
         }
         catch (Vmm.Launch.LaunchException e)
         {
-            throw new CliInputException($"{o.Spec}: memory: {e.Message}");
+            throw new CliInputException($"{(object?)spec.Memory.Location ?? o.Spec}: memory: {e.Message}");
         }
 
+        // The checks the launch makes before its first ioctl: every section in memory of the right kind, and the TD HOB.
         try
         {
-            Vmm.Launch.SectionPlacement.Check(Vmm.Launch.GuestMemoryLayout.Plan(spec, (ulong)image.Size), firmware, spec.Platform);
+            Vmm.Launch.SectionPlacement.Check(layout, firmware, spec.Platform);
         }
         catch (Vmm.Launch.LaunchException e)
         {

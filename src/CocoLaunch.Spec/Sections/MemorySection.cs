@@ -1,10 +1,29 @@
 using CocoLaunch.Abi;
+using CocoLaunch.Abi.Kvm;
 using YamlDotNet.RepresentationModel;
 
 namespace CocoLaunch.Spec;
 
 internal static class MemorySection
 {
+    /// <summary>KVM_MEM_MAX_NR_PAGES pages: the most one memslot holds (8 TiB less 4 KiB).</summary>
+    public const ulong MaxSlotBytes = KvmLimits.MemMaxNrPages * PageSize.Size4K;
+
+    /// <summary>KVM_USER_MEM_SLOTS less the slot the firmware takes.</summary>
+    public const int MaxSlots = KvmLimits.UserMemSlots - 1;
+
+    /// <summary>
+    /// The most guest RAM the launcher maps: the VMM backs all of it in its own address space, which under x86-64
+    /// 4-level paging is 128 TiB (TASK_SIZE) and also holds the VMM, its firmware and page-table copies.
+    /// </summary>
+    public const ulong MaxTotalBytes = 64UL << 40;
+
+    /// <summary>A TD's shared bit under QEMU's GPAW of 48 (4-level EPT): a GPA with it set is the shared alias of another.</summary>
+    private const ulong TdxSharedBit = 1UL << 47;
+
+    /// <summary>QEMU q35 with at least 2.75 GiB: the RAM above 2 GiB goes into one memslot at 4 GiB.</summary>
+    private const ulong Q35LowMemSplit = 0xB000_0000, Q35LowMem = 0x8000_0000;
+
     private static readonly Dictionary<string, MemslotKind> Kinds = new(StringComparer.Ordinal)
     {
         ["private"] = MemslotKind.Private,
@@ -26,7 +45,13 @@ internal static class MemorySection
     {
         if (node is YamlScalarNode)
         {
-            return new MemorySpec(CheckTotal(reader, node, "memory", reader.Size(node, "memory")), []);
+            ulong total = CheckTotal(reader, node, "memory", reader.Size(node, "memory"));
+            if (total >= Q35LowMemSplit && total - Q35LowMem > MaxSlotBytes)
+            {
+                throw reader.Fail(node, $"memory: {SizeParser.Format(total)} puts {SizeParser.Format(total - Q35LowMem)} above 4 GiB in one memslot, more than the {SlotLimit} KVM allows in a memslot (KVM_MEM_MAX_NR_PAGES); split it with memory.slots");
+            }
+
+            return new MemorySpec(total, [], Location: reader.LocationOf(node));
         }
 
         var map = reader.Mapping(node, "memory", "size", "slots", "host-pages", "guest-memfd-pages");
@@ -50,7 +75,7 @@ internal static class MemorySection
         ulong slotTotal = slots.Aggregate(0UL, (sum, slot) => sum + slot.Size);
         if (map.Optional("size") is not { } sizeNode)
         {
-            return new MemorySpec(slotTotal, slots, hostPages, gmemPages);
+            return new MemorySpec(CheckTotal(reader, map.Required("slots"), "memory.slots", slotTotal), slots, hostPages, gmemPages, reader.LocationOf(node));
         }
 
         ulong size = CheckTotal(reader, sizeNode, "memory.size", reader.Size(sizeNode, "memory.size"));
@@ -59,7 +84,7 @@ internal static class MemorySection
             throw reader.Fail(sizeNode, $"memory.size is {SizeParser.Format(size)} but the slots add up to {SizeParser.Format(slotTotal)}");
         }
 
-        return new MemorySpec(size, slots, hostPages, gmemPages);
+        return new MemorySpec(size, slots, hostPages, gmemPages, reader.LocationOf(node));
     }
 
     private static ulong CheckTotal(YamlSpecReader reader, YamlNode node, string key, ulong size)
@@ -69,10 +94,17 @@ internal static class MemorySection
             throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is not a positive multiple of 4 KiB");
         }
 
-        return size <= LaunchSpecParser.MaxPhysicalAddress
+        if (size > LaunchSpecParser.MaxPhysicalAddress)
+        {
+            throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the 4 PiB a 52-bit physical address space holds");
+        }
+
+        return size <= MaxTotalBytes
             ? size
-            : throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the 4 PiB a 52-bit physical address space holds");
+            : throw reader.Fail(node, $"{key}: {SizeParser.Format(size)} is more than the {SizeParser.Format(MaxTotalBytes)} of guest RAM the launcher maps (the VMM's 128 TiB user address space holds all of it)");
     }
+
+    private static string SlotLimit => $"0x{KvmLimits.MemMaxNrPages:x} pages (8 TiB less 4 KiB)";
 
     private static List<MemslotSpec> ReadSlots(YamlSpecReader reader, YamlNode node, KvmVmType platform)
     {
@@ -82,7 +114,13 @@ internal static class MemorySection
             throw reader.Fail(node, $"memory.slots: expected a non-empty list of slots, got {got}");
         }
 
+        if (list.Children.Count > MaxSlots)
+        {
+            throw reader.Fail(list.Children[MaxSlots], $"memory.slots: {list.Children.Count} slots are more than the {MaxSlots} a launch can have (KVM_USER_MEM_SLOTS is {KvmLimits.UserMemSlots}, and the firmware takes one)");
+        }
+
         var slots = new List<(MemslotSpec Slot, YamlNode Node)>();
+        var byGpa = new SortedList<ulong, int>(); // start GPA -> index in slots: overlap checks in O(log n), not against every slot
         for (int i = 0; i < list.Children.Count; i++)
         {
             string key = $"memory.slots[{i}]";
@@ -104,9 +142,19 @@ internal static class MemorySection
                 throw reader.Fail(sizeNode, $"{key}.size: {SizeParser.Format(size)} is not a positive multiple of 4 KiB");
             }
 
+            if (size > MaxSlotBytes)
+            {
+                throw reader.Fail(sizeNode, $"{key}.size: {SizeParser.Format(size)} is more than the {SlotLimit} KVM allows in a memslot (KVM_MEM_MAX_NR_PAGES)");
+            }
+
             if (!gpa.TryAdd(size, out var end) || end.Value > LaunchSpecParser.MaxPhysicalAddress)
             {
                 throw reader.Fail(sizeNode, $"{key}: the slot ends beyond the 52-bit physical address space");
+            }
+
+            if (platform == KvmVmType.Tdx && end.Value > TdxSharedBit)
+            {
+                throw reader.Fail(gpaNode, $"{key}: [{gpa},0x{end.Value:x}) reaches GPA bit 47, the shared bit of a TD with QEMU's 48-bit GPAW; TDX guest memory ends at 0x{TdxSharedBit:x}");
             }
 
             if (kind == MemslotKind.Private && !platform.HasPrivateMemory())
@@ -115,15 +163,46 @@ internal static class MemorySection
             }
 
             var slot = new MemslotSpec(gpa, size, kind);
-            var clash = slots.FirstOrDefault(o => o.Slot.Gpa.Value < slot.End && slot.Gpa.Value < o.Slot.End);
+            var clash = Overlap(slots, byGpa, slot);
             if (clash.Node is not null)
             {
                 throw reader.Fail(item, $"{key}: GPA range [{slot.Gpa},0x{slot.End:x}) overlaps the slot at line {clash.Node.Start.Line} [{clash.Slot.Gpa},0x{clash.Slot.End:x})");
             }
 
             slots.Add((slot, item));
+            byGpa.Add(slot.Gpa.Value, slots.Count - 1);
         }
 
         return slots.Select(s => s.Slot).ToList();
+    }
+
+    /// <summary>The earlier slot that overlaps <paramref name="slot"/>, if any: slots do not overlap each other, so only the
+    /// neighbours by start GPA can (the last one starting at or below it, and the first one starting above it).</summary>
+    private static (MemslotSpec Slot, YamlNode Node) Overlap(List<(MemslotSpec Slot, YamlNode Node)> slots, SortedList<ulong, int> byGpa, MemslotSpec slot)
+    {
+        var starts = byGpa.Keys;
+        int lo = 0, hi = starts.Count; // first start above slot.Gpa
+        while (lo < hi)
+        {
+            int mid = (lo + hi) / 2;
+            if (starts[mid] <= slot.Gpa.Value)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        foreach (int n in new[] { lo - 1, lo })
+        {
+            if (n >= 0 && n < starts.Count && slots[byGpa.Values[n]] is var other && other.Slot.Gpa.Value < slot.End && slot.Gpa.Value < other.Slot.End)
+            {
+                return other;
+            }
+        }
+
+        return default;
     }
 }

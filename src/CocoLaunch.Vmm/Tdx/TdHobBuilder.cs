@@ -15,6 +15,11 @@ public sealed record HobResource(ulong Start, ulong Length, bool Accepted)
 /// one resource descriptor per RAM range — the TD_HOB and TempMem sections carved out as accepted memory,
 /// the rest unaccepted — and the end-of-list HOB.
 /// </summary>
+/// <remarks>
+/// The RAM ranges are guest RAM as the firmware sees it (QEMU's e820 entries), not memslots: contiguous slots
+/// are one range, so a section may span the boundary between two slots, and a spec that splits its RAM into
+/// slots describes the same HOB as one that does not. The q35 layout's ranges never touch, so its HOB is unchanged.
+/// </remarks>
 public static class TdHobBuilder
 {
     private const int PhitLength = 56;
@@ -31,7 +36,7 @@ public static class TdHobBuilder
     /// <summary>The resource descriptors, in address order, for the given RAM ranges and TDVF sections.</summary>
     public static IReadOnlyList<HobResource> Resources(IEnumerable<(ulong Start, ulong Length)> ram, IEnumerable<TdvfSection> sections)
     {
-        var entries = ram.Where(r => r.Length > 0).Select(r => new HobResource(r.Start, r.Length, Accepted: false)).ToList();
+        var entries = MergeRam(ram).Select(r => new HobResource(r.Start, r.Length, Accepted: false)).ToList();
         foreach (var s in sections.Where(s => s.Type is TdvfSectionType.TdHob or TdvfSectionType.TempMem))
         {
             ulong start = s.MemoryAddress.Value;
@@ -61,6 +66,25 @@ public static class TdHobBuilder
 
         // Sorted by address and deliberately not merged: adjacent accepted ranges stay separate descriptors.
         return entries.OrderBy(e => e.Start).ToList();
+    }
+
+    /// <summary>RAM ranges sorted by address, with ranges that touch joined into one (empty ones dropped).</summary>
+    public static IReadOnlyList<(ulong Start, ulong Length)> MergeRam(IEnumerable<(ulong Start, ulong Length)> ram)
+    {
+        var merged = new List<(ulong Start, ulong Length)>();
+        foreach (var r in ram.Where(r => r.Length > 0).OrderBy(r => r.Start))
+        {
+            if (merged.Count > 0 && merged[^1].Start + merged[^1].Length == r.Start)
+            {
+                merged[^1] = (merged[^1].Start, merged[^1].Length + r.Length);
+            }
+            else
+            {
+                merged.Add(r);
+            }
+        }
+
+        return merged;
     }
 
     /// <summary>The HOB list bytes as placed at <paramref name="hobGpa"/>, end HOB included.</summary>
