@@ -39,6 +39,18 @@ public sealed class MutationSmokeTests(MutationSmokeInputs inputs, ITestOutputHe
         return [["validate", path], .. i % 40 == 0 && measured ? new[] { new[] { "measure", path, "--if-valid" } } : []];
     });
 
+    /// <summary>
+    /// The bzImage setup header (boot --kernel): the first 64 KiB of Debian's kernel with its header mutated, booted for
+    /// a thousand instructions at most, so a header the parser accepts is laid out and entered too.
+    /// </summary>
+    [Fact]
+    public void Kernels_MutatedBzImageSetupHeader() => Run("bzimage", 300, (rng, i) =>
+    {
+        var head = inputs.KernelHead;
+        string path = inputs.Scratch("vmlinuz", Mutator.Binary(rng, head, [0x1F1, 0x1FE, 0x202, 0x206, 0x211, 0x22C, 0x230, 0x236, 0x238, 0x258, 0x260]));
+        return [["boot", "--kernel", path, "--memory", "96M", "--max-instructions", "1000"]];
+    });
+
     [Fact]
     public void Firmware_MutatedOvmfTdvfAndSevMetadata() => Run("firmware", 800, (rng, i) =>
     {
@@ -380,6 +392,7 @@ public sealed class MutationSmokeInputs : IDisposable
         RealArk = Data("snp-go-sev-guest/ark.pem");
         RealAsk = Data("snp-go-sev-guest/ask.pem");
         RealVcek = File.ReadAllBytes(Data("snp-go-sev-guest/vcek.der"));
+        KernelHead = File.ReadAllBytes(RepoPaths.DebianKernel)[..(64 * 1024)];
         string nonce = string.Concat(Enumerable.Repeat("5a", 64));
         string snp = Directory.CreateDirectory(Path.Combine(dir.Path, "snp")).FullName;
         string tdx = Directory.CreateDirectory(Path.Combine(dir.Path, "tdx")).FullName;
@@ -430,6 +443,9 @@ public sealed class MutationSmokeInputs : IDisposable
     public string ScratchDir { get; }
 
     public List<(string Name, string Text)> Specs { get; }
+
+    /// <summary>The first 64 KiB of Debian's bzImage: the setup sectors and the start of the protected-mode kernel.</summary>
+    public byte[] KernelHead { get; }
 
     public List<(string Name, byte[] Bytes, string Platform)> Firmware { get; }
 

@@ -61,9 +61,9 @@ public static class LinuxBoot
 
         // The kernel runs from its preferred address (16 MiB for a relocatable x86-64 kernel): startup_64's move
         // target is max(align_up(load, 2 MiB), 16 MiB), so loading there avoids the copy.
-        ulong load = Math.Max(AlignUp(kernel.PrefAddress, kernel.KernelAlignment), AlignUp(HighMemory, kernel.KernelAlignment));
-        ulong kernelEnd = load + kernel.InitSize;
         ulong lowRam = Math.Min(memoryBytes, LowRamLimit);
+        ulong load = Math.Max(AlignUp(Math.Min(kernel.PrefAddress, LowRamLimit), kernel.KernelAlignment), AlignUp(HighMemory, kernel.KernelAlignment));
+        ulong kernelEnd = load + kernel.InitSize; // both below 2^33: no wrap
         if (kernelEnd > lowRam)
         {
             throw new LinuxBootException($"the kernel needs RAM up to 0x{kernelEnd:x} (pref_address 0x{load:x} + init_size 0x{kernel.InitSize:x}); --memory gives 0x{lowRam:x} below 3 GiB");
