@@ -44,9 +44,9 @@ public static class CertificateChain
                     : $"{name} is not self-signed, so it cannot be the root";
             }
 
-            if (i > 0 && !IsCa(cert))
+            if (i > 0 && CaProblem(cert) is { } notCa)
             {
-                return $"{name} signs another certificate but is not a CA";
+                return $"{name} {notCa}";
             }
 
             if (SignatureProblem(cert, issuer) is { } problem)
@@ -61,8 +61,22 @@ public static class CertificateChain
     /// <summary>"'CN' (serial …)": how messages name a certificate.</summary>
     public static string Describe(X509Certificate2 cert) => $"certificate '{cert.GetNameInfo(X509NameType.SimpleName, false)}' (serial {cert.SerialNumber})";
 
-    private static bool IsCa(X509Certificate2 cert) =>
-        cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
+    /// <summary>
+    /// Null when the issuer's basic constraints make it a CA. The extension's bytes come from the evidence and .NET
+    /// decodes them only when asked, so a malformed one is this certificate's problem, not an exception.
+    /// </summary>
+    private static string? CaProblem(X509Certificate2 cert)
+    {
+        try
+        {
+            return cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true }
+                ? null : "signs another certificate but is not a CA";
+        }
+        catch (CryptographicException e)
+        {
+            return $"signs another certificate, but its basic constraints extension is malformed ({e.Message.TrimEnd('.')})";
+        }
+    }
 
     private static string? SignatureProblem(X509Certificate2 cert, X509Certificate2 issuer)
     {
