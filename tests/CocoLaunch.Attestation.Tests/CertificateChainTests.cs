@@ -50,3 +50,69 @@ public sealed class CertificateChainTests
         Assert.Equal($"{CertificateChain.Describe(root)} signs another certificate but is not a CA", CertificateChain.Verify([leaf], root, Now));
     }
 }
+
+/// <summary>RSA-PSS parameters from the evidence with a salt length that no 32-bit integer holds.</summary>
+public sealed class CertificateChainPssTests
+{
+    private static readonly DateTimeOffset Now = new(2025, 6, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Verify_PssSaltLengthPast32Bits_IsUnsupportedParametersInsteadOfOverflow()
+    {
+        // Found while fixing the basic-constraints crash: PssHash cast the DER INTEGER to int, and a salt of
+        // 2^40 threw OverflowException out of the chain check (verify-evidence exit 3 on a crafted --vcek or --ask).
+        using var rootKey = RSA.Create(2048);
+        using var leafKey = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var rootName = new X500DistinguishedName("CN=PSS Root");
+        var rootRequest = new CertificateRequest(rootName, rootKey, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var root = rootRequest.CreateSelfSigned(Now.AddDays(-1), Now.AddDays(1));
+        using var leaf = new CertificateRequest(new X500DistinguishedName("CN=Leaf"), leafKey, HashAlgorithmName.SHA384)
+            .Create(rootName, new HugeSaltPss(rootKey), Now.AddDays(-1), Now.AddDays(1), [4]);
+
+        Assert.Equal("certificate 'Leaf' (serial 04): RSA-PSS parameters other than SHA-256/384 with MGF1 of the same hash and salt of its length",
+            CertificateChain.Verify([leaf], root, Now));
+    }
+
+    /// <summary>Signs with RSA-PSS/SHA-384 but declares a salt length of 2^40 in the AlgorithmIdentifier.</summary>
+    private sealed class HugeSaltPss(RSA key) : X509SignatureGenerator
+    {
+        public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm)
+        {
+            var w = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+            using (w.PushSequence())
+            {
+                w.WriteObjectIdentifier("1.2.840.113549.1.1.10");
+                using (w.PushSequence())
+                {
+                    using (w.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 0)))
+                    using (w.PushSequence())
+                    {
+                        w.WriteObjectIdentifier("2.16.840.1.101.3.4.2.2");
+                    }
+
+                    using (w.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 1)))
+                    using (w.PushSequence())
+                    {
+                        w.WriteObjectIdentifier("1.2.840.113549.1.1.8");
+                        using (w.PushSequence())
+                        {
+                            w.WriteObjectIdentifier("2.16.840.1.101.3.4.2.2");
+                        }
+                    }
+
+                    using (w.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 2)))
+                    {
+                        w.WriteInteger(1L << 40);
+                    }
+                }
+            }
+
+            return w.Encode();
+        }
+
+        public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) => key.SignData(data, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
+
+        protected override PublicKey BuildPublicKey() => PublicKey.CreateFromSubjectPublicKeyInfo(key.ExportSubjectPublicKeyInfo(), out _);
+    }
+}

@@ -170,7 +170,11 @@ public static class CertificateChain
                         mgfHash = mgf.ReadSequence().ReadObjectIdentifier();
                         break;
                     case 2:
-                        salt = (int)field.ReadInteger();
+                        if (!field.TryReadInt32(out salt))
+                        {
+                            return null; // a salt length past 32 bits is no parameter set we accept
+                        }
+
                         break;
                     default:
                         break;
