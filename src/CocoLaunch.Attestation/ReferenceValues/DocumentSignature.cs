@@ -34,18 +34,23 @@ public static class DocumentSignature
     public static (byte[] Content, X509Certificate2 Signer) Verify(byte[] signature, byte[]? detachedContent, X509Certificate2? trust, DateTimeOffset at, string name)
     {
         var cms = detachedContent is null ? new SignedCms() : new SignedCms(new ContentInfo(detachedContent), detached: true);
+        X509Certificate2 signer;
+        List<X509Certificate2> certificates;
         try
         {
+            // SignedCms decodes the signer infos and certificates lazily: their malformed bytes throw here, not in Decode.
             cms.Decode(signature);
+            if (cms.SignerInfos.Count != 1 || cms.SignerInfos[0].Certificate is not { } only)
+            {
+                throw new EvidenceFormatException($"{name}: expected one signer with its certificate, found {cms.SignerInfos.Count}");
+            }
+
+            signer = only;
+            certificates = [.. cms.Certificates.Cast<X509Certificate2>()];
         }
         catch (CryptographicException e)
         {
             throw new EvidenceFormatException($"{name}: not a CMS signature ({e.Message})");
-        }
-
-        if (cms.SignerInfos.Count != 1 || cms.SignerInfos[0].Certificate is not { } signer)
-        {
-            throw new EvidenceFormatException($"{name}: expected one signer with its certificate, found {cms.SignerInfos.Count}");
         }
 
         try
@@ -61,7 +66,7 @@ public static class DocumentSignature
             && at >= signer.NotBefore.ToUniversalTime() && at <= signer.NotAfter.ToUniversalTime();
         if (trust is not null && !pinned)
         {
-            var intermediates = cms.Certificates.Cast<X509Certificate2>().Where(c => !c.RawDataMemory.Span.SequenceEqual(signer.RawDataMemory.Span)).ToList();
+            var intermediates = certificates.Where(c => !c.RawDataMemory.Span.SequenceEqual(signer.RawDataMemory.Span)).ToList();
             if (CertificateChain.Verify([signer, .. intermediates], trust, at) is { } problem)
             {
                 throw new EvidenceFormatException($"{name}: the signer is not trusted: {problem}");
