@@ -29,30 +29,53 @@ public static class CertificateChain
 
         for (int i = 0; i < path.Count; i++)
         {
-            var cert = path[i];
-            var issuer = i + 1 < path.Count ? path[i + 1] : cert; // the root signs itself
-            string name = Describe(cert);
-            if (at < cert.NotBefore.ToUniversalTime() || at > cert.NotAfter.ToUniversalTime())
+            string? problem;
+            try
             {
-                return $"{name} is not valid at {at:yyyy-MM-dd HH:mm:ss}Z (valid {cert.NotBefore.ToUniversalTime():yyyy-MM-dd} to {cert.NotAfter.ToUniversalTime():yyyy-MM-dd})";
+                problem = Problem(path, i, at);
+            }
+            catch (CryptographicException e)
+            {
+                // .NET reads a certificate's fields (validity, names, extensions) only when asked, and the bytes come
+                // from the evidence: a field that cannot be read is this certificate's problem, not an exception.
+                problem = $"certificate {i + 1} of the chain (leaf first) has a field that cannot be read ({e.Message.TrimEnd('.')})";
             }
 
-            if (!cert.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
+            if (problem is not null)
             {
-                return i + 1 < path.Count
-                    ? $"{name} was issued by '{cert.Issuer}', not by '{issuer.Subject}'"
-                    : $"{name} is not self-signed, so it cannot be the root";
+                return problem;
             }
+        }
 
-            if (i > 0 && CaProblem(cert) is { } notCa)
-            {
-                return $"{name} {notCa}";
-            }
+        return null;
+    }
 
-            if (SignatureProblem(cert, issuer) is { } problem)
-            {
-                return $"{name}: {problem}";
-            }
+    /// <summary>The problem of the <paramref name="i"/>th certificate of <paramref name="path"/>, or null.</summary>
+    private static string? Problem(List<X509Certificate2> path, int i, DateTimeOffset at)
+    {
+        var cert = path[i];
+        var issuer = i + 1 < path.Count ? path[i + 1] : cert; // the root signs itself
+        string name = Describe(cert);
+        if (at < cert.NotBefore.ToUniversalTime() || at > cert.NotAfter.ToUniversalTime())
+        {
+            return $"{name} is not valid at {at:yyyy-MM-dd HH:mm:ss}Z (valid {cert.NotBefore.ToUniversalTime():yyyy-MM-dd} to {cert.NotAfter.ToUniversalTime():yyyy-MM-dd})";
+        }
+
+        if (!cert.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
+        {
+            return i + 1 < path.Count
+                ? $"{name} was issued by '{cert.Issuer}', not by '{issuer.Subject}'"
+                : $"{name} is not self-signed, so it cannot be the root";
+        }
+
+        if (i > 0 && CaProblem(cert) is { } notCa)
+        {
+            return $"{name} {notCa}";
+        }
+
+        if (SignatureProblem(cert, issuer) is { } problem)
+        {
+            return $"{name}: {problem}";
         }
 
         return null;
