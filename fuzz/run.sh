@@ -17,14 +17,18 @@ if [ ! -x "$tools/sharpfuzz" ]; then
     dotnet tool install --tool-path "$tools" SharpFuzz.CommandLine --version 2.3.0 >/dev/null
 fi
 
-# Publish and instrument once per source state: instrumenting an assembly twice fails, so a fresh folder each time.
+# Publish and instrument: an assembly cannot be instrumented twice, so a fresh folder each time, unless
+# FUZZ_REUSE_BUILD=1 asks to keep the last instrumented build (several targets in a row, sources unchanged).
 publish=fuzz/.build/publish
-rm -rf "$publish"
-dotnet publish fuzz/CocoLaunch.Fuzz/CocoLaunch.Fuzz.csproj -c Release -o "$publish" -v q -nologo >/dev/null
-for dll in "$publish"/CocoLaunch.*.dll "$publish"/cocolaunch.dll; do
-    case "$(basename "$dll")" in CocoLaunch.Fuzz.dll) continue ;; esac
-    "$tools/sharpfuzz" "$dll" >/dev/null
-done
+if [ "${FUZZ_REUSE_BUILD:-0}" != 1 ] || [ ! -e "$publish/.instrumented" ]; then
+    rm -rf "$publish"
+    dotnet publish fuzz/CocoLaunch.Fuzz/CocoLaunch.Fuzz.csproj -c Release -o "$publish" -v q -nologo >/dev/null
+    for dll in "$publish"/CocoLaunch.*.dll "$publish"/cocolaunch.dll; do
+        case "$(basename "$dll")" in CocoLaunch.Fuzz.dll) continue ;; esac
+        "$tools/sharpfuzz" "$dll" >/dev/null
+    done
+    touch "$publish/.instrumented"
+fi
 
 out="fuzz/findings/$target/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
@@ -32,7 +36,7 @@ export COCOLAUNCH_FUZZ_TMP="$PWD/$out/tmp" COCOLAUNCH_REPO="$PWD"
 mkdir -p "$COCOLAUNCH_FUZZ_TMP"
 # The dotnet apphost is not AFL-instrumented itself (the assemblies are): skip afl's binary check.
 AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
-    afl-fuzz -i "fuzz/corpus/$target" -o "$out" -t "${FUZZ_TIMEOUT_MS:-10000}" -m none -V "$seconds" \
+    afl-fuzz -i "fuzz/corpus/$target" -o "$out" $(dict=fuzz/dict/$target.dict; [ -e "$dict" ] && echo "-x $dict") -t "${FUZZ_TIMEOUT_MS:-10000}" -m none -V "$seconds" \
     -- "$publish/CocoLaunch.Fuzz" --target "$target" >"$out/afl.log" 2>&1 || { tail -n 30 "$out/afl.log" >&2; exit 1; }
 
 stats="$out/default/fuzzer_stats"
