@@ -47,7 +47,7 @@ public static class DocumentSignature
             }
 
             signer = only;
-            certificates = cms.Certificates.Cast<X509Certificate2>().ToList();
+            certificates = [.. cms.Certificates.Cast<X509Certificate2>()];
         }
         catch (CryptographicException e)
         {
