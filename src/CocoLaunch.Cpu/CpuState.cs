@@ -86,6 +86,21 @@ public sealed partial class CpuState
 
     public bool LongMode => (Efer & EferLma) != 0;
 
+    /// <summary>
+    /// ECX of CPUID <paramref name="function"/> as this CPU shows it: in leaf 1, OSXSAVE (bit 27) mirrors CR4.OSXSAVE
+    /// wherever XSAVE (bit 26) is offered (SDM CPUID; KVM's kvm_update_cpuid_runtime does the same).
+    /// </summary>
+    public uint CpuidEcx(uint function, uint ecx)
+    {
+        const uint xsave = 1u << 26, osxsave = 1u << 27;
+        if (function != 1 || (ecx & xsave) == 0)
+        {
+            return ecx;
+        }
+
+        return (Cr4 & Cr4OsXsave) != 0 ? ecx | osxsave : ecx & ~osxsave;
+    }
+
     /// <summary>Code size of the current CS: 16, 32 or 64.</summary>
     public int Bitness
     {

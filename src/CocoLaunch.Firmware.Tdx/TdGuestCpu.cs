@@ -98,16 +98,8 @@ public sealed class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdGuestMemo
         }
 
         var e = cpuid(function, index);
-        uint ecx = e.Ecx;
-        if (function == 1 && (ecx & CpuidXsave) != 0)
-        {
-            ecx = (state.Cr4 & CpuState.Cr4OsXsave) != 0 ? ecx | CpuidOsXsave : ecx & ~CpuidOsXsave;
-        }
-
-        return (e.Eax, e.Ebx, ecx, e.Edx);
+        return (e.Eax, e.Ebx, state.CpuidEcx(function, e.Ecx), e.Edx);
     }
-
-    private const uint CpuidXsave = 1u << 26, CpuidOsXsave = 1u << 27;
 
     private TdExit? Tdcall(IGuestCpu c, CpuExit.InstructionExit x)
     {

@@ -97,16 +97,8 @@ public abstract class VcpuBackend
     private protected (ulong Eax, ulong Ebx, ulong Ecx, ulong Edx) KvmCpuid(uint function, uint index, CpuState state)
     {
         var e = Vcpu.FindCpuid(function, index);
-        uint ecx = e.Ecx;
-        if (function == 1 && (ecx & CpuidXsave) != 0)
-        {
-            ecx = (state.Cr4 & CpuState.Cr4OsXsave) != 0 ? ecx | CpuidOsXsave : ecx & ~CpuidOsXsave;
-        }
-
-        return (e.Eax, e.Ebx, ecx, e.Edx);
+        return (e.Eax, e.Ebx, state.CpuidEcx(function, e.Ecx), e.Edx);
     }
-
-    private const uint CpuidXsave = 1u << 26, CpuidOsXsave = 1u << 27;
 
     /// <summary>XSETBV as <c>__kvm_set_xcr</c> checks it: within what the guest's CPUID leaf 0xD offers, else #GP(0).</summary>
     private protected void KvmSetXcr(IGuestCpu c, CpuExit.InstructionExit x)
