@@ -100,23 +100,7 @@ public sealed partial class SevVcpuBackend : VcpuBackend
             return null;
         }
 
-        try
-        {
-            VcpuPlatform.Map(Vm, npf.Gpa.Value / Page, isPrivate: true);
-        }
-        catch (PlatformStop stop)
-        {
-            return Vcpu.Stopped(new CpuExit.Stopped(stop.Reason));
-        }
-
-        if (!rmp[npf.Gpa].Assigned)
-        {
-            // KVM_BUG_ON: the fault path mapped the page without assigning it, and the instruction would fault forever.
-            Vm.Bugged = $"mapping {npf.Gpa} left it outside the guest's RMP entries";
-            throw new KvmException(Errno.EIO, Vm.Bugged);
-        }
-
-        return null;
+        return FaultInPrivate(npf.Gpa, () => rmp[npf.Gpa].Assigned, "the guest's RMP entries");
     }
 
     /// <summary>The GHCB MSR protocol (guest-abi.md §4): the request in [11:0], data above.</summary>

@@ -104,24 +104,5 @@ public sealed partial class TdxVcpuBackend : VcpuBackend
     /// (PAGE.AUG), and the TDCALL runs again. If the attributes say shared, the fault is a memory-fault exit:
     /// userspace converts, and the TDCALL runs again after that.
     /// </summary>
-    private KvmExit? EptViolation(Gpa gpa)
-    {
-        try
-        {
-            VcpuPlatform.Map(Vm, gpa.Value / Page, isPrivate: true);
-        }
-        catch (PlatformStop stop)
-        {
-            return Vcpu.Stopped(new CpuExit.Stopped(stop.Reason));
-        }
-
-        if (Td.StateOf(gpa) == SeptState.Free)
-        {
-            // KVM_BUG_ON: the fault path mapped nothing, and the TDCALL would fault again forever.
-            Vm.Bugged = $"mapping {gpa} left it outside the Secure EPT";
-            throw new KvmException(Errno.EIO, Vm.Bugged);
-        }
-
-        return null;
-    }
+    private KvmExit? EptViolation(Gpa gpa) => FaultInPrivate(gpa, () => Td.StateOf(gpa) != SeptState.Free, "the Secure EPT");
 }

@@ -146,6 +146,26 @@ public abstract class VcpuBackend
         }
     }
 
+    /// <summary>
+    /// A private fault the vendor hardware reported for an instruction that then runs again (TDX ACCEPT's EPT
+    /// violation, SNP's RMP #NPF): KVM faults the page in, which runs the vendor's prepare hook (PAGE.AUG, RMP
+    /// assignment). A memory fault goes to userspace. If the vendor still does not see the page as
+    /// <paramref name="present"/> says, the instruction would fault forever: KVM_BUG_ON, naming <paramref name="what"/>.
+    /// </summary>
+    private protected KvmExit? FaultInPrivate(Gpa gpa, Func<bool> present, string what)
+    {
+        try
+        {
+            VcpuPlatform.Map(Vm, gpa.Value / Page, isPrivate: true);
+        }
+        catch (PlatformStop stop)
+        {
+            return Vcpu.Stopped(new CpuExit.Stopped(stop.Reason));
+        }
+
+        return present() ? null : Vcpu.Stopped(new CpuExit.Stopped(new VmBug($"mapping {gpa} left it outside {what}")));
+    }
+
     /// <summary>The 8 bytes of a port-IN or MMIO-read answer, zero-extended.</summary>
     private protected static ulong AnswerValue(byte[] data)
     {
