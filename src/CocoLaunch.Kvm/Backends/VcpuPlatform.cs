@@ -43,10 +43,10 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
         }
 
         vm.Mmu.Table(isPrivate).MarkAccessed(gfn);
-        slot = vm.Slots.Find(gfn) ?? throw new PlatformStop(new KvmExit.MemoryFault(Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, isPrivate ? KvmMemoryExitFlags.Private : 0)));
+        slot = vm.Slots.Find(gfn) ?? throw Unbacked(gfn, isPrivate);
         if (isPrivate || slot.IsGmemOnly)
         {
-            var gmem = slot.GuestMemfd ?? throw new PlatformStop(new KvmExit.MemoryFault(Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, KvmMemoryExitFlags.Private)));
+            var gmem = slot.GuestMemfd ?? throw Unbacked(gfn, isPrivate); // only a private access gets here without one
             return gmem.Pages.PagePointer(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn));
         }
 
@@ -58,7 +58,7 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
     {
         if (vm.Mmu.Table(isPrivate).Lookup(gfn) is null && !TryMap(vm, gfn, isPrivate))
         {
-            throw new PlatformStop(new KvmExit.MemoryFault(Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, isPrivate ? KvmMemoryExitFlags.Private : 0)));
+            throw Unbacked(gfn, isPrivate);
         }
     }
 
@@ -110,4 +110,8 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
             ? gmem.Pages.PagePointer(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn))
             : vm.Kvm.Host.PagePointer(slot.HostAddress(gfn * Page));
     }
+
+    /// <summary>A page KVM cannot back (no slot, or no guest_memfd behind a private access): a memory-fault exit with EFAULT.</summary>
+    private static PlatformStop Unbacked(ulong gfn, bool isPrivate) =>
+        new(new KvmExit.MemoryFault(Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, isPrivate ? KvmMemoryExitFlags.Private : 0)));
 }
