@@ -415,6 +415,11 @@ public sealed partial class X86Cpu
         {
             ulong sel = PopSized(s);
             LoadSegment(SegOf(i.Op0Register), (ushort)sel);
+            if (i.Op0Register == Iced.Intel.Register.SS)
+            {
+                BeginInterruptShadow();
+            }
+
             EndBlock();
             return;
         }

@@ -205,6 +205,7 @@ public sealed partial class X86Cpu
 
     private void Iret(int size)
     {
+        EndNmiBlocking();
         ulong rip = PopSized(size);
         ushort cs = (ushort)PopSized(size);
         ulong flags = PopSized(size);

@@ -14,6 +14,9 @@ public abstract record CpuExit
     /// <summary>The instruction budget ran out between two instructions.</summary>
     public sealed record InstructionLimit : CpuExit;
 
+    /// <summary>The interrupt window opened while the platform asked for it (<see cref="X86Cpu.InterruptWindowExiting"/>).</summary>
+    public sealed record InterruptWindow : CpuExit;
+
     /// <summary>HLT with interrupts disabled or no interrupt to wait for.</summary>
     public sealed record Halt(ulong Rip) : CpuExit;
 

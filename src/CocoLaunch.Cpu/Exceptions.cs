@@ -25,7 +25,7 @@ public sealed partial class X86Cpu
     /// or a page fault and then a contributory fault or page fault, become #DF; otherwise the new fault is
     /// delivered instead. A fault while delivering #DF is a triple fault: the GuestFault escapes to the caller.
     /// </summary>
-    private void Deliver(int vector, uint? errorCode, ulong returnRip, bool isSoftware)
+    private void Deliver(int vector, uint? errorCode, ulong returnRip, bool isSoftware, bool isExternal = false)
     {
         // If the platform stops an access of the delivery (a stack page to convert first), the state goes back
         // to the faulting instruction, which runs again later and faults again.
@@ -37,7 +37,7 @@ public sealed partial class X86Cpu
         {
             try
             {
-                DeliverOnce(vector, errorCode, returnRip, isSoftware);
+                DeliverOnce(vector, errorCode, returnRip, isSoftware, isExternal);
                 break;
             }
             catch (PlatformStop)
@@ -53,6 +53,7 @@ public sealed partial class X86Cpu
                     && !(vector != Vector.PageFault && nested.VectorNumber == Vector.PageFault);
                 (vector, errorCode) = doubleFault ? (Vector.DoubleFault, 0u) : (nested.VectorNumber, nested.ErrorCode);
                 isSoftware = false;
+                isExternal = false;
             }
         }
 
@@ -61,12 +62,12 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>One attempt: the gate, the descriptors, the TSS and the pushed frame are implicit supervisor accesses.</summary>
-    private void DeliverOnce(int vector, uint? errorCode, ulong returnRip, bool isSoftware) =>
+    private void DeliverOnce(int vector, uint? errorCode, ulong returnRip, bool isSoftware, bool isExternal) =>
         AsSupervisor(cpu =>
         {
             try
             {
-                cpu.DeliverOnceCore(vector, errorCode, returnRip, isSoftware);
+                cpu.DeliverOnceCore(vector, errorCode, returnRip, isSoftware, isExternal);
             }
             catch (PlatformFault f)
             {
@@ -76,19 +77,21 @@ public sealed partial class X86Cpu
             return 0;
         });
 
-    private void DeliverOnceCore(int vector, uint? errorCode, ulong returnRip, bool isSoftware)
+    private void DeliverOnceCore(int vector, uint? errorCode, ulong returnRip, bool isSoftware, bool isExternal)
     {
+        // External interrupts and NMIs push no error code, whatever their vector.
+        bool pushesErrorCode = Vector.HasErrorCode(vector) && !isSoftware && !isExternal;
         if ((State.Cr0 & CpuState.Cr0Pe) == 0)
         {
             DeliverReal(vector, returnRip);
         }
         else if (State.LongMode)
         {
-            DeliverLong(vector, Vector.HasErrorCode(vector) && !isSoftware ? errorCode ?? 0 : null, returnRip, isSoftware);
+            DeliverLong(vector, pushesErrorCode ? errorCode ?? 0 : null, returnRip, isSoftware);
         }
         else
         {
-            DeliverProtected(vector, Vector.HasErrorCode(vector) && !isSoftware ? errorCode ?? 0 : null, returnRip, isSoftware);
+            DeliverProtected(vector, pushesErrorCode ? errorCode ?? 0 : null, returnRip, isSoftware);
         }
     }
 

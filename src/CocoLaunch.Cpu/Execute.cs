@@ -135,7 +135,15 @@ public sealed partial class X86Cpu
             case Mnemonic.Cld: State.Rflags &= ~FlagDf; break;
             case Mnemonic.Std: State.Rflags |= FlagDf; break;
             case Mnemonic.Cli: RequireIopl(); State.Rflags &= ~FlagIf; break;
-            case Mnemonic.Sti: RequireIopl(); State.Rflags |= FlagIf; break;
+            case Mnemonic.Sti:
+                RequireIopl();
+                if ((State.Rflags & FlagIf) == 0)
+                {
+                    BeginInterruptShadow();
+                }
+
+                State.Rflags |= FlagIf;
+                break;
             case Mnemonic.Setae or Mnemonic.Seta or Mnemonic.Setb or Mnemonic.Setbe or Mnemonic.Sete or Mnemonic.Setne or Mnemonic.Setg
                 or Mnemonic.Setge or Mnemonic.Setl or Mnemonic.Setle or Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setp or Mnemonic.Setnp
                 or Mnemonic.Sets or Mnemonic.Setns:
@@ -222,6 +230,11 @@ public sealed partial class X86Cpu
             }
 
             LoadSegment(seg, (ushort)ReadOp(i, 1, 2));
+            if (seg == SegmentName.Ss)
+            {
+                BeginInterruptShadow();
+            }
+
             EndBlock();
             return;
         }

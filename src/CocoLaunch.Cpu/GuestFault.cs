@@ -5,6 +5,7 @@ public static class Vector
 {
     public const int DivideError = 0;
     public const int Debug = 1;
+    public const int Nmi = 2;
     public const int Breakpoint = 3;
     public const int Overflow = 4;
     public const int BoundRange = 5;

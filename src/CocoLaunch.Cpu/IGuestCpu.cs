@@ -35,4 +35,28 @@ public interface IGuestCpu
 
     /// <summary>Drops every cached translation and host page pointer: the platform changed its mappings.</summary>
     void FlushTlb();
+
+    /// <summary>The time-stamp counter the guest reads; a processor without one counts retired instructions.</summary>
+    ulong Tsc => (ulong)InstructionsRetired;
+
+    /// <summary>Moves the TSC forward, as time passing while the processor is halted does.</summary>
+    void AdvanceTsc(ulong ticks)
+    {
+    }
+
+    /// <summary>Whether an external interrupt could be taken before the next instruction.</summary>
+    bool InterruptWindowOpen => false;
+
+    /// <summary>When set, <see cref="Run"/> returns <see cref="CpuExit.InterruptWindow"/> as soon as the window opens.</summary>
+    bool InterruptWindowExiting
+    {
+        get => false;
+        set { }
+    }
+
+    /// <summary>Takes an external interrupt now; false when it cannot (the interrupt controller keeps it pending).</summary>
+    bool DeliverExternalInterrupt(int vector) => false;
+
+    /// <summary>Takes an NMI now; false when NMIs are blocked.</summary>
+    bool DeliverNmi() => false;
 }

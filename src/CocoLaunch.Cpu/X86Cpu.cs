@@ -66,6 +66,14 @@ public sealed unsafe partial class X86Cpu : IGuestCpu
                 return lastExit = new CpuExit.InstructionLimit();
             }
 
+            switch (StepTowardInterruptWindow(ref budget))
+            {
+                case WindowStep.Open:
+                    return lastExit = new CpuExit.InterruptWindow();
+                case WindowStep.Shadowed:
+                    continue;
+            }
+
             try
             {
                 budget -= RunBlock(budget);

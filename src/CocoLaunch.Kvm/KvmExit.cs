@@ -69,6 +69,12 @@ public abstract record KvmExit(KvmExitReason Reason)
         public ulong Ret { get; set; } = TdVmcallStatus.SubfuncUnsupported;
     }
 
+    /// <summary>
+    /// KVM_EXIT_IOAPIC_EOI (split irqchip): the guest ended a level-triggered interrupt of <paramref name="Vector"/>,
+    /// so the userspace IOAPIC clears the remote IRR of the pins routed to it.
+    /// </summary>
+    public sealed record IoapicEoi(byte Vector) : KvmExit(KvmExitReason.IoapicEoi);
+
     /// <summary>An exit the model does not decode, kept rather than dropped.</summary>
     public sealed record Unsupported(uint RawReason) : KvmExit((KvmExitReason)RawReason);
 }

@@ -171,15 +171,29 @@ public sealed partial class VcpuFd
                     c.FlushTlb();
                 }
 
+                if (InjectEvents(c) is { } eventExit)
+                {
+                    return eventExit;
+                }
+
                 long before = c.InstructionsRetired;
-                var exit = c.Run(Math.Min(InstructionBudget, RunSlice));
+                var exit = c.Run(SliceUntilTimer(c, Math.Min(InstructionBudget, RunSlice)));
                 InstructionBudget -= c.InstructionsRetired - before;
                 switch (exit)
                 {
                     case CpuExit.Stopped stopped:
                         return Stopped(stopped);
-                    case CpuExit.InstructionLimit:
-                        continue; // the loop head turns an exhausted budget into KVM_EXIT_INTR
+                    case CpuExit.InstructionLimit or CpuExit.InterruptWindow:
+                        continue; // the loop head turns an exhausted budget into KVM_EXIT_INTR, and injects
+                    case CpuExit.Halt when Apic is { } apic:
+                        if (Wake(c, apic))
+                        {
+                            continue;
+                        }
+
+                        return new KvmExit.Hlt();
+                    case CpuExit.MmioRead or CpuExit.MmioWrite when HandleApicMmio(c, exit):
+                        continue;
                 }
 
                 if (Backend.HandleExit(c, exit) is { } kvmExit)

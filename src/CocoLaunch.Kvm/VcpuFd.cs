@@ -20,8 +20,19 @@ public sealed partial class VcpuFd
         Vm = vm;
         Id = id;
         Backend = VcpuBackend.For(this);
+        // kvm_create_lapic: a VM with an in-kernel irqchip gives every vCPU its local APIC, vCPU 0 the BSP.
+        Apic = vm.IrqchipSplit ? new LocalApic(id, () => guest?.Tsc ?? 0, DefaultTscKhz, bootstrap: id == 0) : null;
         Fd = vm.Kvm.Fds.Add(this);
     }
+
+    /// <summary>
+    /// The TSC frequency KVM presents when userspace sets none (KVM_SET_TSC_KHZ): 1 GHz, so a TSC tick, an APIC bus
+    /// cycle and a nanosecond of guest time are the same, and the processor's one tick per instruction is 1,000 MIPS.
+    /// </summary>
+    public const ulong DefaultTscKhz = 1_000_000;
+
+    /// <summary>The in-kernel local APIC, when the VM enabled KVM_CAP_SPLIT_IRQCHIP before creating the vCPU.</summary>
+    public LocalApic? Apic { get; }
 
     /// <summary>The vendor half of this vCPU (<c>kvm_x86_ops</c>): default x86, TDX or SEV-ES/SNP.</summary>
     public VcpuBackend Backend { get; }

@@ -112,6 +112,9 @@ public sealed partial class VmFd
 
         switch (cap.Cap)
         {
+            case KvmCap.SplitIrqchip:
+                EnableSplitIrqchip(cap.Arg0);
+                break;
             case KvmCap.ExitHypercall:
                 if ((cap.Arg0 & ~KvmLimits.ExitHypercallValidMask) != 0)
                 {

@@ -4,6 +4,9 @@ namespace CocoLaunch.Abi.Kvm;
 public enum KvmCap : uint
 {
     NrMemslots = 10,
+
+    /// <summary>KVM_CAP_SPLIT_IRQCHIP: local APICs in KVM, the IOAPIC, PIC and PIT in userspace (arg0: IOAPIC routes).</summary>
+    SplitIrqchip = 121,
     ExitHypercall = 201,
     UserMemory2 = 231,
     MemoryFaultInfo = 232,
@@ -85,6 +88,7 @@ public enum KvmExitReason : uint
     FailEntry = 9,
     InternalError = 17,
     SystemEvent = 24,
+    IoapicEoi = 26,
     MemoryFault = 39,
     Tdx = 40,
 }

@@ -16,6 +16,7 @@ public static class KvmIoctl
     public static readonly uint SetUserMemoryRegion2 = Ioc(Write, KvmIo, 0x49, KvmUserspaceMemoryRegion2.SizeInBytes);
     public static readonly uint Run = Ioc(None, KvmIo, 0x80, 0);
     public static readonly uint EnableCap = Ioc(Write, KvmIo, 0xA3, KvmEnableCap.SizeInBytes);
+    public static readonly uint SignalMsi = Ioc(Write, KvmIo, 0xA5, KvmMsi.SizeInBytes);
     public static readonly uint MemoryEncryptOp = Ioc(Read | Write, KvmIo, 0xBA, 8);
     public static readonly uint SetMemoryAttributes = Ioc(Write, KvmIo, 0xD2, KvmMemoryAttributesArgs.SizeInBytes);
     public static readonly uint CreateGuestMemfd = Ioc(Read | Write, KvmIo, 0xD4, KvmCreateGuestMemfd.SizeInBytes);

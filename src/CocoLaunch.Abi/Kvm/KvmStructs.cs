@@ -104,6 +104,33 @@ public struct KvmMemoryAttributesArgs
     }
 }
 
+/// <summary><c>struct kvm_msi</c> (32 bytes) for KVM_SIGNAL_MSI: an MSI write of <see cref="Data"/> to the 64-bit address.</summary>
+public struct KvmMsi
+{
+    public const int SizeInBytes = 32;
+
+    /// <summary>KVM_MSI_VALID_DEVID: <see cref="DevId"/> is meaningful (not on x86's APIC path).</summary>
+    public const uint ValidDevId = 1;
+
+    public uint AddressLo;
+    public uint AddressHi;
+    public uint Data;
+    public uint Flags;
+    public uint DevId;
+
+    public readonly ulong Address => ((ulong)AddressHi << 32) | AddressLo;
+
+    public readonly void WriteTo(Span<byte> b)
+    {
+        b[..SizeInBytes].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(b, AddressLo);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], AddressHi);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[8..], Data);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[12..], Flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[16..], DevId);
+    }
+}
+
 /// <summary><c>struct kvm_create_guest_memfd</c> (64 bytes).</summary>
 public struct KvmCreateGuestMemfd
 {

@@ -85,6 +85,13 @@ public sealed class DefaultVcpuBackend : VcpuBackend
                 return null;
             }
 
+            case ExitInstruction.Rdmsr or ExitInstruction.Wrmsr when Vcpu.Apic is { } apic && apic.Claims((uint)s.Gpr[1]):
+                if (!ApicMsr(apic, x.Instruction == ExitInstruction.Wrmsr, s))
+                {
+                    c.InjectException(Vector.GeneralProtection, 0, x);
+                }
+
+                return null;
             case ExitInstruction.Rdmsr when Msrs.TryRead((uint)s.Gpr[1], out ulong value):
                 (s.Gpr[0], s.Gpr[2]) = (value & 0xFFFF_FFFF, value >> 32);
                 return null;

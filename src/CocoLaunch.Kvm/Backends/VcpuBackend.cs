@@ -166,6 +166,24 @@ public abstract class VcpuBackend
         return present() ? null : Vcpu.Stopped(new CpuExit.Stopped(new VmBug($"mapping {gpa} left it outside {what}")));
     }
 
+    /// <summary>RDMSR/WRMSR of a register the in-kernel local APIC owns (ECX, EDX:EAX); false is #GP.</summary>
+    private protected static bool ApicMsr(LocalApic apic, bool write, CpuState s)
+    {
+        uint index = (uint)s.Gpr[1];
+        if (write)
+        {
+            return apic.TryWriteMsr(index, ((s.Gpr[2] & 0xFFFF_FFFF) << 32) | (s.Gpr[0] & 0xFFFF_FFFF));
+        }
+
+        if (!apic.TryReadMsr(index, out ulong value))
+        {
+            return false;
+        }
+
+        (s.Gpr[0], s.Gpr[2]) = (value & 0xFFFF_FFFF, value >> 32);
+        return true;
+    }
+
     /// <summary>The 8 bytes of a port-IN or MMIO-read answer, zero-extended.</summary>
     private protected static ulong AnswerValue(byte[] data)
     {

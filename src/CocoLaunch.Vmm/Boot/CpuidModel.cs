@@ -1,36 +1,93 @@
+using CocoLaunch.Cpu;
+
 namespace CocoLaunch.Vmm.Boot;
 
+/// <summary>The CPUID tables a launch can choose (a spec's <c>vcpu-type</c>).</summary>
+public enum VcpuType
+{
+    /// <summary>QEMU's "qemu64" feature set plus NX, FXSR, SSE2 and 1 GiB pages, AMD vendor: the firmware boots' CPU.</summary>
+    Qemu64,
+
+    /// <summary>
+    /// An Intel vCPU as KVM presents one to a Linux guest: the KVM signature, x2APIC, TSC-deadline timer, ARAT and a
+    /// TSC frequency in leaf 0x15, so Linux needs no PIT to calibrate (linux-guest.md §3, §4).
+    /// </summary>
+    KvmIntel,
+}
+
 /// <summary>
-/// CPUID as the boot harness answers it: a baseline x86-64 processor (the QEMU "qemu64" feature set plus NX,
-/// FXSR, SSE2 and 1 GiB pages), so guests see what the emulated CPU implements and no more.
+/// CPUID as the boot harness answers it. Every table reports only what the emulated CPU implements: a feature
+/// bit the CPU lacks would send a guest down a path that ends in #UD.
 /// </summary>
 public static class CpuidModel
 {
     /// <summary>The table for KVM_SET_CPUID2 of one vCPU: its APIC ID is its index, as QEMU numbers them.</summary>
-    public static IReadOnlyList<Kvm.CpuidEntry> Entries(uint vcpuIndex = 0) =>
-        new (uint Leaf, uint Subleaf)[] { (0, 0), (1, 0), (0xD, 0), (0xD, 1), (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0008, 0) }.Select(l =>
+    public static IReadOnlyList<Kvm.CpuidEntry> Entries(uint vcpuIndex = 0) => Entries(VcpuType.Qemu64, vcpuIndex);
+
+    public static IReadOnlyList<Kvm.CpuidEntry> Entries(VcpuType type, uint vcpuIndex = 0) =>
+        Leaves(type).Select(l =>
         {
-            var (a, b, c, d) = Query(l.Leaf, l.Subleaf, vcpuIndex);
+            var (a, b, c, d) = Query(type, l.Leaf, l.Subleaf, vcpuIndex);
             return new Kvm.CpuidEntry(l.Leaf, l.Subleaf, a, b, c, d);
         }).ToList();
 
-    public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Query(uint leaf, uint subleaf, uint vcpuIndex = 0)
+    /// <summary>The vendor whose decoding and system-call rules the CPU follows for a table.</summary>
+    public static CpuVendor Vendor(VcpuType type) => type == VcpuType.KvmIntel ? CpuVendor.Intel : CpuVendor.Amd;
+
+    public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Query(uint leaf, uint subleaf, uint vcpuIndex = 0) =>
+        Query(VcpuType.Qemu64, leaf, subleaf, vcpuIndex);
+
+    public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Query(VcpuType type, uint leaf, uint subleaf, uint vcpuIndex = 0) =>
+        type == VcpuType.KvmIntel ? KvmIntel(leaf, subleaf, vcpuIndex) : Qemu64(leaf, subleaf, vcpuIndex);
+
+    private static IEnumerable<(uint Leaf, uint Subleaf)> Leaves(VcpuType type) => type == VcpuType.KvmIntel
+        ? [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
+            (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0)]
+        : [(0, 0), (1, 0), (0xD, 0), (0xD, 1), (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0008, 0)];
+
+    private static (uint, uint, uint, uint) Qemu64(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
     {
-        return (leaf, subleaf) switch
-        {
-            // Max basic leaf 0xD; vendor "AuthenticAMD".
-            (0, _) => (0xD, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
-            // Family 0xF, model 0x6B; FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2; ECX: CX16 POPCNT
-            // XSAVE (OSXSAVE, bit 27, is CR4.OSXSAVE: KVM sets it as the guest reads the leaf).
-            (1, _) => (0x0000_0F6B, (vcpuIndex << 24) | 0x0000_0800, 0x0480_2000, 0x078B_FBFF),
-            // XSAVE: x87 and SSE, both inside the 512-byte legacy region, so the area is 576 bytes; no XSAVEOPT/C/S.
-            (0xD, 0) => ((uint)Cpu.X86Cpu.SupportedXcr0, 576, 576, 0),
-            (0xD, _) => (0, 0, 0, 0),
-            (0x8000_0000, _) => (0x8000_0008, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
-            // LAHF-LM, ABM (LZCNT); SYSCALL, NX, 1 GiB pages, RDTSCP, LM.
-            (0x8000_0001, _) => (0x0000_0F6B, 0, 0x0000_0021, 0x2C10_0800),
-            (0x8000_0008, _) => (0x0000_3028, 0, 0, 0), // 40-bit physical, 48-bit linear addresses
-            _ => (0, 0, 0, 0),
-        };
-    }
+        // Max basic leaf 0xD; vendor "AuthenticAMD".
+        (0, _) => (0xD, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
+        // Family 0xF, model 0x6B; FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2; ECX: CX16 POPCNT
+        // XSAVE (OSXSAVE, bit 27, is CR4.OSXSAVE: KVM sets it as the guest reads the leaf).
+        (1, _) => (0x0000_0F6B, (vcpuIndex << 24) | 0x0000_0800, 0x0480_2000, 0x078B_FBFF),
+        (0xD, _) => Xsave(subleaf),
+        (0x8000_0000, _) => (0x8000_0008, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
+        // LAHF-LM, ABM (LZCNT); SYSCALL, NX, 1 GiB pages, RDTSCP, LM.
+        (0x8000_0001, _) => (0x0000_0F6B, 0, 0x0000_0021, 0x2C10_0800),
+        (0x8000_0008, _) => (0x0000_3028, 0, 0, 0), // 40-bit physical, 48-bit linear addresses
+        _ => (0, 0, 0, 0),
+    };
+
+    /// <summary>The TSC and APIC-timer crystal of <see cref="VcpuType.KvmIntel"/>: 1 GHz, KVM's APIC bus clock.</summary>
+    public const uint CrystalHz = 1_000_000_000;
+
+    private static (uint, uint, uint, uint) KvmIntel(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
+    {
+        // Max basic leaf 0x16; "GenuineIntel".
+        (0, _) => (0x16, 0x756E_6547, 0x6C65_746E, 0x4965_6E69),
+        // Family 6 model 0x8F stepping 8 (Sapphire Rapids, a TDX-era part); CLFLUSH 64 bytes, one logical processor.
+        // ECX: CX16, x2APIC, POPCNT, TSC-deadline, XSAVE, HYPERVISOR. EDX: qemu64's set without MCE/MCA, whose
+        // bank MSRs KVM only emulates once userspace sets them up (KVM_X86_SETUP_MCE).
+        (1, _) => (0x0008_06F8, (vcpuIndex << 24) | 0x0001_0800, 0x85A0_2000, 0x078B_BB7F),
+        (6, _) => (0x4, 0, 0, 0), // ARAT: the APIC timer keeps running in deep C-states
+        (7, 0) => (0, 0, 0, 0),
+        (0xD, _) => Xsave(subleaf),
+        // TSC = crystal × EBX / EAX, and Linux's lapic_timer_period = crystal / HZ (tsc.c native_calibrate_tsc).
+        (0x15, _) => (1u, 1u, CrystalHz, 0u),
+        (0x16, _) => (CrystalHz / 1_000_000, CrystalHz / 1_000_000, CrystalHz / 1_000_000, 0u),
+        // "KVMKVMKVM\0\0\0" with no paravirtual features: Linux keeps x2APIC on (x2apic_available) and uses no kvmclock.
+        (0x4000_0000, _) => (0x4000_0001, 0x4B4D_564B, 0x564B_4D56, 0x0000_004D),
+        (0x4000_0001, _) => (0, 0, 0, 0),
+        (0x8000_0000, _) => (0x8000_0008, 0, 0, 0),
+        // LAHF-LM, LZCNT; SYSCALL, NX, 1 GiB pages, RDTSCP, LM.
+        (0x8000_0001, _) => (0, 0, 0x0000_0021, 0x2C10_0800),
+        (0x8000_0007, _) => (0, 0, 0, 0x100), // invariant TSC
+        (0x8000_0008, _) => (0x0000_3028, 0, 0, 0),
+        _ => (0, 0, 0, 0),
+    };
+
+    // XSAVE: x87 and SSE, both inside the 512-byte legacy region, so the area is 576 bytes; no XSAVEOPT/C/S.
+    private static (uint, uint, uint, uint) Xsave(uint subleaf) => subleaf == 0 ? ((uint)X86Cpu.SupportedXcr0, 576u, 576u, 0u) : (0u, 0u, 0u, 0u);
 }

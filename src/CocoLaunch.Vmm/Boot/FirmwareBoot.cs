@@ -54,9 +54,9 @@ public static class FirmwareBoot
     /// The boot harness's exit loop for one vCPU whose registers are set: the CPUID model, the instruction budget,
     /// the wall-clock alarm, and the debug devices until the guest stops or asks to.
     /// </summary>
-    internal static BootResult RunVcpu(VcpuFd vcpu, DebugDevices devices, long maxInstructions, TimeSpan? timeout)
+    internal static BootResult RunVcpu(VcpuFd vcpu, DebugDevices devices, long maxInstructions, TimeSpan? timeout, VcpuType vcpuType = VcpuType.Qemu64)
     {
-        vcpu.SetCpuid2(CpuidModel.Entries());
+        vcpu.SetCpuid2(CpuidModel.Entries(vcpuType, vcpu.Id));
         vcpu.InstructionBudget = maxInstructions;
         var clock = Stopwatch.StartNew();
         bool timedOut = false;

@@ -29,6 +29,7 @@ public static class LinuxBoot
     {
         var layout = Plan(kernel, (ulong)initrd.Length, cmdline, memoryBytes);
         var vm = new Kvm.Kvm().CreateVm(KvmVmType.Default);
+        vm.EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = 24 });
         var low = FirmwareBoot.AddRam(vm, 0, Gpa.Zero, layout.LowRam);
         if (memoryBytes > layout.LowRam)
         {
@@ -45,8 +46,8 @@ public static class LinuxBoot
         Put(Pml4Gpa, IdentityPageTables());
 
         var vcpu = vm.CreateVcpu(0);
-        vcpu.SetCpu(EntryState(layout.KernelGpa + BzImage.Entry64Offset), CpuVendor.Amd);
-        return FirmwareBoot.RunVcpu(vcpu, devices, maxInstructions, timeout);
+        vcpu.SetCpu(EntryState(layout.KernelGpa + BzImage.Entry64Offset), CpuidModel.Vendor(VcpuType.KvmIntel));
+        return FirmwareBoot.RunVcpu(vcpu, devices, maxInstructions, timeout, VcpuType.KvmIntel);
     }
 
     /// <summary>Where everything goes, or why it cannot.</summary>
