@@ -3,16 +3,27 @@ using CocoLaunch.Abi;
 namespace CocoLaunch.Spec;
 
 /// <summary>A validated guest image spec. Every path is absolute; every value has been range-checked.</summary>
+/// <param name="FirmwareOrNull">Null for a kernel booted without firmware (platform default with <c>kernel</c>).</param>
+/// <param name="VcpuType">The CPUID table of a default-platform guest (<c>vcpu-type</c>); null for the platform's own.</param>
 public sealed record LaunchSpec(
     string SourcePath,
     KvmVmType Platform,
-    FirmwareSpec Firmware,
+    FirmwareSpec? FirmwareOrNull,
     DirectBootSpec? DirectBoot,
     int Vcpus,
     MemorySpec Memory,
     TdxSpec? Tdx,
     SnpSpec? Snp,
-    SevSpec? Sev);
+    SevSpec? Sev,
+    string? VcpuType = null)
+{
+    /// <summary>The firmware, for the verbs that measure, inspect or boot one; a direct-boot spec without one is an input error here.</summary>
+    public FirmwareSpec Firmware => FirmwareOrNull
+        ?? throw new SpecException(SourcePath, 0, 0, "the spec boots its kernel without firmware (platform default, no 'firmware'); only 'launch' and 'validate' take it");
+
+    /// <summary>A Linux kernel booted straight through the boot protocol, with no firmware.</summary>
+    public bool IsFirmwareless => FirmwareOrNull is null;
+}
 
 /// <summary>The firmware image, optionally split into a CODE file and a separate VARS file.</summary>
 /// <param name="Location">Where the spec named the firmware, for messages about its contents.</param>

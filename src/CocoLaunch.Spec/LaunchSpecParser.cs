@@ -17,7 +17,10 @@ public static class LaunchSpecParser
     /// <summary>A spec is a page of YAML; anything larger is the wrong file, and is refused before YAML sees it.</summary>
     public const long MaxSpecBytes = InputFile.TextLimit;
 
-    private static readonly string[] TopLevelKeys = ["platform", "firmware", "kernel", "initrd", "cmdline", "vcpus", "memory", "tdx", "snp", "sev"];
+    private static readonly string[] TopLevelKeys = ["platform", "firmware", "kernel", "initrd", "cmdline", "vcpu-type", "vcpus", "memory", "tdx", "snp", "sev"];
+
+    /// <summary>The CPUID tables a default-platform spec may choose (<c>vcpu-type</c>); the first is a direct boot's default.</summary>
+    public static readonly IReadOnlyList<string> DefaultVcpuTypes = ["kvm-intel", "qemu64"];
 
     public static readonly IReadOnlyDictionary<string, KvmVmType> Platforms = new Dictionary<string, KvmVmType>(StringComparer.Ordinal)
     {
@@ -55,8 +58,9 @@ public static class LaunchSpecParser
         var platformNode = top.Required("platform");
         var platform = reader.Choice(platformNode, "platform", Platforms);
 
-        var firmware = FirmwareSection.Read(reader, top);
         var boot = ReadDirectBoot(reader, top);
+        var firmware = platform == KvmVmType.Default && boot is not null && !top.Has("firmware") ? null : FirmwareSection.Read(reader, top);
+        string? vcpuType = ReadVcpuType(reader, top, platform, firmware is null);
         int vcpus = top.Optional("vcpus") is { } v ? (int)reader.Int64InRange(v, "vcpus", 1, MaxVcpus) : 1;
         var memory = MemorySection.Read(reader, top.Required("memory"), platform);
 
@@ -76,7 +80,34 @@ public static class LaunchSpecParser
         }
 
         sev ??= platform == KvmVmType.Sev ? SevSection.Defaults : null;
-        return new LaunchSpec(Path.GetFullPath(file), platform, firmware, boot, vcpus, memory, tdx, snp, sev);
+        if (firmware is null && vcpus != 1)
+        {
+            throw reader.Fail(top.Required("vcpus"), $"vcpus: {vcpus}; a kernel booted without firmware runs on one vCPU for now");
+        }
+
+        return new LaunchSpec(Path.GetFullPath(file), platform, firmware, boot, vcpus, memory, tdx, snp, sev, vcpuType);
+    }
+
+    /// <summary><c>vcpu-type</c>: one of <see cref="DefaultVcpuTypes"/>, for platform default only (the others name theirs in their section).</summary>
+    private static string? ReadVcpuType(YamlSpecReader reader, MappingView top, KvmVmType platform, bool firmwareless)
+    {
+        if (top.Optional("vcpu-type") is not { } node)
+        {
+            return firmwareless ? DefaultVcpuTypes[0] : null;
+        }
+
+        if (platform != KvmVmType.Default)
+        {
+            throw reader.Fail(top.KeyNode("vcpu-type"), "vcpu-type: a top-level vCPU type is for platform default; tdx, snp and sev name theirs in their own section");
+        }
+
+        string value = reader.String(node, "vcpu-type");
+        if (!DefaultVcpuTypes.Contains(value))
+        {
+            throw reader.Fail(node, $"vcpu-type: '{value}' is not one of: {string.Join(", ", DefaultVcpuTypes)}");
+        }
+
+        return value;
     }
 
     private static YamlNode LoadSingleDocument(string text, YamlSpecReader reader)

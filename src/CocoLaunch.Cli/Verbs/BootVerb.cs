@@ -98,8 +98,6 @@ internal static class BootVerb
         return ExitCode.CheckFailed;
     }
 
-    private const long MaxKernel = 64 << 20, MaxInitrd = 1L << 30;
-
     /// <summary>A direct Linux boot: exit 0 when the guest powers off, else 1 naming what stopped it.</summary>
     private static int BootKernel(BootOptions o, ulong memory, long limit, TimeSpan? timeout, Stream console, TextWriter stderr)
     {
@@ -108,37 +106,7 @@ internal static class BootVerb
             throw new CliInputException("--kernel boots a bzImage: give it instead of FIRMWARE and --reset (and --initrd only with it)");
         }
 
-        var image = Abi.IO.InputFile.ReadAllBytes(o.Kernel, MaxKernel, "kernel");
-        Formats.Linux.BzImage kernel;
-        try
-        {
-            kernel = Formats.Linux.BzImage.Parse(image);
-        }
-        catch (Formats.Linux.KernelFormatException e)
-        {
-            throw new CliInputException(e.Describe(o.Kernel));
-        }
-
-        var initrd = o.Initrd is null ? [] : Abi.IO.InputFile.ReadAllBytes(o.Initrd, MaxInitrd, "initrd");
-        BootResult result;
-        try
-        {
-            result = LinuxBoot.Run(kernel, initrd, o.Cmdline, memory, new DebugDevices(console, console), limit, timeout);
-        }
-        catch (LinuxBootException e)
-        {
-            throw new CliInputException($"{o.Kernel}: {e.Message}");
-        }
-
-        console.Flush();
-        PrintStats(o, result, stderr);
-        if (result.Stop == "ACPI power-off")
-        {
-            return 0;
-        }
-
-        CliApp.Error(stderr, $"{o.Kernel}: the guest stopped without powering off: {result.Stop}");
-        return ExitCode.CheckFailed;
+        return KernelBoot.Run(new KernelBootRequest(o.Kernel, o.Initrd, o.Cmdline, memory, VcpuType.KvmIntel, limit, timeout, o.Stats), console, stderr);
     }
 
     private static void PrintStats(BootOptions o, BootResult result, TextWriter stderr)

@@ -37,6 +37,11 @@ internal static class LaunchVerb
     public static int Run(LaunchOptions o, TextWriter stdout, TextWriter stderr)
     {
         var spec = LaunchSpecParser.Load(o.Spec);
+        if (spec.IsFirmwareless)
+        {
+            return LaunchKernel(o, spec, stdout, stderr);
+        }
+
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         var conversion = o.Conversion switch
         {
@@ -76,15 +81,33 @@ internal static class LaunchVerb
         return Boot(o, context, conversion, stdout, stderr);
     }
 
+    /// <summary>A spec that boots its kernel without firmware: no measured launch, straight to the boot protocol.</summary>
+    private static int LaunchKernel(LaunchOptions o, LaunchSpec spec, TextWriter stdout, TextWriter stderr)
+    {
+        if (o.StopAfter is not null || o.DumpStage2 || o.TraceExits)
+        {
+            throw new CliInputException($"{o.Spec}: --stop-after, --dump-stage2 and --trace-exits follow a measured launch; this spec boots its kernel without firmware");
+        }
+
+        var boot = spec.DirectBoot!;
+        var request = new KernelBootRequest(boot.KernelPath, boot.InitrdPath, boot.Cmdline ?? string.Empty, spec.Memory.Size,
+            KernelBoot.VcpuTypeOf(spec.VcpuType), MaxInstructions(o), CliArguments.Seconds(o.Timeout, "--timeout"), o.Stats);
+        using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
+        return KernelBoot.Run(request, console, stderr);
+    }
+
+    private static long MaxInstructions(LaunchOptions o)
+    {
+        ulong max = CliArguments.Number(o.MaxInstructions, "--max-instructions");
+        return max is 0 or > long.MaxValue
+            ? throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})")
+            : (long)max;
+    }
+
     /// <summary>The guest run: stdout is its console, the exit status that of <c>boot</c> (isa-debug-exit, 0 for ACPI power-off, else 1).</summary>
     private static int Boot(LaunchOptions o, LaunchContext context, Vmm.Exits.ConversionMode conversion, TextWriter stdout, TextWriter stderr)
     {
-        ulong max = CliArguments.Number(o.MaxInstructions, "--max-instructions");
-        if (max is 0 or > long.MaxValue)
-        {
-            throw new CliInputException($"--max-instructions: {o.MaxInstructions} is out of range (1..{long.MaxValue})");
-        }
-
+        long max = MaxInstructions(o);
         TimeSpan? timeout = CliArguments.Seconds(o.Timeout, "--timeout");
 
         Vmm.Run.RunResult result;
@@ -96,7 +119,7 @@ internal static class LaunchVerb
                 Action<long, TimeSpan>? progress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && !o.TraceExits
                     ? (n, t) => stderr.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"\r{CliApp.Name}: running: {n / 1e6:0.0} M instructions, {t.TotalSeconds:0.0} s "))
                     : null;
-                result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions((long)max, timeout, conversion, console, o.TraceExits ? stderr : null, progress));
+                result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions(max, timeout, conversion, console, o.TraceExits ? stderr : null, progress));
                 if (progress is not null)
                 {
                     stderr.Write("\r\u001b[K"); // clear the progress line

@@ -18,6 +18,11 @@ internal static class ValidateVerb
     public static int Run(ValidateOptions o, TextWriter stdout)
     {
         var spec = LaunchSpecParser.Load(o.Spec);
+        if (spec.IsFirmwareless)
+        {
+            return ValidateKernelBoot(o, spec, stdout);
+        }
+
         var (image, firmware) = LoadFirmware(spec);
         IReadOnlyList<Vmm.Launch.PlannedSlot> layout;
         try
@@ -52,6 +57,26 @@ internal static class ValidateVerb
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
             + (spec.Memory.Slots.Count switch { 0 => string.Empty, 1 => " in 1 slot", int n => $" in {n} slots" })
             + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot"));
+        return ExitCode.Ok;
+    }
+
+    /// <summary>A spec that boots its kernel without firmware: the kernel's setup header and the boot layout, as launch checks them.</summary>
+    private static int ValidateKernelBoot(ValidateOptions o, LaunchSpec spec, TextWriter stdout)
+    {
+        var boot = spec.DirectBoot!;
+        var kernel = KernelBoot.Load(boot.KernelPath);
+        long initrd = boot.InitrdPath is null ? 0 : new FileInfo(boot.InitrdPath).Length;
+        try
+        {
+            Vmm.Boot.LinuxBoot.Plan(kernel, (ulong)initrd, boot.Cmdline ?? string.Empty, spec.Memory.Size);
+        }
+        catch (Vmm.Boot.LinuxBootException e)
+        {
+            throw new CliInputException($"{boot.KernelPath}: {e.Message}");
+        }
+
+        stdout.WriteLine($"{o.Spec}: ok: platform default, kernel {Path.GetFileName(boot.KernelPath)} (boot protocol {kernel.Version >> 8}.{kernel.Version & 0xFF:D2}), "
+            + $"vcpu-type {spec.VcpuType}, 1 vCPU, memory {SizeParser.Format(spec.Memory.Size)}, direct kernel boot without firmware");
         return ExitCode.Ok;
     }
 

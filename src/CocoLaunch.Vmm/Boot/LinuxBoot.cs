@@ -25,7 +25,7 @@ public static class LinuxBoot
     private const ulong HighMemory = 0x10_0000, LowRamLimit = 0xC000_0000, Page = PageSize.Size4K, TwoMiB = PageSize.Size2M;
 
     /// <summary>Lays out and boots the kernel; a <see cref="LinuxBootException"/> names what does not fit.</summary>
-    public static BootResult Run(BzImage kernel, ReadOnlySpan<byte> initrd, string cmdline, ulong memoryBytes, DebugDevices devices, long maxInstructions, TimeSpan? timeout)
+    public static BootResult Run(BzImage kernel, ReadOnlySpan<byte> initrd, string cmdline, ulong memoryBytes, DebugDevices devices, long maxInstructions, TimeSpan? timeout, VcpuType vcpuType = VcpuType.KvmIntel)
     {
         var layout = Plan(kernel, (ulong)initrd.Length, cmdline, memoryBytes);
         var vm = new Kvm.Kvm().CreateVm(KvmVmType.Default);
@@ -46,8 +46,8 @@ public static class LinuxBoot
         Put(Pml4Gpa, IdentityPageTables());
 
         var vcpu = vm.CreateVcpu(0);
-        vcpu.SetCpu(EntryState(layout.KernelGpa + BzImage.Entry64Offset), CpuidModel.Vendor(VcpuType.KvmIntel));
-        return FirmwareBoot.RunVcpu(vcpu, devices, maxInstructions, timeout, VcpuType.KvmIntel);
+        vcpu.SetCpu(EntryState(layout.KernelGpa + BzImage.Entry64Offset), CpuidModel.Vendor(vcpuType));
+        return FirmwareBoot.RunVcpu(vcpu, devices, maxInstructions, timeout, vcpuType);
     }
 
     /// <summary>Where everything goes, or why it cannot.</summary>
