@@ -205,7 +205,9 @@ public sealed unsafe partial class X86Cpu
                 or Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd or Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd
                 or Mnemonic.Pvalidate or Mnemonic.Rmpadjust or Mnemonic.Rdtsc or Mnemonic.Rdtscp or Mnemonic.Xgetbv
                 or Mnemonic.Xsetbv or Mnemonic.Invlpg or Mnemonic.Wbinvd or Mnemonic.Lgdt or Mnemonic.Lidt or Mnemonic.Ltr
-                or Mnemonic.Lldt or Mnemonic.Sti or Mnemonic.Popf or Mnemonic.Lmsw or Mnemonic.Clts or Mnemonic.Swapgs:
+                or Mnemonic.Lldt or Mnemonic.Sti or Mnemonic.Popf or Mnemonic.Lmsw or Mnemonic.Clts or Mnemonic.Swapgs
+                or Mnemonic.Syscall or Mnemonic.Sysret or Mnemonic.Sysretq or Mnemonic.Sysenter or Mnemonic.Sysexit
+                or Mnemonic.Sysexitq or Mnemonic.Clac or Mnemonic.Stac or Mnemonic.Invpcid:
                 return true;
             case Mnemonic.Mov:
                 // MOV to CR/DR/Sreg changes translation or mode; MOV SS also blocks interrupts for one instruction.

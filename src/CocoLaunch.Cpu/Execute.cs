@@ -159,7 +159,8 @@ public sealed partial class X86Cpu
                 WriteReg(Register.AL, Read(SegOf(i.MemorySegment), (ReadReg(bitness == 64 ? Register.RBX : bitness == 32 ? Register.EBX : Register.BX) + (State.Gpr[0] & 0xFF)) & Mask(bitness == 16 ? 2 : bitness / 8), 1));
                 break;
             default:
-                if (!ExecuteControl(ref i) && !ExecuteString(ref i) && !ExecuteSystem(ref i) && !ExecuteSse(ref i) && !ExecuteXsave(ref i))
+                if (!ExecuteControl(ref i) && !ExecuteString(ref i) && !ExecuteSystem(ref i) && !ExecuteSse(ref i) && !ExecuteXsave(ref i)
+                    && !ExecuteFastSystemCall(ref i) && !ExecuteCr4Feature(ref i) && !ExecuteRandom(ref i))
                 {
                     throw GuestFault.Ud();
                 }
@@ -276,7 +277,13 @@ public sealed partial class X86Cpu
             writable &= 0xFFFF;
         }
 
+        ulong before = State.SystemFlags;
         State.Rflags = (State.Rflags & ~writable) | (v & writable) | 2;
+        if (((before ^ State.SystemFlags) & FlagAc) != 0 && (State.Cr4 & Cr4Smap) != 0)
+        {
+            FlushTlb(); // AC decides what ring 0 may do with user pages, and the TLBs hold that
+        }
+
         EndBlock();
     }
 }

@@ -42,6 +42,11 @@ public sealed partial class X86Cpu
                 return true;
             case Mnemonic.Rdtsc or Mnemonic.Rdtscp:
             {
+                if ((State.Cr4 & Cr4Tsd) != 0 && State.Cpl != 0)
+                {
+                    throw GuestFault.Gp(); // CR4.TSD keeps the TSC from user mode
+                }
+
                 // A deterministic TSC: one tick per retired instruction, so runs and tests are repeatable.
                 ulong tsc = (ulong)(InstructionsRetired + tscBase);
                 State.Gpr[0] = tsc & 0xFFFF_FFFF;
@@ -54,6 +59,10 @@ public sealed partial class X86Cpu
                 return true;
             }
 
+            case Mnemonic.Rdpid:
+                // TSC_AUX without the TSC, at any CPL and whatever CR4.TSD says (SDM RDPID).
+                WriteReg(i.Op0Register, State.TscAux);
+                return true;
             case Mnemonic.In:
             {
                 RequireIoPermission();
@@ -91,6 +100,7 @@ public sealed partial class X86Cpu
 
             case Mnemonic.Sgdt or Mnemonic.Sidt:
             {
+                RequireUmipAllows();
                 var table = i.Mnemonic == Mnemonic.Sgdt ? State.Gdtr : State.Idtr;
                 var seg = SegOf(i.MemorySegment);
                 ulong ea = EffectiveAddress(i);
@@ -131,9 +141,9 @@ public sealed partial class X86Cpu
                 return true;
             }
 
-            case Mnemonic.Str: WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Tr.Selector); return true;
-            case Mnemonic.Sldt: WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Ldtr.Selector); return true;
-            case Mnemonic.Smsw: WriteOp(i, 0, OpSize(i, 0), State.Cr0 & 0xFFFF); return true;
+            case Mnemonic.Str: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Tr.Selector); return true;
+            case Mnemonic.Sldt: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Ldtr.Selector); return true;
+            case Mnemonic.Smsw: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0), State.Cr0 & 0xFFFF); return true;
             case Mnemonic.Lmsw:
                 RequireCpl0();
                 // LMSW sets PE but cannot clear it, and touches only MP, EM, TS.
@@ -313,7 +323,8 @@ public sealed partial class X86Cpu
         {
             case Register.CR0:
             {
-                if ((value & Cr0Pg) != 0 && (value & Cr0Pe) == 0)
+                // PG without PE is #GP, and so is turning paging off with PCIDE set (SDM MOV CR).
+                if (((value & Cr0Pg) != 0 && (value & Cr0Pe) == 0) || ((value & Cr0Pg) == 0 && (State.Cr4 & Cr4Pcide) != 0))
                 {
                     throw GuestFault.Gp();
                 }
@@ -339,13 +350,9 @@ public sealed partial class X86Cpu
             }
 
             case Register.CR2: State.Cr2 = value; break;
-            case Register.CR3: State.Cr3 = value; break;
+            case Register.CR3: State.Cr3 = Cr3Value(value); break;
             case Register.CR4:
-                if (State.LongMode && (value & Cr4Pae) == 0)
-                {
-                    throw GuestFault.Gp();
-                }
-
+                CheckCr4(value);
                 State.Cr4 = value;
                 break;
             case Register.CR8: State.Cr8 = value & 0xF; break;
