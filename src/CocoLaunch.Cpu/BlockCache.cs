@@ -48,6 +48,12 @@ public sealed unsafe partial class X86Cpu
     {
         ulong csBase = bitness == 64 ? 0 : State.Cs.Base;
         ulong linear = (csBase + State.Rip) & (bitness == 64 ? ulong.MaxValue : 0xFFFF_FFFF);
+        if (bitness == 64 && !IsCanonical(linear))
+        {
+            // Reached by AMD's SYSRET, IRETQ or a far return to a non-canonical RIP: the fetch faults, at the new CPL.
+            throw GuestFault.Gp();
+        }
+
         ulong gpa = FetchGpa(linear);
         // A direct-mapped cache in front of the dictionary; until some code page is written (codeGeneration
         // moves), a block that was valid stays valid, so the common case is a few compares.

@@ -173,6 +173,9 @@ public sealed partial class X86Cpu
                 State.FpuStatus = 0;
                 State.FpuTag = 0xFFFF;
                 return true;
+            case Mnemonic.Fnclex:
+                State.FpuStatus &= 0x7F00; // the exception flags, stack fault, ES and B go; C0–C3 and TOP stay
+                return true;
             case Mnemonic.Fnstcw: WriteOp(i, 0, 2, State.FpuControl); return true;
             case Mnemonic.Fldcw: State.FpuControl = (ushort)ReadOp(i, 0, 2); return true;
             case Mnemonic.Fnstsw:
@@ -233,6 +236,13 @@ public sealed partial class X86Cpu
     /// <summary>The MSRs the CPU itself holds; the rest go to the platform.</summary>
     private bool TryModelMsr(uint index, bool write, ref ulong value)
     {
+        // Addresses the CPU later loads without a check must be canonical, and TSC_AUX is 32 bits (SDM WRMSR).
+        if (write && ((index is 0xC000_0100 or 0xC000_0101 or 0xC000_0102 or 0xC000_0082 or 0x175 or 0x176 && !IsCanonical(value))
+            || (index == 0xC000_0103 && (value >> 32) != 0)))
+        {
+            throw GuestFault.Gp();
+        }
+
         ref ulong slot = ref State.Star;
         switch (index)
         {
