@@ -232,11 +232,12 @@ public sealed unsafe partial class X86Cpu
         ? (State.Cr4 & CpuState.Cr4Smep) != 0
         : (State.Cr4 & CpuState.Cr4Smap) != 0 && (implicitSupervisor || (State.SystemFlags & CpuState.FlagAc) == 0);
 
+    /// <summary>The #PF and its error code; I/D is reported only where NX or SMEP can make a fetch fault (SDM Vol. 3A §4.7).</summary>
     private GuestFault PageFault(ulong linear, Access kind, bool user, bool present)
     {
         State.Cr2 = linear;
         uint code = (present ? 1u : 0) | (kind == Access.Write ? 2u : 0) | (user ? 4u : 0)
-            | (kind == Access.Fetch && (State.Efer & CpuState.EferNxe) != 0 ? 0x10u : 0);
+            | (kind == Access.Fetch && ((State.Efer & CpuState.EferNxe) != 0 || (State.Cr4 & CpuState.Cr4Smep) != 0) ? 0x10u : 0);
         return new GuestFault(Vector.PageFault, code);
     }
 
