@@ -49,6 +49,7 @@ internal static class UserModeMachine
         m.Ram.Write(Tss + 4, BitConverter.GetBytes(Rsp0));
         m.Ram.Write(Tss + 0x24, BitConverter.GetBytes(Ist1));
         m.State.Segments[(int)SegmentName.Cs] = new Segment(KernelCs, 0, 0xFFFF_FFFF, 0xA9B);
+        m.State.Gpr[4] = Rsp0 - 0x1000; // the kernel's stack is a supervisor page, as SMAP wants
         for (int s = 0; s < 6; s++)
         {
             if (s != (int)SegmentName.Cs)
