@@ -144,6 +144,14 @@ public sealed partial class X86Cpu
             case Mnemonic.Str: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Tr.Selector); return true;
             case Mnemonic.Sldt: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Ldtr.Selector); return true;
             case Mnemonic.Smsw: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0), State.Cr0 & 0xFFFF); return true;
+            case Mnemonic.Verr or Mnemonic.Verw:
+                if ((State.Cr0 & Cr0Pe) == 0)
+                {
+                    throw GuestFault.Ud();
+                }
+
+                State.Rflags = Accessible((ushort)ReadOp(i, 0, 2), write: i.Mnemonic == Mnemonic.Verw) ? State.Rflags | FlagZf : State.Rflags & ~FlagZf;
+                return true;
             case Mnemonic.Lmsw:
                 RequireCpl0();
                 // LMSW sets PE but cannot clear it, and touches only MP, EM, TS.
@@ -194,6 +202,30 @@ public sealed partial class X86Cpu
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// VERR/VERW's test (SDM VERR/VERW): a code or data descriptor inside the table, that the CPL and RPL may use
+    /// (conforming code whatever the DPL), readable or writable. Linux's return to user mode runs VERW for its
+    /// side effect on hardware (clearing CPU buffers); here only ZF is produced.
+    /// </summary>
+    private bool Accessible(ushort selector, bool write)
+    {
+        bool ldt = (selector & 4) != 0;
+        ulong limit = ldt ? State.Ldtr.Limit : State.Gdtr.Limit;
+        if ((selector & ~3) == 0 || (ulong)(selector & ~7) + 7 > limit || (ldt && State.Ldtr.Selector == 0))
+        {
+            return false;
+        }
+
+        var s = Segment.FromDescriptor(selector, ReadDescriptor(selector));
+        bool conforming = s.IsCode && (s.Attributes & 4) != 0;
+        if ((s.Attributes & 0x10) == 0 || (!conforming && (State.Cpl > s.Dpl || (selector & 3) > s.Dpl)))
+        {
+            return false;
+        }
+
+        return write ? s.IsWritableData : !s.IsCode || (s.Attributes & 2) != 0;
     }
 
     private CpuExit.InstructionExit InstructionExit(ExitInstruction what, ref Instruction i) => new(what, instructionRip, i.Length);

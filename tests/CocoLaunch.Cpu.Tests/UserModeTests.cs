@@ -284,6 +284,40 @@ public sealed class UserModeTests
         Assert.Equal(0x202UL, m.State.Rflags); // entered with 0x202: IF stays (CPL 3 > IOPL 0), IOPL stays 0
     }
 
+    [Fact]
+    public void VerrVerw_AtCpl3_ReportAccessThroughZf()
+    {
+        using var m = Create();
+        (ushort Selector, bool Write, bool Expected)[] cases =
+        [
+            (UserSs, true, true), (KernelSs, true, false), (KernelSs | 3, false, false), (UserCs, false, true), (UserCs, true, false),
+            (TssSelector | 3, false, false), (0, true, false), (0x103, false, false),
+        ];
+        EnterUser(m, a =>
+        {
+            foreach (var c in cases)
+            {
+                a.mov(ax, c.Selector);
+                if (c.Write)
+                {
+                    a.verw(ax);
+                }
+                else
+                {
+                    a.verr(ax);
+                }
+
+                a.setz(cl);
+                a.shl(rbx, 1);
+                a.or(bl, cl);
+            }
+        });
+        m.State.Gpr[3] = 0;
+        m.Cpu.Run(5 * cases.Length);
+        ulong expected = cases.Aggregate(0UL, (acc, c) => (acc << 1) | (c.Expected ? 1UL : 0));
+        Assert.Equal(expected, m.State.Gpr[3]);
+    }
+
     /// <summary>Runs kernel code that IRETQs to <paramref name="user"/> at <see cref="UserModeMachine.UserCode"/> with RFLAGS 0x202.</summary>
     internal static void EnterUser(LongModeMachine m, Action<Assembler> user)
     {
