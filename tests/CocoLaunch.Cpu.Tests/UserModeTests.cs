@@ -51,12 +51,7 @@ public sealed class UserModeTests
             a.rdmsr();
             a.or(eax, 1);
             a.wrmsr();
-            a.push(UserSs);
-            a.push((int)UserStackTop);
-            a.push(0x202);
-            a.push(UserCs);
-            a.push((int)UserCode);
-            a.iretq();
+            IretqToUser(a);
         });
 
         // SYSCALL: CS = STAR[47:32] & ~3, SS = STAR[47:32] + 8, RCX = next RIP, R11 = RFLAGS, RFLAGS &= ~SFMASK.
@@ -325,17 +320,20 @@ public sealed class UserModeTests
         m.Ram.Write(0x7000 + 4, BitConverter.GetBytes(Rsp0));
         m.State.Tr = new Segment(TssSelector, 0x7000, 0x67, 0x8B);
         m.State.Star = Star;
-        var exit = m.Run(a =>
-        {
-            a.push(UserSs);
-            a.push((int)UserStackTop);
-            a.push(0x202);
-            a.push(UserCs);
-            a.push((int)UserCode);
-            a.iretq();
-        }, maxInstructions: 6);
+        var exit = m.Run(IretqToUser, maxInstructions: 6);
         Assert.IsType<CpuExit.InstructionLimit>(exit);
         Assert.Equal(3, m.State.Cpl);
+    }
+
+    /// <summary>The frame IRETQ pops to enter user code at <see cref="UserModeMachine.UserCode"/> with RFLAGS 0x202: six instructions.</summary>
+    private static void IretqToUser(Assembler a)
+    {
+        a.push(UserSs);
+        a.push((int)UserStackTop);
+        a.push(0x202);
+        a.push(UserCs);
+        a.push((int)UserCode);
+        a.iretq();
     }
 
     private static void WriteMsr(Assembler a, uint index, ulong value)
