@@ -48,6 +48,12 @@ public sealed unsafe partial class X86Cpu
     {
         ulong csBase = bitness == 64 ? 0 : State.Cs.Base;
         ulong linear = (csBase + State.Rip) & (bitness == 64 ? ulong.MaxValue : 0xFFFF_FFFF);
+        if (bitness == 64 && !IsCanonical(linear))
+        {
+            // Reached by AMD's SYSRET, IRETQ or a far return to a non-canonical RIP: the fetch faults, at the new CPL.
+            throw GuestFault.Gp();
+        }
+
         ulong gpa = FetchGpa(linear);
         // A direct-mapped cache in front of the dictionary; until some code page is written (codeGeneration
         // moves), a block that was valid stays valid, so the common case is a few compares.
@@ -205,7 +211,9 @@ public sealed unsafe partial class X86Cpu
                 or Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd or Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd
                 or Mnemonic.Pvalidate or Mnemonic.Rmpadjust or Mnemonic.Rdtsc or Mnemonic.Rdtscp or Mnemonic.Xgetbv
                 or Mnemonic.Xsetbv or Mnemonic.Invlpg or Mnemonic.Wbinvd or Mnemonic.Lgdt or Mnemonic.Lidt or Mnemonic.Ltr
-                or Mnemonic.Lldt or Mnemonic.Sti or Mnemonic.Popf or Mnemonic.Lmsw or Mnemonic.Clts or Mnemonic.Swapgs:
+                or Mnemonic.Lldt or Mnemonic.Sti or Mnemonic.Popf or Mnemonic.Lmsw or Mnemonic.Clts or Mnemonic.Swapgs
+                or Mnemonic.Syscall or Mnemonic.Sysret or Mnemonic.Sysretq or Mnemonic.Sysenter or Mnemonic.Sysexit
+                or Mnemonic.Sysexitq or Mnemonic.Clac or Mnemonic.Stac or Mnemonic.Invpcid:
                 return true;
             case Mnemonic.Mov:
                 // MOV to CR/DR/Sreg changes translation or mode; MOV SS also blocks interrupts for one instruction.

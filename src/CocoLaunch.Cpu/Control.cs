@@ -218,7 +218,11 @@ public sealed partial class X86Cpu
             ss = (ushort)PopSized(size);
         }
 
-        ulong writable = 0x2_5FD5UL | (State.Cpl == 0 ? 0x3200UL : 0x200UL);
+        // CF PF AF ZF SF TF DF OF NT AC ID always; IOPL, VIF and VIP at CPL 0; IF where CPL ≤ IOPL (SDM IRET). RF
+        // too, but it only suppresses instruction breakpoints, which are not modelled, and clears after the next
+        // instruction: it is never kept.
+        int cpl = State.Cpl;
+        ulong writable = 0x24_4DD5UL | (cpl == 0 ? 0x18_3000UL : 0) | (cpl <= (int)((State.Rflags >> 12) & 3) ? FlagIf : 0);
         if (size == 2)
         {
             writable &= 0xFFFF;

@@ -15,6 +15,8 @@ public sealed partial class CpuState
     public const ulong FlagIf = 1 << 9;
     public const ulong FlagDf = 1 << 10;
     public const ulong FlagOf = 1 << 11;
+    public const ulong FlagRf = 1 << 16;
+    public const ulong FlagVm = 1 << 17;
     public const ulong FlagAc = 1 << 18;
     public const ulong FlagId = 1 << 21;
     public const ulong ArithmeticFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
@@ -26,12 +28,18 @@ public sealed partial class CpuState
     public const ulong Cr0Wp = 1 << 16;
     public const ulong Cr0Am = 1 << 18;
     public const ulong Cr0Pg = 1UL << 31;
+    public const ulong Cr4Tsd = 1 << 2;
     public const ulong Cr4Pse = 1 << 4;
     public const ulong Cr4Pae = 1 << 5;
     public const ulong Cr4Pge = 1 << 7;
     public const ulong Cr4OsFxsr = 1 << 9;
+    public const ulong Cr4Umip = 1 << 11;
     public const ulong Cr4La57 = 1 << 12;
+    public const ulong Cr4FsGsBase = 1 << 16;
+    public const ulong Cr4Pcide = 1 << 17;
     public const ulong Cr4OsXsave = 1 << 18;
+    public const ulong Cr4Smep = 1 << 20;
+    public const ulong Cr4Smap = 1 << 21;
     public const ulong EferSce = 1 << 0;
     public const ulong EferLme = 1 << 8;
     public const ulong EferLma = 1 << 10;

@@ -49,6 +49,9 @@ public sealed partial class X86Cpu
             }
             catch (GuestFault nested) when (vector != Vector.DoubleFault && attempt < 4)
             {
+                // The next vector is delivered from the interrupted state, not from a half-built frame.
+                (State.Gpr[4], State.Ss, State.Cs, State.Rip, State.Rflags) = saved;
+                UpdateMode();
                 bool doubleFault = IsContributoryOrPageFault(vector) && IsContributoryOrPageFault(nested.VectorNumber)
                     && !(vector != Vector.PageFault && nested.VectorNumber == Vector.PageFault);
                 (vector, errorCode) = doubleFault ? (Vector.DoubleFault, 0u) : (nested.VectorNumber, nested.ErrorCode);
@@ -182,20 +185,25 @@ public sealed partial class X86Cpu
             rsp = ReadLinear(State.Tr.Base + 4 + (ulong)(8 * target.Dpl), 8);
         }
 
+        // The frame goes on a 64-bit stack whatever the interrupted code's size (compatibility mode included): flat,
+        // canonical or #SS(0), and RSP changes only once all of it is written.
+        ulong sp = rsp & ~0xFUL;
+        ulong[] frame = errorCode is { } code ? [code, returnRip, oldCs, oldFlags, oldRsp, oldSs] : [returnRip, oldCs, oldFlags, oldRsp, oldSs];
+        for (int n = frame.Length - 1; n >= 0; n--)
+        {
+            sp -= 8;
+            if (!IsCanonical(sp))
+            {
+                throw new GuestFault(Vector.StackFault, 0);
+            }
+
+            WriteLinear(sp, 8, frame[n]);
+        }
+
+        State.Gpr[4] = sp;
         if (target.Dpl < State.Cpl)
         {
             State.Ss = new Segment(0, 0, 0, 0); // a null SS with RPL = new CPL, as long mode loads it
-        }
-
-        State.Gpr[4] = rsp & ~0xFUL;
-        Push64(oldSs);
-        Push64(oldRsp);
-        Push64(oldFlags);
-        Push64(oldCs);
-        Push64(returnRip);
-        if (errorCode is { } code)
-        {
-            Push64(code);
         }
 
         State.Cs = target;

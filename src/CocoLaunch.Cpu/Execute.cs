@@ -107,6 +107,20 @@ public sealed partial class X86Cpu
                 break;
             }
 
+            case Mnemonic.Movbe:
+            {
+                // A load or store with the bytes reversed; the register side keeps its usual width rules.
+                int s = OpSize(i, 0);
+                ulong v = ReadOp(i, 1, s);
+                WriteOp(i, 0, s, s switch
+                {
+                    2 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((ushort)v),
+                    4 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v),
+                    _ => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v),
+                });
+                break;
+            }
+
             case Mnemonic.Cbw: WriteReg(Register.AX, SignExtend(State.Gpr[0] & 0xFF, 1)); break;
             case Mnemonic.Cwde: WriteReg(Register.EAX, SignExtend(State.Gpr[0] & 0xFFFF, 2)); break;
             case Mnemonic.Cdqe: State.Gpr[0] = SignExtend(State.Gpr[0] & 0xFFFF_FFFF, 4); break;
@@ -163,11 +177,16 @@ public sealed partial class X86Cpu
                 or Mnemonic.Sfence or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2
                 or Mnemonic.Prefetchw or Mnemonic.Clflush or Mnemonic.Wbinvd or Mnemonic.Invd:
                 break;
+            case Mnemonic.Rdsspd or Mnemonic.Rdsspq:
+                // In the 0F 1E hint space: a NOP while shadow stacks are off (SDM RDSSP), and this CPU has no CET.
+                // glibc's unwinder runs it unconditionally and takes the destination's unchanged 0 as "no shadow stack".
+                break;
             case Mnemonic.Xlatb:
                 WriteReg(Register.AL, Read(SegOf(i.MemorySegment), (ReadReg(bitness == 64 ? Register.RBX : bitness == 32 ? Register.EBX : Register.BX) + (State.Gpr[0] & 0xFF)) & Mask(bitness == 16 ? 2 : bitness / 8), 1));
                 break;
             default:
-                if (!ExecuteControl(ref i) && !ExecuteString(ref i) && !ExecuteSystem(ref i) && !ExecuteSse(ref i) && !ExecuteXsave(ref i))
+                if (!ExecuteControl(ref i) && !ExecuteString(ref i) && !ExecuteSystem(ref i) && !ExecuteSse(ref i) && !ExecuteXsave(ref i)
+                    && !ExecuteFastSystemCall(ref i) && !ExecuteCr4Feature(ref i) && !ExecuteRandom(ref i))
                 {
                     throw GuestFault.Ud();
                 }
@@ -289,7 +308,13 @@ public sealed partial class X86Cpu
             writable &= 0xFFFF;
         }
 
+        ulong before = State.SystemFlags;
         State.Rflags = (State.Rflags & ~writable) | (v & writable) | 2;
+        if (((before ^ State.SystemFlags) & FlagAc) != 0 && (State.Cr4 & Cr4Smap) != 0)
+        {
+            FlushTlb(); // AC decides what ring 0 may do with user pages, and the TLBs hold that
+        }
+
         EndBlock();
     }
 }

@@ -218,14 +218,26 @@ public sealed unsafe partial class X86Cpu
             throw PageFault(linear, kind, user, present: true);
         }
 
-        // Supervisor fetches from user pages are allowed unless SMEP, which this CPU does not advertise.
+        if (!user && allowUser && SupervisorKeptFromUserPage(kind))
+        {
+            throw PageFault(linear, kind, user, present: true);
+        }
     }
 
+    /// <summary>
+    /// SMEP: ring 0 never runs code from a user page. SMAP: it reads and writes user pages only explicitly and with
+    /// RFLAGS.AC set; implicit supervisor accesses (descriptor tables, IDT, TSS) never may (SDM Vol. 3A §4.6.1).
+    /// </summary>
+    private bool SupervisorKeptFromUserPage(Access kind) => kind == Access.Fetch
+        ? (State.Cr4 & CpuState.Cr4Smep) != 0
+        : (State.Cr4 & CpuState.Cr4Smap) != 0 && (implicitSupervisor || (State.SystemFlags & CpuState.FlagAc) == 0);
+
+    /// <summary>The #PF and its error code; I/D is reported only where NX or SMEP can make a fetch fault (SDM Vol. 3A §4.7).</summary>
     private GuestFault PageFault(ulong linear, Access kind, bool user, bool present)
     {
         State.Cr2 = linear;
         uint code = (present ? 1u : 0) | (kind == Access.Write ? 2u : 0) | (user ? 4u : 0)
-            | (kind == Access.Fetch && (State.Efer & CpuState.EferNxe) != 0 ? 0x10u : 0);
+            | (kind == Access.Fetch && ((State.Efer & CpuState.EferNxe) != 0 || (State.Cr4 & CpuState.Cr4Smep) != 0) ? 0x10u : 0);
         return new GuestFault(Vector.PageFault, code);
     }
 

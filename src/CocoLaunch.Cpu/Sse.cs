@@ -96,6 +96,24 @@ public sealed partial class X86Cpu
                 return true;
             }
 
+            case Mnemonic.Shufpd:
+            {
+                var a = ReadXmm(i.Op0Register);
+                var b = ReadXmmOperand(ref i, 1, 16, aligned: true);
+                byte imm = i.Immediate8;
+                WriteXmm(i.Op0Register, Vector128.Create(a.GetElement(imm & 1), b.GetElement((imm >> 1) & 1)));
+                return true;
+            }
+
+            case Mnemonic.Movhlps or Mnemonic.Movlhps:
+            {
+                // Register-to-register only: one half of the source into the other half of the destination.
+                var a = ReadXmm(i.Op0Register);
+                var b = ReadXmm(i.Op1Register);
+                WriteXmm(i.Op0Register, i.Mnemonic == Mnemonic.Movhlps ? Vector128.Create(b.GetElement(1), a.GetElement(1)) : Vector128.Create(a.GetElement(0), b.GetElement(0)));
+                return true;
+            }
+
             case Mnemonic.Pmovmskb:
             {
                 var v = ReadXmm(i.Op1Register).AsByte();

@@ -45,8 +45,6 @@ public sealed partial class X86Cpu
 
     private void Push16(ushort value) => PushSized(value, 2);
 
-    private void Push64(ulong value) => PushSized(value, 8);
-
     /// <summary>Reads the 8-byte descriptor for <paramref name="selector"/> from the GDT or LDT (#GP(sel) outside the limit).</summary>
     private ulong ReadDescriptor(ushort selector)
     {

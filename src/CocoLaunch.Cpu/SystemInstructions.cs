@@ -42,6 +42,11 @@ public sealed partial class X86Cpu
                 return true;
             case Mnemonic.Rdtsc or Mnemonic.Rdtscp:
             {
+                if ((State.Cr4 & Cr4Tsd) != 0 && State.Cpl != 0)
+                {
+                    throw GuestFault.Gp(); // CR4.TSD keeps the TSC from user mode
+                }
+
                 // A deterministic TSC: one tick per retired instruction, so runs and tests are repeatable.
                 ulong tsc = (ulong)(InstructionsRetired + tscBase);
                 State.Gpr[0] = tsc & 0xFFFF_FFFF;
@@ -54,6 +59,10 @@ public sealed partial class X86Cpu
                 return true;
             }
 
+            case Mnemonic.Rdpid:
+                // TSC_AUX without the TSC, at any CPL and whatever CR4.TSD says (SDM RDPID).
+                WriteReg(i.Op0Register, State.TscAux);
+                return true;
             case Mnemonic.In:
             {
                 RequireIoPermission();
@@ -91,6 +100,7 @@ public sealed partial class X86Cpu
 
             case Mnemonic.Sgdt or Mnemonic.Sidt:
             {
+                RequireUmipAllows();
                 var table = i.Mnemonic == Mnemonic.Sgdt ? State.Gdtr : State.Idtr;
                 var seg = SegOf(i.MemorySegment);
                 ulong ea = EffectiveAddress(i);
@@ -131,9 +141,17 @@ public sealed partial class X86Cpu
                 return true;
             }
 
-            case Mnemonic.Str: WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Tr.Selector); return true;
-            case Mnemonic.Sldt: WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Ldtr.Selector); return true;
-            case Mnemonic.Smsw: WriteOp(i, 0, OpSize(i, 0), State.Cr0 & 0xFFFF); return true;
+            case Mnemonic.Str: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Tr.Selector); return true;
+            case Mnemonic.Sldt: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0) == 0 ? 2 : OpSize(i, 0), State.Ldtr.Selector); return true;
+            case Mnemonic.Smsw: RequireUmipAllows(); WriteOp(i, 0, OpSize(i, 0), State.Cr0 & 0xFFFF); return true;
+            case Mnemonic.Verr or Mnemonic.Verw:
+                if ((State.Cr0 & Cr0Pe) == 0)
+                {
+                    throw GuestFault.Ud();
+                }
+
+                State.Rflags = Accessible((ushort)ReadOp(i, 0, 2), write: i.Mnemonic == Mnemonic.Verw) ? State.Rflags | FlagZf : State.Rflags & ~FlagZf;
+                return true;
             case Mnemonic.Lmsw:
                 RequireCpl0();
                 // LMSW sets PE but cannot clear it, and touches only MP, EM, TS.
@@ -163,6 +181,9 @@ public sealed partial class X86Cpu
                 State.FpuStatus = 0;
                 State.FpuTag = 0xFFFF;
                 return true;
+            case Mnemonic.Fnclex:
+                State.FpuStatus &= 0x7F00; // the exception flags, stack fault, ES and B go; C0–C3 and TOP stay
+                return true;
             case Mnemonic.Fnstcw: WriteOp(i, 0, 2, State.FpuControl); return true;
             case Mnemonic.Fldcw: State.FpuControl = (ushort)ReadOp(i, 0, 2); return true;
             case Mnemonic.Fnstsw:
@@ -181,6 +202,30 @@ public sealed partial class X86Cpu
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// VERR/VERW's test (SDM VERR/VERW): a code or data descriptor inside the table, that the CPL and RPL may use
+    /// (conforming code whatever the DPL), readable or writable. Linux's return to user mode runs VERW for its
+    /// side effect on hardware (clearing CPU buffers); here only ZF is produced.
+    /// </summary>
+    private bool Accessible(ushort selector, bool write)
+    {
+        bool ldt = (selector & 4) != 0;
+        ulong limit = ldt ? State.Ldtr.Limit : State.Gdtr.Limit;
+        if ((selector & ~3) == 0 || (ulong)(selector & ~7) + 7 > limit || (ldt && State.Ldtr.Selector == 0))
+        {
+            return false;
+        }
+
+        var s = Segment.FromDescriptor(selector, ReadDescriptor(selector));
+        bool conforming = s.IsCode && (s.Attributes & 4) != 0;
+        if ((s.Attributes & 0x10) == 0 || (!conforming && (State.Cpl > s.Dpl || (selector & 3) > s.Dpl)))
+        {
+            return false;
+        }
+
+        return write ? s.IsWritableData : !s.IsCode || (s.Attributes & 2) != 0;
     }
 
     private CpuExit.InstructionExit InstructionExit(ExitInstruction what, ref Instruction i) => new(what, instructionRip, i.Length);
@@ -223,6 +268,13 @@ public sealed partial class X86Cpu
     /// <summary>The MSRs the CPU itself holds; the rest go to the platform.</summary>
     private bool TryModelMsr(uint index, bool write, ref ulong value)
     {
+        // Addresses the CPU later loads without a check must be canonical, and TSC_AUX is 32 bits (SDM WRMSR).
+        if (write && ((index is 0xC000_0100 or 0xC000_0101 or 0xC000_0102 or 0xC000_0082 or 0x175 or 0x176 && !IsCanonical(value))
+            || (index == 0xC000_0103 && (value >> 32) != 0)))
+        {
+            throw GuestFault.Gp();
+        }
+
         ref ulong slot = ref State.Star;
         switch (index)
         {
@@ -313,7 +365,8 @@ public sealed partial class X86Cpu
         {
             case Register.CR0:
             {
-                if ((value & Cr0Pg) != 0 && (value & Cr0Pe) == 0)
+                // PG without PE is #GP, and so is turning paging off with PCIDE set (SDM MOV CR).
+                if (((value & Cr0Pg) != 0 && (value & Cr0Pe) == 0) || ((value & Cr0Pg) == 0 && (State.Cr4 & Cr4Pcide) != 0))
                 {
                     throw GuestFault.Gp();
                 }
@@ -339,13 +392,9 @@ public sealed partial class X86Cpu
             }
 
             case Register.CR2: State.Cr2 = value; break;
-            case Register.CR3: State.Cr3 = value; break;
+            case Register.CR3: State.Cr3 = Cr3Value(value); break;
             case Register.CR4:
-                if (State.LongMode && (value & Cr4Pae) == 0)
-                {
-                    throw GuestFault.Gp();
-                }
-
+                CheckCr4(value);
                 State.Cr4 = value;
                 break;
             case Register.CR8: State.Cr8 = value & 0xF; break;

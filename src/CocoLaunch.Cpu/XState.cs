@@ -37,7 +37,7 @@ public sealed partial class X86Cpu
 
     private bool ExecuteXsave(ref Instruction i)
     {
-        if (i.Mnemonic is not (Mnemonic.Xsave or Mnemonic.Xsave64 or Mnemonic.Xrstor or Mnemonic.Xrstor64))
+        if (i.Mnemonic is not (Mnemonic.Xsave or Mnemonic.Xsave64 or Mnemonic.Xrstor or Mnemonic.Xrstor64 or Mnemonic.Xsaveopt or Mnemonic.Xsaveopt64))
         {
             return false;
         }
@@ -56,9 +56,11 @@ public sealed partial class X86Cpu
         }
 
         ulong rfbm = State.Xcr0 & (((State.Gpr[2] & 0xFFFF_FFFF) << 32) | (State.Gpr[0] & 0xFFFF_FFFF));
-        if (i.Mnemonic is Mnemonic.Xsave or Mnemonic.Xsave64)
+        // XSAVEOPT may skip components that are unmodified or in their initial state; saving them anyway, as
+        // XSAVE does, is one of the results it allows (SDM Vol. 1 §13.9).
+        if (i.Mnemonic is Mnemonic.Xsave or Mnemonic.Xsave64 or Mnemonic.Xsaveopt or Mnemonic.Xsaveopt64)
         {
-            Xsave(seg, ea, rfbm, i.Mnemonic == Mnemonic.Xsave64 || bitness == 64);
+            Xsave(seg, ea, rfbm, i.Mnemonic is Mnemonic.Xsave64 or Mnemonic.Xsaveopt64 || bitness == 64);
         }
         else
         {

@@ -16,7 +16,7 @@ internal sealed class LongModeMachine : IDisposable
     private const ulong Pml4 = 0x1000, Pdpt = 0x2000, Pd = 0x3000;
 
     /// <param name="wrap">Puts a platform of the test's between the CPU and the RAM.</param>
-    public LongModeMachine(ulong ramBytes = 4 << 20, Func<IPlatform, IPlatform>? wrap = null)
+    public LongModeMachine(ulong ramBytes = 4 << 20, Func<IPlatform, IPlatform>? wrap = null, CpuVendor vendor = CpuVendor.Amd)
     {
         Ram = new RamPlatform(ramBytes);
         Ram.Write(Pml4, BitConverter.GetBytes(Pdpt | 3));
@@ -35,7 +35,7 @@ internal sealed class LongModeMachine : IDisposable
         s.Segments[(int)SegmentName.Cs] = new Segment(0x08, 0, 0xFFFF_FFFF, 0xA9B);
         s.Rip = CodeAddress;
         s.Gpr[4] = StackTop;
-        Cpu = new X86Cpu(wrap is null ? Ram : wrap(Ram), s, CpuVendor.Amd);
+        Cpu = new X86Cpu(wrap is null ? Ram : wrap(Ram), s, vendor);
     }
 
     public RamPlatform Ram { get; }

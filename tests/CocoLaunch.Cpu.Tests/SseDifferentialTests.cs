@@ -32,7 +32,8 @@ public sealed class SseDifferentialTests
         string[] names = [.. Forms.Select(c => c.ToString())];
         foreach (string expected in new[] { "Movaps_xmm_xmmm128", "Movdqu_xmm_xmmm128", "Pxor_xmm_xmmm128", "Pcmpeqb_xmm_xmmm128", "Pmovmskb_r32_xmm",
             "Pshufd_xmm_xmmm128_imm8", "Punpcklbw_xmm_xmmm128", "Paddq_xmm_xmmm128", "Psubw_xmm_xmmm128", "Psllq_xmm_imm8", "Addsd_xmm_xmmm64",
-            "Cvtsi2sd_xmm_rm64", "Cvttsd2si_r64_xmmm64", "Ucomisd_xmm_xmmm64", "Xorps_xmm_xmmm128", "Movq_xmm_rm64" })
+            "Cvtsi2sd_xmm_rm64", "Cvttsd2si_r64_xmmm64", "Ucomisd_xmm_xmmm64", "Xorps_xmm_xmmm128", "Movq_xmm_rm64", "Shufpd_xmm_xmmm128_imm8",
+            "Movhlps_xmm_xmm", "Movlhps_xmm_xmm" })
         {
             Assert.Contains(expected, names);
         }

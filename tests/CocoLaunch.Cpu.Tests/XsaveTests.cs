@@ -97,6 +97,23 @@ public sealed class XsaveTests
         }
     }
 
+    [Fact]
+    public void Xsaveopt_SavesWhatXsaveSaves()
+    {
+        using var m = Machine();
+        m.State.Xmm[4] = 0x77; // XMM2, low half
+        var exit = m.Run(a =>
+        {
+            a.mov(eax, 3);
+            a.xor(edx, edx);
+            a.xsaveopt64(__[rsi]);
+        });
+        Assert.IsType<CpuExit.Halt>(exit);
+        Assert.Equal(0x77UL, Read(m, 160 + 32, 8));
+        Assert.Equal(0x1F80UL, Read(m, 24, 4));
+        Assert.Equal(3UL, Read(m, 512, 8)); // XSTATE_BV: both components reported in use
+    }
+
     private static LongModeMachine Machine()
     {
         var m = new LongModeMachine();

@@ -12,3 +12,16 @@ internal sealed class KvmFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that is skipped, with the reason, where <see cref="RealCpu.Shared"/> cannot be opened.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class KvmTheoryAttribute : TheoryAttribute
+{
+    public KvmTheoryAttribute()
+    {
+        if (RealCpu.Shared is null)
+        {
+            Skip = "no usable KVM: " + RealCpu.SharedWhyNot;
+        }
+    }
+}
