@@ -68,11 +68,14 @@ public static class CpuidModel
         // Max basic leaf 0x16; "GenuineIntel".
         (0, _) => (0x16, 0x756E_6547, 0x6C65_746E, 0x4965_6E69),
         // Family 6 model 0x8F stepping 8 (Sapphire Rapids, a TDX-era part); CLFLUSH 64 bytes, one logical processor.
-        // ECX: CX16, x2APIC, POPCNT, TSC-deadline, XSAVE, HYPERVISOR. EDX: qemu64's set without MCE/MCA, whose
-        // bank MSRs KVM only emulates once userspace sets them up (KVM_X86_SETUP_MCE).
-        (1, _) => (0x0008_06F8, (vcpuIndex << 24) | 0x0001_0800, 0x85A0_2000, 0x078B_BB7F),
+        // ECX: CX16, PCID, x2APIC, MOVBE, POPCNT, TSC-deadline, XSAVE, RDRAND, HYPERVISOR. EDX: qemu64's set without
+        // MCE/MCA, whose bank MSRs KVM only emulates once userspace sets them up (KVM_X86_SETUP_MCE).
+        (1, _) => (0x0008_06F8, (vcpuIndex << 24) | 0x0001_0800, 0xC5E2_2000, 0x078B_BB7F),
         (6, _) => (0x4, 0, 0, 0), // ARAT: the APIC timer keeps running in deep C-states
-        (7, 0) => (0, 0, 0, 0),
+        // EBX: FSGSBASE, SMEP, INVPCID, RDSEED, SMAP; ECX: UMIP, RDPID. No BMI, AVX or SSSE3+: glibc then keeps to
+        // its SSE2 string routines, which the CPU implements.
+        (7, 0) => (0, 0x0014_0481, 0x0040_0004, 0),
+        (0xD, 1) => (1, 0, 0, 0), // XSAVEOPT
         (0xD, _) => Xsave(subleaf),
         // TSC = crystal × EBX / EAX, and Linux's lapic_timer_period = crystal / HZ (tsc.c native_calibrate_tsc).
         (0x15, _) => (1u, 1u, CrystalHz, 0u),
