@@ -79,8 +79,7 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
 
     public void Write(ulong offset, int size, ulong value)
     {
-        var sends = new List<MsiMessage>();
-        lock (gate)
+        LockedThenDeliver(sends =>
         {
             if (offset == IoRegSel)
             {
@@ -90,9 +89,7 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
             {
                 WriteIndirect(select, (uint)value, sends);
             }
-        }
-
-        sends.ForEach(deliver);
+        });
     }
 
     /// <summary>
@@ -106,8 +103,7 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
             return;
         }
 
-        var sends = new List<MsiMessage>();
-        lock (gate)
+        LockedThenDeliver(sends =>
         {
             bool rising = asserted && !this.asserted[gsi];
             this.asserted[gsi] = asserted;
@@ -115,9 +111,7 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
             {
                 Service(gsi, sends);
             }
-        }
-
-        sends.ForEach(deliver);
+        });
     }
 
     /// <summary>
@@ -126,8 +120,7 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
     /// </summary>
     public void EndOfInterrupt(int vector)
     {
-        var sends = new List<MsiMessage>();
-        lock (gate)
+        LockedThenDeliver(sends =>
         {
             for (int pin = 0; pin < Pins; pin++)
             {
@@ -138,6 +131,19 @@ public sealed class IoApic : IMmioDevice, IInterruptLines
                     Service(pin, sends);
                 }
             }
+        });
+    }
+
+    /// <summary>
+    /// Updates state under the lock and sends afterwards, so a receiver that answers at once (a local APIC raising
+    /// an EOI) can re-enter without deadlock.
+    /// </summary>
+    private void LockedThenDeliver(Action<List<MsiMessage>> update)
+    {
+        var sends = new List<MsiMessage>();
+        lock (gate)
+        {
+            update(sends);
         }
 
         sends.ForEach(deliver);
