@@ -26,7 +26,7 @@ public sealed class LinuxBootTests
     {
         const string cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200";
         using var console = new MemoryStream();
-        var result = LinuxBoot.Run(Kernel(), File.ReadAllBytes(RepoPaths.TestInitramfs), cmdline, 256UL << 20, new DebugDevices(console, console), 900_000_000, TimeSpan.FromMinutes(5));
+        var result = LinuxBoot.Run(Kernel(), File.ReadAllBytes(RepoPaths.TestInitramfs), cmdline, 256UL << 20, console, 900_000_000, TimeSpan.FromMinutes(5));
         var lines = Encoding.Latin1.GetString(console.ToArray()).Split('\n').Select(l => l.TrimEnd('\r')).Select(l => l.Length > 15 && l[0] == '[' ? l[15..] : l).ToList();
         Assert.Contains(Banner, lines);
         Assert.Contains("Command line: " + cmdline, lines);

@@ -37,7 +37,7 @@ internal static class KernelBoot
         BootResult result;
         try
         {
-            result = LinuxBoot.Run(kernel, initrd, r.Cmdline, r.Memory, new DebugDevices(console, console), r.MaxInstructions, r.Timeout, r.VcpuType);
+            result = LinuxBoot.Run(kernel, initrd, r.Cmdline, r.Memory, console, r.MaxInstructions, r.Timeout, r.VcpuType);
         }
         catch (LinuxBootException e)
         {
@@ -51,7 +51,7 @@ internal static class KernelBoot
                 $"{CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
         }
 
-        if (result.Stop == "ACPI power-off")
+        if (result.Stop == LinuxBoard.StopPoweredOff)
         {
             return ExitCode.Ok;
         }

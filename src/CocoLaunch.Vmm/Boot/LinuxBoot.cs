@@ -3,6 +3,7 @@ using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Cpu;
 using CocoLaunch.Formats.Linux;
+using CocoLaunch.Kvm;
 
 namespace CocoLaunch.Vmm.Boot;
 
@@ -24,12 +25,16 @@ public static class LinuxBoot
 
     private const ulong HighMemory = 0x10_0000, LowRamLimit = 0xC000_0000, Page = PageSize.Size4K, TwoMiB = PageSize.Size2M;
 
-    /// <summary>Lays out and boots the kernel; a <see cref="LinuxBootException"/> names what does not fit.</summary>
-    public static BootResult Run(BzImage kernel, ReadOnlySpan<byte> initrd, string cmdline, ulong memoryBytes, DebugDevices devices, long maxInstructions, TimeSpan? timeout, VcpuType vcpuType = VcpuType.KvmIntel)
+    /// <summary>
+    /// Lays out and boots the kernel on the <see cref="LinuxBoard"/>, its serial console into <paramref name="console"/>;
+    /// a <see cref="LinuxBootException"/> names what does not fit.
+    /// </summary>
+    public static BootResult Run(BzImage kernel, ReadOnlySpan<byte> initrd, string cmdline, ulong memoryBytes, Stream console, long maxInstructions, TimeSpan? timeout,
+        VcpuType vcpuType = VcpuType.KvmIntel, DateTimeOffset? wallClock = null)
     {
         var layout = Plan(kernel, (ulong)initrd.Length, cmdline, memoryBytes);
         var vm = new Kvm.Kvm().CreateVm(KvmVmType.Default);
-        vm.EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = 24 });
+        vm.EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = Devices.IoApic.Pins });
         var low = FirmwareBoot.AddRam(vm, 0, Gpa.Zero, layout.LowRam);
         if (memoryBytes > layout.LowRam)
         {
@@ -38,16 +43,47 @@ public static class LinuxBoot
 
         var host = vm.Kvm.Host;
         void Put(ulong gpa, ReadOnlySpan<byte> bytes) => host.Write(new Memory.Hva(low.Value + gpa), bytes);
+        var acpi = LinuxBoard.AcpiTables(cpus: 1);
         Put(layout.KernelGpa, kernel.ProtectedModeKernel.Span);
         Put(layout.InitrdGpa, initrd);
         Put(CmdlineGpa, [.. Encoding.ASCII.GetBytes(cmdline), 0]);
-        Put(ZeroPageGpa, LinuxBootParams.Build(kernel, CmdlineGpa, layout.InitrdGpa, (ulong)initrd.Length, layout.E820));
+        Put(ZeroPageGpa, LinuxBootParams.Build(kernel, CmdlineGpa, layout.InitrdGpa, (ulong)initrd.Length, layout.E820, acpi.RsdpGpa));
+        Put(LinuxBoard.AcpiGpa, acpi.Bytes);
         Put(GdtGpa, Gdt());
         Put(Pml4Gpa, IdentityPageTables());
 
         var vcpu = vm.CreateVcpu(0);
         vcpu.SetCpu(EntryState(layout.KernelGpa + BzImage.Entry64Offset), CpuidModel.Vendor(vcpuType));
-        return FirmwareBoot.RunVcpu(vcpu, devices, maxInstructions, timeout, vcpuType);
+        vcpu.SetCpuid2(CpuidModel.Entries(vcpuType, vcpu.Id));
+        var board = new LinuxBoard(vm, console, new TscClock(vcpu), wallClock ?? DateTimeOffset.UtcNow);
+        return RunVcpu(vcpu, board, maxInstructions, timeout);
+    }
+
+    /// <summary>One exit loop: the board serves every exit until the guest powers off, resets or stops.</summary>
+    private static BootResult RunVcpu(VcpuFd vcpu, LinuxBoard board, long maxInstructions, TimeSpan? timeout)
+    {
+        vcpu.InstructionBudget = maxInstructions;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool timedOut = false;
+        using var alarm = timeout is { } limit ? new Timer(_ => { timedOut = true; vcpu.Kick(); }, null, limit, Timeout.InfiniteTimeSpan) : null;
+        string stop;
+        while (true)
+        {
+            var exit = vcpu.Run();
+            if (exit is KvmExit.Intr && Volatile.Read(ref timedOut))
+            {
+                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s";
+                break;
+            }
+
+            if (board.Handle(exit) is { } why)
+            {
+                stop = why;
+                break;
+            }
+        }
+
+        return new BootResult(null, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
     }
 
     /// <summary>Where everything goes, or why it cannot.</summary>

@@ -25,7 +25,7 @@ public static class LinuxBootParams
     /// <summary>type_of_loader 0xFF: "undefined" loader; any non-zero value makes reserve_initrd keep the initrd.</summary>
     public const byte UndefinedLoader = 0xFF;
 
-    public static byte[] Build(BzImage kernel, ulong cmdlineGpa, ulong initrdGpa, ulong initrdSize, IReadOnlyList<E820Entry> e820)
+    public static byte[] Build(BzImage kernel, ulong cmdlineGpa, ulong initrdGpa, ulong initrdSize, IReadOnlyList<E820Entry> e820, ulong acpiRsdpGpa = 0)
     {
         if (e820.Count is < 2 or > E820MaxEntries)
         {
@@ -45,6 +45,7 @@ public static class LinuxBootParams
         BinaryPrimitives.WriteUInt32LittleEndian(b[BzImage.CmdLinePtrAt..], (uint)cmdlineGpa);
         BinaryPrimitives.WriteUInt32LittleEndian(b[ExtCmdLinePtrAt..], (uint)(cmdlineGpa >> 32));
         BinaryPrimitives.WriteUInt32LittleEndian(b[HardwareSubarchAt..], 0); // PC
+        BinaryPrimitives.WriteUInt64LittleEndian(b[AcpiRsdpAddrAt..], acpiRsdpGpa); // no EFI and no BIOS scan: where the tables are
         b[SentinelAt] = 0; // else sanitize_boot_params wipes acpi_rsdp_addr and the ext_* fields
         b[E820EntriesAt] = (byte)e820.Count;
         for (int i = 0; i < e820.Count; i++)
