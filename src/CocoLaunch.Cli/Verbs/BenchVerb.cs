@@ -21,7 +21,7 @@ public sealed class BenchOptions : CommonOptions
     [Option("repeat", Default = 5, HelpText = "Runs per scenario; the median run is reported.")]
     public int Repeat { get; set; } = 5;
 
-    [Option("suite", Default = "all", HelpText = "prefault, mrtd, cpu or all; or soak (not in all): repeated launches and reference values in one process, and the memory they leave behind.")]
+    [Option("suite", Default = "all", HelpText = "prefault, mrtd, cpu, linux or all; or soak (not in all): repeated launches and reference values in one process, and the memory they leave behind.")]
     public string Suite { get; set; } = "all";
 
     [Option("firmware", HelpText = "For the MRTD suite: a TDVF image to measure besides the synthetic one (default: the vendored Debian OVMF.fd, if found).")]
@@ -35,9 +35,9 @@ internal static class BenchVerb
 {
     public static int Run(BenchOptions o, TextWriter stdout)
     {
-        if (o.Suite is not ("all" or "prefault" or "mrtd" or "cpu" or "soak"))
+        if (o.Suite is not ("all" or "prefault" or "mrtd" or "cpu" or "linux" or "soak"))
         {
-            throw new CliInputException($"--suite: '{o.Suite}' is not one of: all, prefault, mrtd, cpu, soak");
+            throw new CliInputException($"--suite: '{o.Suite}' is not one of: all, prefault, mrtd, cpu, linux, soak");
         }
 
         // Every argument is checked before any suite runs: a typo must not cost minutes of benchmarking first.
@@ -46,6 +46,11 @@ internal static class BenchVerb
         if (o.Suite is "all" or "cpu")
         {
             RunCpu(o, stdout);
+        }
+
+        if (o.Suite is "all" or "linux")
+        {
+            LinuxBench.Run(stdout);
         }
 
         if (o.Suite is "all" or "prefault")
