@@ -6,9 +6,9 @@ namespace CocoLaunch.Vmm.Tests.Acpi;
 /// <summary>ACPICA's disassembler reads every table the way Linux's ACPICA will.</summary>
 public sealed class IaslDisassemblyTests
 {
-    private static string Disassemble(string signature)
+    private static string Disassemble(string signature, bool cmosRtc = false)
     {
-        var set = AcpiTables.Build(new AcpiPlatform(CpuCount: 2), 0xE_0000);
+        var set = AcpiTables.Build(new AcpiPlatform(CpuCount: 2, CmosRtc: cmosRtc), 0xE_0000);
         using var dir = new TempDir();
         string file = dir.Write(signature.ToLowerInvariant() + ".dat", AcpiTablesTests.Table(set, signature).ToArray());
         return Iasl.Disassemble(file);
@@ -53,6 +53,16 @@ public sealed class IaslDisassemblyTests
         Assert.Matches(@"IO \(Decode16,\s*0x03F8,\s*// Range Minimum\s*0x03F8,\s*// Range Maximum\s*0x00,\s*// Alignment\s*0x08,", dsl);
         Assert.Contains("IRQNoFlags ()", dsl);
         Assert.Contains("{4}", dsl);
+    }
+
+    [IaslFact]
+    public void Dsdt_CmosRtc_Pnp0b00WithPortsAndIrq8()
+    {
+        string dsl = Disassemble("DSDT", cmosRtc: true);
+        Assert.Contains("Device (RTC)", dsl);
+        Assert.Contains("EisaId (\"PNP0B00\")", dsl);
+        Assert.Matches(@"IO \(Decode16,\s*0x0070,\s*// Range Minimum\s*0x0070,\s*// Range Maximum\s*0x01,\s*// Alignment\s*0x02,", dsl);
+        Assert.Contains("{8}", dsl);
     }
 
     [IaslFact]
