@@ -37,7 +37,7 @@ public sealed class BenchTests
     [InlineData("--repeat", "0", "cocolaunch: --repeat: 0 is out of range (1..100)")]
     [InlineData("--large", "1.5G", "cocolaunch: --large: '1.5G' is not a whole number of GiB up to 1 PiB (e.g. 64G)")]
     [InlineData("--warmup", "-1", "cocolaunch: --warmup: -1 is out of range (0..1000)")]
-    [InlineData("--suite", "gpu", "cocolaunch: --suite: 'gpu' is not one of: all, prefault, mrtd, cpu, soak")]
+    [InlineData("--suite", "gpu", "cocolaunch: --suite: 'gpu' is not one of: all, prefault, mrtd, cpu, linux, soak")]
     // With the default suite (all), which would first run the CPU guests for minutes: arguments are checked before any suite runs.
     public void Bench_BadArgument_ExitsTwo(string option, string value, string expected)
     {

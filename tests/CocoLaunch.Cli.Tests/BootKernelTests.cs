@@ -32,6 +32,14 @@ public sealed class BootKernelTests
     }
 
     [Fact]
+    public void InstructionLimit_ExitsOne_NamingTheGuestRip()
+    {
+        var result = CliRunner.Run("boot", "--kernel", Kernel, "--max-instructions", "1000000");
+        Assert.Equal(1, result.Exit);
+        Assert.Matches($@"^cocolaunch: {System.Text.RegularExpressions.Regex.Escape(Kernel)}: the guest stopped without powering off: instruction limit reached at RIP 0x[0-9a-f]+$", result.ErrorLine);
+    }
+
+    [Fact]
     public void KernelWithFirmwareOrReset_ExitTwo()
     {
         var result = CliRunner.Run("boot", "firmware.fd", "--kernel", Kernel);

@@ -68,9 +68,10 @@ public static class CpuidModel
         // Max basic leaf 0x16; "GenuineIntel".
         (0, _) => (0x16, 0x756E_6547, 0x6C65_746E, 0x4965_6E69),
         // Family 6 model 0x8F stepping 8 (Sapphire Rapids, a TDX-era part); CLFLUSH 64 bytes, one logical processor.
-        // ECX: CX16, PCID, x2APIC, MOVBE, POPCNT, TSC-deadline, XSAVE, RDRAND, HYPERVISOR. EDX: qemu64's set without
-        // MCE/MCA, whose bank MSRs KVM only emulates once userspace sets them up (KVM_X86_SETUP_MCE).
-        (1, _) => (0x0008_06F8, (vcpuIndex << 24) | 0x0001_0800, 0xC5E2_2000, 0x078B_BB7F),
+        // ECX: CX16, PCID, x2APIC, MOVBE, POPCNT, TSC-deadline, XSAVE, RDRAND, HYPERVISOR. EDX: FPU PSE TSC MSR PAE
+        // CX8 APIC SEP MTRR PGE CMOV PAT CLFSH FXSR SSE SSE2 — qemu64's set without what the CPU lacks (VME, DE,
+        // PSE-36, MMX) and without MCE/MCA, whose bank MSRs KVM emulates only once userspace sets them up.
+        (1, _) => (0x0008_06F8, (vcpuIndex << 24) | 0x0001_0800, 0xC5E2_2000, 0x0709_BB79),
         (6, _) => (0x4, 0, 0, 0), // ARAT: the APIC timer keeps running in deep C-states
         // EBX: FSGSBASE, SMEP, INVPCID, RDSEED, SMAP; ECX: UMIP, RDPID. No BMI, AVX or SSSE3+: glibc then keeps to
         // its SSE2 string routines, which the CPU implements.

@@ -72,13 +72,14 @@ public static class LinuxBoot
             var exit = vcpu.Run();
             if (exit is KvmExit.Intr && Volatile.Read(ref timedOut))
             {
-                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s";
+                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x}";
                 break;
             }
 
             if (board.Handle(exit) is { } why)
             {
-                stop = why;
+                // Where the guest was, for a stop it did not ask for.
+                stop = why == LinuxBoard.StopPoweredOff ? why : $"{why} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x}";
                 break;
             }
         }
