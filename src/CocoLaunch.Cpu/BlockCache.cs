@@ -112,6 +112,7 @@ public sealed unsafe partial class X86Cpu
 
     private Block Decode(ulong linear, ulong gpa)
     {
+        blocksDecoded++;
         var decoder = decoders[bitness == 16 ? 0 : bitness == 32 ? 1 : 2];
         ulong startLinear = linear;
         ulong ip = State.Rip;
@@ -191,6 +192,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>A write reached a page with decoded code: its blocks are stale (self-modifying code).</summary>
     private void InvalidateCode(ulong frame)
     {
+        codeInvalidations++;
         frameGeneration[frame] = GenerationOf(frame) + 1;
         codeFrames.Remove(frame);
         codeGeneration++;

@@ -30,6 +30,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Drops every cached translation and host page pointer (the platform changed mappings).</summary>
     public void FlushTlb()
     {
+        tlbFlushes++;
         foreach (var t in tlbTag)
         {
             Array.Clear(t);

@@ -49,6 +49,11 @@ internal static class KernelBoot
         {
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
+            if (result.Counters is { } c)
+            {
+                stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{CliApp.Name}: {c.CompiledShare(result.Instructions):P1} compiled; {c.BlocksDecoded} blocks decoded, {c.BlocksCompiled} compiled; {c.CodeInvalidations} code-page writes; {c.TlbFlushes} TLB flushes"));
+            }
         }
 
         if (result.Stop == LinuxBoard.StopPoweredOff)

@@ -17,8 +17,15 @@ public sealed partial class X86Cpu
     private int jitIndex;
 #pragma warning restore CS0649
 
-    /// <summary>Runs of a whole block before it is compiled to IL; 0 compiles at once, <see cref="int.MaxValue"/> never.</summary>
-    public int JitThreshold { get; set; } = 16;
+    /// <summary>
+    /// Runs of a whole block before it is compiled to IL; 0 compiles at once, <see cref="int.MaxValue"/> never.
+    /// RyuJIT takes about a millisecond per block, so compiling pays only for code that runs thousands of times: on
+    /// the Linux boot (2.0 billion instructions, 84,000 blocks) a threshold of 16 compiled 25,500 blocks and spent
+    /// half its 44 s in the JIT; 2,000 compiles 3,700 blocks, still runs 96 % of instructions compiled, and takes 19 s.
+    /// </summary>
+    public int JitThreshold { get; set; } = DefaultJitThreshold;
+
+    public const int DefaultJitThreshold = 2000;
 
     /// <summary>Blocks compiled so far.</summary>
     public int BlocksCompiled { get; private set; }
@@ -80,6 +87,7 @@ public sealed partial class X86Cpu
         }
 
         retired += done;
+        instructionsCompiled += done;
         blockEnded = false;
         if (mmioWritten is { } written)
         {

@@ -7,7 +7,7 @@ using CocoLaunch.Kvm;
 namespace CocoLaunch.Vmm.Boot;
 
 /// <summary>How a boot ended, and what it cost.</summary>
-public sealed record BootResult(int? ExitStatus, string Stop, long Instructions, TimeSpan Elapsed)
+public sealed record BootResult(int? ExitStatus, string Stop, long Instructions, TimeSpan Elapsed, CpuCounters? Counters = null)
 {
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
 }

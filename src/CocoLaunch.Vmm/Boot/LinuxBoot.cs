@@ -84,7 +84,7 @@ public static class LinuxBoot
             }
         }
 
-        return new BootResult(null, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
+        return new BootResult(null, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed, (vcpu.Cpu as Cpu.X86Cpu)?.Counters);
     }
 
     /// <summary>Where everything goes, or why it cannot.</summary>
