@@ -28,8 +28,13 @@ internal sealed class Block(Instruction[] instructions, int count, ulong gpa, ul
     /// <summary>Full runs so far, until the block is compiled.</summary>
     public int Executions { get; set; }
 
-    /// <summary>The block compiled to IL (Jit/BlockCompiler.cs), once it is hot.</summary>
-    public Func<X86Cpu, int>? Compiled { get; set; }
+    /// <summary>The block compiled to IL (Jit/BlockCompiler.cs), once it is hot; written by the background compiler.</summary>
+    public Func<X86Cpu, int>? CompiledCode;
+
+    public Func<X86Cpu, int>? Compiled => Volatile.Read(ref CompiledCode);
+
+    /// <summary>Handed to the background compiler: the interpreter runs it until its code is ready.</summary>
+    public bool Queued { get; set; }
 }
 
 /// <summary>The decoded-block cache: keyed by (linear RIP, CS base, code size), checked against page generations.</summary>

@@ -205,6 +205,7 @@ public sealed partial class X86Cpu
 
     private void Iret(int size)
     {
+        var rights = AccessRights;
         EndNmiBlocking();
         ulong rip = PopSized(size);
         ushort cs = (ushort)PopSized(size);
@@ -229,7 +230,7 @@ public sealed partial class X86Cpu
         }
 
         State.Rflags = (State.Rflags & ~writable) | (flags & writable) | 2;
-        LoadCs(cs, rip);
+        LoadCs(cs, rip, rights);
         if (popStack)
         {
             State.Gpr[4] = rsp;

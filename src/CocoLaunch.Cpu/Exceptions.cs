@@ -119,6 +119,7 @@ public sealed partial class X86Cpu
 
     private void DeliverProtected(int vector, uint? errorCode, ulong returnRip, bool isSoftware)
     {
+        var rights = AccessRights;
         ulong gate = ReadGate(vector, 8, isSoftware, out _);
         int type = (int)((gate >> 40) & 0xF);
         ushort selector = (ushort)(gate >> 16);
@@ -159,11 +160,12 @@ public sealed partial class X86Cpu
             State.Rflags &= ~CpuState.FlagIf; // interrupt gate
         }
 
-        FlushTlb(); // CPL may have changed, and the TLBs are filled per CPL
+        FlushTlbIfRightsChanged(rights);
     }
 
     private void DeliverLong(int vector, uint? errorCode, ulong returnRip, bool isSoftware)
     {
+        var rights = AccessRights;
         ulong low = ReadGate(vector, 16, isSoftware, out ulong high);
         ushort selector = (ushort)(low >> 16);
         ulong offset = (low & 0xFFFF) | ((low >> 32) & 0xFFFF_0000) | (high << 32);
@@ -215,7 +217,7 @@ public sealed partial class X86Cpu
             State.Rflags &= ~CpuState.FlagIf;
         }
 
-        FlushTlb();
+        FlushTlbIfRightsChanged(rights);
     }
 
     /// <summary>Reads an IDT gate; software INT n also needs gate DPL ≥ CPL.</summary>

@@ -37,6 +37,21 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>
+    /// What a TLB entry was filled for: the CPL, and under SMAP whether RFLAGS.AC lets ring 0 at user pages. A
+    /// transfer that keeps both (an interrupt taken in the kernel, an IRET back to it) keeps the TLB.
+    /// </summary>
+    private (int Cpl, bool SmapOpen) AccessRights => (State.Cpl, (State.Cr4 & CpuState.Cr4Smap) != 0 && (State.Rflags & CpuState.FlagAc) != 0);
+
+    /// <summary>Drops the TLB if a transfer changed <see cref="AccessRights"/>.</summary>
+    private void FlushTlbIfRightsChanged((int Cpl, bool SmapOpen) before)
+    {
+        if (AccessRights != before)
+        {
+            FlushTlb();
+        }
+    }
+
     private void FlushTlbPage(ulong linear)
     {
         int i = (int)((linear >> 12) & (TlbSize - 1));

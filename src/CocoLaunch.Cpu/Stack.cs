@@ -100,8 +100,10 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>A far transfer to CS:offset (JMP/CALL far, RETF, IRET), in real or protected mode.</summary>
-    private void LoadCs(ushort selector, ulong offset)
+    /// <param name="rightsBefore">The TLB's access rights before the instruction changed any of them (IRET restores RFLAGS.AC first).</param>
+    private void LoadCs(ushort selector, ulong offset, (int Cpl, bool SmapOpen)? rightsBefore = null)
     {
+        var rights = rightsBefore ?? AccessRights;
         if ((State.Cr0 & CpuState.Cr0Pe) == 0)
         {
             State.Cs = Segment.RealMode(selector, State.Cs);
@@ -116,7 +118,7 @@ public sealed partial class X86Cpu
 
         UpdateMode();
         State.Rip &= ipMask;
-        FlushTlb();
+        FlushTlbIfRightsChanged(rights);
         EndBlock();
     }
 }

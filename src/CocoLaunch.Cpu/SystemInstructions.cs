@@ -402,7 +402,13 @@ public sealed partial class X86Cpu
             default: throw GuestFault.Ud();
         }
 
-        FlushTlb();
+        // CR0 (PG, WP), CR3 and CR4 (paging modes, SMEP/SMAP) decide translations; CR2, CR8 and the debug
+        // registers do not.
+        if (r is Register.CR0 or Register.CR3 or Register.CR4)
+        {
+            FlushTlb();
+        }
+
         UpdateMode();
         EndBlock();
     }

@@ -46,8 +46,27 @@ internal sealed partial class BlockCompiler
         return method.CreateDelegate<Func<X86Cpu, int>>(block);
     }
 
+    /// <summary>
+    /// Compiles <paramref name="block"/> and has RyuJIT make its native code now, on this thread: a DynamicMethod is
+    /// only jitted when first called, and its prologue returns at once for a null CPU so that call does nothing.
+    /// </summary>
+    public static Func<X86Cpu, int> CompileNative(Block block)
+    {
+        var code = Compile(block);
+        code(null!);
+        return code;
+    }
+
     private void EmitBlock()
     {
+        // A null CPU is CompileNative's call to get the native code made: return before touching anything.
+        var run = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Brtrue, run);
+        il.Emit(OpCodes.Ldc_I4_M1);
+        il.Emit(OpCodes.Ret);
+        il.MarkLabel(run);
+
         var instructions = block.Instructions.AsSpan(0, block.Count);
         var plans = PlanBlock(instructions, block.Bitness, out int[] liveAfter);
         il.Emit(OpCodes.Ldarg_1);
