@@ -25,10 +25,14 @@ internal static class LinuxBench
         string cmdline = boot.Cmdline ?? string.Empty;
 
         var table = new TextTable("platform", "instructions", "wall time", "MIPS", "to Run /init", "to the init's first line", "powered off");
+        // The wall time runs from the VM's creation to power-off, on the same clock as the milestones, as QEMU's
+        // runs from its process start.
         var ours = new ConsoleMilestones(RunInit, InitLine, PowerDown);
         var result = LinuxBoot.Run(kernel, initrd, cmdline, spec.Memory.Size, ours, 20_000_000_000, TimeSpan.FromMinutes(10), KernelBoot.VcpuTypeOf(spec.VcpuType));
-        table.Add("cocolaunch (emulated CPU)", result.Instructions.ToString("N0", CultureInfo.InvariantCulture), Seconds(result.Elapsed),
-            result.Mips.ToString("0.0", CultureInfo.InvariantCulture), Seconds(ours, RunInit), Seconds(ours, InitLine), result.Stop == LinuxBoard.StopPoweredOff ? "yes" : result.Stop);
+        var wall = ours.Elapsed;
+        table.Add("cocolaunch (emulated CPU)", result.Instructions.ToString("N0", CultureInfo.InvariantCulture), Seconds(wall),
+            (result.Instructions / wall.TotalSeconds / 1e6).ToString("0.0", CultureInfo.InvariantCulture), Seconds(ours, RunInit), Seconds(ours, InitLine),
+            result.Stop == LinuxBoard.StopPoweredOff ? "yes" : result.Stop);
 
         var qemu = RunQemu(boot.KernelPath, boot.InitrdPath!, cmdline, spec.Memory.Size);
         if (qemu is { } q)
@@ -42,7 +46,7 @@ internal static class LinuxBench
         if (qemu is { } r)
         {
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  wall time ratio cocolaunch / QEMU TCG: {result.Elapsed / r.Elapsed:0.00} (to the init's first line: {Ratio(ours, r.Console, InitLine)})"));
+                $"  wall time ratio cocolaunch / QEMU TCG: {wall / r.Elapsed:0.00} (to the init's first line: {Ratio(ours, r.Console, InitLine)})"));
         }
         else
         {

@@ -17,6 +17,9 @@ public sealed class ConsoleMilestones(params string[] markers) : Stream
     /// <summary>When each marker first appeared, for the markers that did.</summary>
     public IReadOnlyDictionary<string, TimeSpan> Seen => seen;
 
+    /// <summary>The time since the sink was made.</summary>
+    public TimeSpan Elapsed => clock.Elapsed;
+
     /// <summary>Everything written, for checks and error messages.</summary>
     public string Text => Encoding.Latin1.GetString(all.ToArray());
 
