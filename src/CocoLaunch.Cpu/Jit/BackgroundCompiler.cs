@@ -27,7 +27,15 @@ internal static class BackgroundCompiler
         {
             while (reader.TryRead(out var block))
             {
-                Volatile.Write(ref block.CompiledCode, BlockCompiler.CompileNative(block));
+                try
+                {
+                    Volatile.Write(ref block.CompiledCode, BlockCompiler.CompileNative(block));
+                }
+                catch (Exception e) when (e is InvalidProgramException or NotSupportedException or InvalidOperationException or ArgumentException)
+                {
+                    // A block the compiler cannot turn into valid IL stays queued and uncompiled: the interpreter
+                    // runs it correctly, and this thread must not die and take the process with it.
+                }
             }
         }
     }
