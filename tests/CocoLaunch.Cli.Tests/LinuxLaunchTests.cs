@@ -16,7 +16,8 @@ public sealed class LinuxLaunchTests
     [Fact]
     public void LinuxSpec_BootsToInit_RunsIt_AndPowersOffWithExitZero()
     {
-        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("linux.yaml"));
+        // The default 120 s bound suits a Release build (about 15 s); a Debug test run on a busy 2-core machine needs more.
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("linux.yaml"), "--timeout", "900");
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Stderr}\n{Tail(result.Stdout)}");
         Assert.Equal(string.Empty, result.Stderr); // the console alone is on stdout; nothing else is printed
 
