@@ -50,5 +50,25 @@ public sealed class LinuxLaunchTests
         Assert.Equal(["ACPI: PM: Preparing to enter system sleep state S5", "reboot: Power down", string.Empty], lines.Skip(init + 7));
     }
 
+    /// <summary>
+    /// The same kernel on the <c>qemu64</c> vCPU type: AMD, no x2APIC, no TSC-deadline timer, no TSC frequency in
+    /// CPUID. Linux then calibrates the TSC against the 8254 (port 0x61 gating channel 2), drives the local APIC
+    /// through its xAPIC page in one-shot mode, and the init reads the vendor QEMU's qemu64 reports.
+    /// </summary>
+    [Fact]
+    public void Qemu64VcpuType_CalibratesWithThePit_RunsTheXapic_AndPowersOff()
+    {
+        using var dir = new TempDir();
+        string spec = dir.Write("linux-qemu64.yaml",
+            $"platform: default\nkernel: {RepoPaths.DebianKernel}\ninitrd: {RepoPaths.TestInitramfs}\ncmdline: console=ttyS0\nvcpu-type: qemu64\nmemory: 256M\n");
+        var result = CliRunner.Run("launch", spec, "--timeout", "900");
+        Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Stderr}\n{Tail(result.Stdout)}");
+        var lines = result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).Select(l => l.Length > 15 && l[0] == '[' ? l[15..] : l).ToList();
+        Assert.Contains("tsc: Fast TSC calibration using PIT", lines);
+        Assert.DoesNotContain("x2apic enabled", lines);
+        Assert.Contains("cocolaunch-init: cpuinfo vendor_id\t: AuthenticAMD, processors 1", lines); // as under QEMU 7.2's qemu64
+        Assert.Equal("reboot: Power down", lines[^2]);
+    }
+
     private static string Tail(string text) => string.Join('\n', text.Split('\n').TakeLast(15));
 }

@@ -45,11 +45,13 @@ public sealed class CpuidModelTests
         Assert.True(exit is CpuExit.Halt, $"{feature}: {exit}");
     }
 
-    [Fact]
-    public void KvmIntel_HidesWhatTheCpuLacks()
+    [Theory]
+    [InlineData(VcpuType.KvmIntel)]
+    [InlineData(VcpuType.Qemu64)]
+    public void EveryTable_HidesWhatTheCpuLacks(VcpuType type)
     {
-        var (_, _, c1, d1) = CpuidModel.Query(VcpuType.KvmIntel, 1, 0);
-        var (_, b7, c7, d7) = CpuidModel.Query(VcpuType.KvmIntel, 7, 0);
+        var (_, _, c1, d1) = CpuidModel.Query(type, 1, 0);
+        var (_, b7, c7, d7) = CpuidModel.Query(type, 7, 0);
         // No MMX registers, no virtual-8086 mode, no PSE-36 or CR4.DE rules, no MCE banks (1.EDX 23, 1, 17, 2, 7, 14).
         Assert.Equal(0u, d1 & ((1u << 23) | (1u << 1) | (1u << 17) | (1u << 2) | (1u << 7) | (1u << 14)));
         // No SSE3, SSSE3, SSE4.1/4.2, AVX, MONITOR (1.ECX 0, 9, 19, 20, 28, 3); no BMI1/2, AVX2, RTM/HLE, PKU, CET.

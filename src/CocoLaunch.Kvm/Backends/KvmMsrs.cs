@@ -10,6 +10,9 @@ public sealed class KvmMsrs(uint vcpuId)
 {
     public const uint ApicBase = 0x1B, UcodeRev = 0x8B, MtrrCap = 0xFE, MiscEnable = 0x1A0, MtrrDefType = 0x2FF;
 
+    /// <summary>MSR_K8_SYSCFG: kvm_get_msr_common reads it as 0 (Linux's AMD init reads it for SME and the TOM2 bits).</summary>
+    public const uint AmdSyscfg = 0xC001_0010;
+
     /// <summary>kvm_vcpu_reset's microcode_version: revision 1 in EDX, as KVM presents any guest CPU.</summary>
     public const ulong MicrocodeVersion = 0x1_0000_0000;
 
@@ -39,7 +42,7 @@ public sealed class KvmMsrs(uint vcpuId)
             MtrrCap => 0x500 | 8, // fixed-range MTRRs and write-combining, 8 variable ranges (KVM_NR_VAR_MTRR)
             MiscEnable => miscEnable,
             MtrrDefType => mtrrDefType,
-            _ => 0,
+            _ => 0, // AmdSyscfg too
         };
         if (IsVariableMtrr(index) || IsFixedMtrr(index))
         {
@@ -47,7 +50,7 @@ public sealed class KvmMsrs(uint vcpuId)
             return true;
         }
 
-        return index is ApicBase or UcodeRev or MtrrCap or MiscEnable or MtrrDefType;
+        return index is ApicBase or UcodeRev or MtrrCap or MiscEnable or MtrrDefType or AmdSyscfg;
     }
 
     public bool TryWrite(uint index, ulong value)

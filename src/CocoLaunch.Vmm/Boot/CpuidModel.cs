@@ -49,14 +49,18 @@ public static class CpuidModel
     {
         // Max basic leaf 0xD; vendor "AuthenticAMD".
         (0, _) => (0xD, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
-        // Family 0xF, model 0x6B; FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2; ECX: CX16 POPCNT
-        // XSAVE (OSXSAVE, bit 27, is CR4.OSXSAVE: KVM sets it as the guest reads the leaf).
-        (1, _) => (0x0000_0F6B, (vcpuIndex << 24) | 0x0000_0800, 0x0480_2000, 0x078B_FBFF),
+        // Family 0xF, model 0x6B; EDX: FPU PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT CLFSH FXSR SSE SSE2 — qemu64's
+        // set without what the CPU lacks (VME, DE, PSE-36, MMX) and without MCE/MCA, whose bank MSRs are not
+        // modelled (Linux panics "MCA architectural violation" on them); ECX: CX16 POPCNT XSAVE (OSXSAVE, bit 27,
+        // is CR4.OSXSAVE: KVM sets it as the guest reads the leaf).
+        (1, _) => (0x0000_0F6B, (vcpuIndex << 24) | 0x0000_0800, 0x0480_2000, 0x0709_BB79),
         (0xD, _) => Xsave(subleaf),
         (0x8000_0000, _) => (0x8000_0008, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
         // LAHF-LM, ABM (LZCNT); SYSCALL, NX, 1 GiB pages, RDTSCP, LM.
         (0x8000_0001, _) => (0x0000_0F6B, 0, 0x0000_0021, 0x2C10_0800),
-        (0x8000_0008, _) => (0x0000_3028, 0, 0, 0), // 40-bit physical, 48-bit linear addresses
+        // 40-bit physical, 48-bit linear addresses; XSAVEERPTR (EBX bit 2): FXSAVE saves the x87 error pointers, so
+        // Linux skips its AMD workaround of FILD on every FPU restore, an x87 load the CPU does not model.
+        (0x8000_0008, _) => (0x0000_3028, 0x4, 0, 0),
         _ => (0, 0, 0, 0),
     };
 
