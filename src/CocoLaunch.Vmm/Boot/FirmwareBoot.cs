@@ -57,42 +57,41 @@ public static class FirmwareBoot
     internal static BootResult RunVcpu(VcpuFd vcpu, DebugDevices devices, long maxInstructions, TimeSpan? timeout, VcpuType vcpuType = VcpuType.Qemu64)
     {
         vcpu.SetCpuid2(CpuidModel.Entries(vcpuType, vcpu.Id));
+        var (stop, elapsed) = RunUntilStop(vcpu, maxInstructions, timeout, exit =>
+        {
+            if (BootExits.Handle(exit, devices) is { } why)
+            {
+                return why;
+            }
+
+            return devices.ExitStatus is not null ? "isa-debug-exit" : devices.PoweredOff ? "ACPI power-off" : null;
+        });
+        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, elapsed);
+    }
+
+    /// <summary>
+    /// The boot harnesses' one exit loop: KVM_RUN within the instruction budget and the wall-clock alarm (a kick, as a
+    /// signal makes KVM_RUN return −EINTR), each exit to <paramref name="handle"/> until it names a reason to stop.
+    /// </summary>
+    internal static (string Stop, TimeSpan Elapsed) RunUntilStop(VcpuFd vcpu, long maxInstructions, TimeSpan? timeout, Func<KvmExit, string?> handle)
+    {
         vcpu.InstructionBudget = maxInstructions;
         var clock = Stopwatch.StartNew();
         bool timedOut = false;
-
-        // KVM_RUN returns KVM_EXIT_INTR when kicked, as on a signal; the flag tells that apart from the instruction budget.
         using var alarm = timeout is { } limit ? new Timer(_ => { timedOut = true; vcpu.Kick(); }, null, limit, Timeout.InfiniteTimeSpan) : null;
-        string stop;
         while (true)
         {
             var exit = vcpu.Run();
             if (exit is KvmExit.Intr && Volatile.Read(ref timedOut))
             {
-                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s";
-                break;
+                return ($"time limit reached after {timeout!.Value.TotalSeconds:0.###} s", clock.Elapsed);
             }
 
-            if (BootExits.Handle(exit, devices) is { } why)
+            if (handle(exit) is { } why)
             {
-                stop = why;
-                break;
-            }
-
-            if (devices.ExitStatus is not null)
-            {
-                stop = "isa-debug-exit";
-                break;
-            }
-
-            if (devices.PoweredOff)
-            {
-                stop = "ACPI power-off";
-                break;
+                return (why, clock.Elapsed);
             }
         }
-
-        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
     }
 
     internal static Memory.Hva AddRam(VmFd vm, uint slot, Gpa gpa, ulong size) => AddSlot(vm, slot, gpa, size, KvmMemFlags.None);
@@ -114,7 +113,7 @@ public static class BootExits
         switch (exit)
         {
             case KvmExit.Io { IsOut: true } o:
-                devices.Out(o.Port, o.Size, Value(o.Data));
+                devices.Out(o.Port, o.Size, (uint)Value(o.Data));
                 return null;
             case KvmExit.Io i:
                 BitConverter.GetBytes(devices.In(i.Port, i.Size)).AsSpan(0, i.Size).CopyTo(i.Data);
@@ -135,10 +134,11 @@ public static class BootExits
         }
     }
 
-    private static uint Value(byte[] data)
+    /// <summary>The value an OUT or MMIO write carries in its <c>kvm_run</c> data bytes, zero-extended.</summary>
+    internal static ulong Value(byte[] data)
     {
-        var buffer = new byte[4];
-        data.AsSpan(0, Math.Min(4, data.Length)).CopyTo(buffer);
-        return BitConverter.ToUInt32(buffer);
+        Span<byte> buffer = stackalloc byte[8];
+        data.AsSpan(0, Math.Min(8, data.Length)).CopyTo(buffer);
+        return BitConverter.ToUInt64(buffer);
     }
 }

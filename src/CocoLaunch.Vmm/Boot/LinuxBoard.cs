@@ -68,7 +68,7 @@ public sealed class LinuxBoard
         switch (exit)
         {
             case KvmExit.Io { IsOut: true } o:
-                Ports.Out(o.Port, o.Size, (uint)Answer(o.Data));
+                Ports.Out(o.Port, o.Size, (uint)BootExits.Value(o.Data));
                 break;
             case KvmExit.Io i:
                 BitConverter.GetBytes(Ports.In(i.Port, i.Size)).AsSpan(0, i.Size).CopyTo(i.Data);
@@ -78,7 +78,7 @@ public sealed class LinuxBoard
                 BitConverter.GetBytes(value).AsSpan(0, m.Length).CopyTo(m.Data);
                 break;
             case KvmExit.Mmio w:
-                Mmio.TryWrite(w.Address.Value, w.Length, Answer(w.Data));
+                Mmio.TryWrite(w.Address.Value, w.Length, BootExits.Value(w.Data));
                 break;
             case KvmExit.IoapicEoi eoi:
                 IoApic.EndOfInterrupt(eoi.Vector);
@@ -98,13 +98,6 @@ public sealed class LinuxBoard
 
     private void Deliver(MsiMessage msi) =>
         vm.SignalMsi(new KvmMsi { AddressLo = (uint)msi.Address, AddressHi = (uint)(msi.Address >> 32), Data = msi.Data });
-
-    private static ulong Answer(byte[] data)
-    {
-        Span<byte> buffer = stackalloc byte[8];
-        data.AsSpan(0, Math.Min(8, data.Length)).CopyTo(buffer);
-        return BitConverter.ToUInt64(buffer);
-    }
 }
 
 /// <summary>Device time from a vCPU's TSC: nanoseconds at the TSC frequency KVM gives the guest.</summary>

@@ -62,29 +62,10 @@ public static class LinuxBoot
     /// <summary>One exit loop: the board serves every exit until the guest powers off, resets or stops.</summary>
     private static BootResult RunVcpu(VcpuFd vcpu, LinuxBoard board, long maxInstructions, TimeSpan? timeout)
     {
-        vcpu.InstructionBudget = maxInstructions;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        bool timedOut = false;
-        using var alarm = timeout is { } limit ? new Timer(_ => { timedOut = true; vcpu.Kick(); }, null, limit, Timeout.InfiniteTimeSpan) : null;
-        string stop;
-        while (true)
-        {
-            var exit = vcpu.Run();
-            if (exit is KvmExit.Intr && Volatile.Read(ref timedOut))
-            {
-                stop = $"time limit reached after {timeout!.Value.TotalSeconds:0.###} s at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x}";
-                break;
-            }
-
-            if (board.Handle(exit) is { } why)
-            {
-                // Where the guest was, for a stop it did not ask for.
-                stop = why == LinuxBoard.StopPoweredOff ? why : $"{why} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x}";
-                break;
-            }
-        }
-
-        return new BootResult(null, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed, (vcpu.Cpu as Cpu.X86Cpu)?.Counters);
+        var (stop, elapsed) = FirmwareBoot.RunUntilStop(vcpu, maxInstructions, timeout, board.Handle);
+        // Where the guest was, for a stop it did not ask for.
+        stop = stop == LinuxBoard.StopPoweredOff ? stop : $"{stop} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x}";
+        return new BootResult(null, stop, vcpu.Cpu?.InstructionsRetired ?? 0, elapsed, (vcpu.Cpu as Cpu.X86Cpu)?.Counters);
     }
 
     /// <summary>Where everything goes, or why it cannot.</summary>
