@@ -10,6 +10,7 @@ public sealed class Kvm
     public Kvm(KvmProfile? profile = null)
     {
         Profile = profile ?? KvmProfile.Upstream;
+        Host = new HostAddressSpace { Limit = Profile.HostMemoryLimit is { } bytes ? new HostMemoryLimit(bytes) : null };
         Fd = Fds.Add(this);
     }
 
@@ -17,7 +18,7 @@ public sealed class Kvm
 
     public FdTable Fds { get; } = new();
 
-    public HostAddressSpace Host { get; } = new();
+    public HostAddressSpace Host { get; }
 
     public int Fd { get; }
 

@@ -48,6 +48,13 @@ public sealed record KvmProfile
     /// <summary><c>tdx-6.16</c>: no KVM_TDX_TERMINATE_VM (6.17+), which is then an unknown id (EINVAL).</summary>
     public bool Tdx616 { get; init; }
 
+    /// <summary>
+    /// The most bytes of host memory the pages behind guest memory may take (the VMM's memory cgroup limit); null for
+    /// none. A page beyond it is not allocated: a vCPU touching one stops with a memory-fault exit (ENOMEM for a
+    /// private page, as <c>kvm_gmem_get_pfn</c> fails; EFAULT for a shared one, as <c>kvm_handle_error_pfn</c>).
+    /// </summary>
+    public ulong? HostMemoryLimit { get; init; }
+
     /// <summary>guest_memfd folio size in bytes; upstream allocates only 4 KiB folios (the hugetlb series allows 2M/1G).</summary>
     public ulong GmemFolioSize { get; init; } = Abi.PageSize.Size4K;
 }

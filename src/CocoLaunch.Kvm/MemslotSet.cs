@@ -36,24 +36,25 @@ internal sealed class MemslotSet
     public Memslot? Find(ulong gfn) => Floor(byGfn[0], gfn) is { } s && s.Contains(gfn) ? s : null;
 
     /// <summary>A slot of the address space overlapping [base, end), other than <paramref name="except"/>.</summary>
-    public Memslot? Overlapping(int addressSpace, ulong baseGfn, ulong endGfn, Memslot? except)
+    public Memslot? Overlapping(int addressSpace, ulong baseGfn, ulong endGfn, Memslot? except) =>
+        OverlappingIn(byGfn[addressSpace], baseGfn, endGfn).FirstOrDefault(s => s != except);
+
+    /// <summary>Every slot of either address space overlapping [start, end).</summary>
+    public IEnumerable<Memslot> OverlappingRange(ulong startGfn, ulong endGfn) =>
+        byGfn.SelectMany(list => OverlappingIn(list, startGfn, endGfn));
+
+    // Slots of one address space never overlap, so those overlapping a range start at the floor of its start:
+    // the cost is the slots found, not the slots that exist.
+    private static IEnumerable<Memslot> OverlappingIn(ImmutableList<Memslot> list, ulong startGfn, ulong endGfn)
     {
-        var list = byGfn[addressSpace];
-        int i = Math.Max(0, FloorIndex(list, baseGfn));
-        for (; i < list.Count && list[i].BaseGfn < endGfn; i++)
+        for (int i = Math.Max(0, FloorIndex(list, startGfn)); i < list.Count && list[i].BaseGfn < endGfn; i++)
         {
-            var s = list[i];
-            if (s != except && baseGfn < s.EndGfn)
+            if (startGfn < list[i].EndGfn)
             {
-                return s;
+                yield return list[i];
             }
         }
-
-        return null;
     }
-
-    public IEnumerable<Memslot> OverlappingRange(ulong startGfn, ulong endGfn) =>
-        byGfn.SelectMany(l => l).Where(s => s.BaseGfn < endGfn && startGfn < s.EndGfn);
 
     public MemslotSet Replace(Memslot? old, Memslot? replacement)
     {

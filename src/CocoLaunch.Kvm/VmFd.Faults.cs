@@ -1,6 +1,7 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Kvm.Mmu;
+using CocoLaunch.Memory;
 
 namespace CocoLaunch.Kvm;
 
@@ -107,6 +108,11 @@ public sealed partial class VmFd
             }
             var installed = table.Map(leafGfn, level, accessed: !prefetch);
             return FaultOutcome.Mapped(installed.Frames() - (gfn & (installed.Frames() - 1)));
+        }
+        catch (HostMemoryLimitException e)
+        {
+            // kvm_gmem_get_pfn could not allocate the folio: the fault fails with its ENOMEM and a memory-fault exit.
+            return FaultOutcome.Failed(Errno.ENOMEM, new MemoryFault(new Gpa(gfn * Page), Page, isPrivate ? KvmMemoryExitFlags.Private : 0), e.Message);
         }
         finally
         {

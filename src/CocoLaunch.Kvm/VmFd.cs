@@ -178,6 +178,7 @@ public sealed partial class VmFd
         // LAUNCH_UPDATE then encrypts in place); TDX adds pages by copying (PAGE.ADD), so it has none.
         var attributes2 = Kvm.Profile.GmemAttributes2 ? new GmemAttributes2Support(Type.HasPrivateMemory(), Type is KvmVmType.SwProtected or KvmVmType.Snp) : null;
         var gmem = GuestMemfd.Create(this, args.Size, args.Flags, Capabilities.SupportedGmemFlags(Kvm, this), Kvm.Profile.GmemInPlaceConversion, attributes2);
+        gmem.Pages.Limit = Kvm.Host.Limit; // guest_memfd pages are page cache, charged to the creating process's cgroup
         return Kvm.Fds.Add(gmem);
     }
 

@@ -43,12 +43,27 @@ internal sealed class AllocationBitmap
     public bool Contains(ulong page) =>
         Chunk(page, create: false) is { } chunk && (Volatile.Read(ref chunk[(page >> 6) & (ChunkWords - 1)]) & (1UL << (int)(page & 63))) != 0;
 
-    public void SetRange(ulong first, ulong count) => Update(first, count, set: true);
+    /// <summary>Sets the pages' bits; returns how many were clear before.</summary>
+    public ulong SetRange(ulong first, ulong count) => Update(first, count, set: true);
 
-    public void ClearRange(ulong first, ulong count) => Update(first, count, set: false);
+    /// <summary>Clears the pages' bits; returns how many were set before.</summary>
+    public ulong ClearRange(ulong first, ulong count) => Update(first, count, set: false);
 
-    private void Update(ulong first, ulong count, bool set)
+    /// <summary>How many of the pages [first, first + count) are set.</summary>
+    public ulong CountRange(ulong first, ulong count)
     {
+        ulong n = 0;
+        for (ulong p = first; p < first + count; p++)
+        {
+            n += Contains(p) ? 1UL : 0;
+        }
+
+        return n;
+    }
+
+    private ulong Update(ulong first, ulong count, bool set)
+    {
+        ulong changed = 0;
         ulong end = first + count;
         for (ulong p = first; p < end;)
         {
@@ -66,18 +81,14 @@ internal sealed class AllocationBitmap
                 int n = (int)Math.Min((ulong)(64 - bit), chunkEnd - p);
                 ulong mask = (n == 64 ? ulong.MaxValue : ((1UL << n) - 1)) << bit;
                 ref ulong word = ref chunk[(p >> 6) & (ChunkWords - 1)];
-                if (set)
-                {
-                    Interlocked.Or(ref word, mask);
-                }
-                else
-                {
-                    Interlocked.And(ref word, ~mask);
-                }
+                ulong before = set ? Interlocked.Or(ref word, mask) : Interlocked.And(ref word, ~mask);
+                changed += (ulong)BitOperations.PopCount((set ? ~before : before) & mask);
 
                 p += (ulong)n;
             }
         }
+
+        return changed;
     }
 
     private ulong[]? Chunk(ulong page, bool create)

@@ -77,6 +77,11 @@ public sealed partial class GuestMemfd
                 Pages.Allocate(page);
             }
         }
+        catch (HostMemoryLimitException e)
+        {
+            // As an interrupted fallocate, the pages allocated so far are kept.
+            throw new KvmException(Errno.ENOMEM, e.Message);
+        }
         finally
         {
             InvalidateLock.ExitReadLock();

@@ -124,6 +124,9 @@ public sealed class HostAddressSpace
     private volatile RegionList regions = new([], 0);
     private ulong next = 0x1000_0000_0000;
 
+    /// <summary>What the pages of anonymous mappings, and of guest_memfds made for this process, are charged to.</summary>
+    public HostMemoryLimit? Limit { get; init; }
+
     /// <summary>mmap of anonymous memory, aligned to its backing page size (so THP/hugetlb can back it fully).</summary>
     public Hva Map(ulong size, ulong backingPageSize = PageSize.Size4K, bool missingUntilPopulated = false) =>
         Add(size, backingPageSize, missingUntilPopulated, null, 0).Start;
@@ -323,6 +326,7 @@ public sealed class HostAddressSpace
             ulong start = (next + align - 1) / align * align;
             next = start + size + PageSize.Size2M; // a guard gap keeps neighbouring mappings from touching
             var region = new HostRegion(new Hva(start), size, backing, missing, gmem, gmemOffset) { File = file };
+            region.Pages.Limit = Limit;
             var (items, count) = regions;
             if (count == items.Length)
             {

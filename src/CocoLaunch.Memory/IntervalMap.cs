@@ -2,35 +2,56 @@ namespace CocoLaunch.Memory;
 
 /// <summary>
 /// An immutable map from every ulong key to a value, stored as runs of equal values. Readers use a
-/// snapshot without locks; writers build a new map (KVM's attribute xarray plays this role).
+/// snapshot without locks; writers build a new map (KVM's attribute xarray plays this role). The runs
+/// live in a persistent AVL tree: an update copies only the O(log n) nodes on its paths, so n small
+/// updates cost O(n log n) rather than the O(n²) of copying every run each time.
 /// </summary>
-public sealed class IntervalMap<TValue>
+public sealed partial class IntervalMap<TValue>
     where TValue : IEquatable<TValue>
 {
-    // starts[0] == 0; run i covers [starts[i], starts[i + 1]) (the last run extends to the top).
-    private readonly ulong[] starts;
-    private readonly TValue[] values;
+    // Keyed by run start; the first run starts at 0 and each run extends to the next start (the last to the top).
+    // Adjacent runs always differ in value, so the tree is the smallest description of the map.
+    private readonly Node root;
 
     public IntervalMap(TValue initial)
-        : this([0], [initial])
+        : this(new Node(null, 0, initial, null), 1)
     {
     }
 
-    private IntervalMap(ulong[] starts, TValue[] values)
+    private IntervalMap(Node root, long nodesAllocated)
     {
-        this.starts = starts;
-        this.values = values;
+        this.root = root;
+        NodesAllocated = nodesAllocated;
     }
 
-    public int RunCount => starts.Length;
+    public int RunCount => root.Size;
 
-    public TValue this[ulong key] => values[IndexOf(key)];
+    /// <summary>Tree nodes allocated by every update that led to this map: the work those updates did.</summary>
+    public long NodesAllocated { get; }
+
+    public TValue this[ulong key] => Lookup(key).Value;
 
     /// <summary>The value at <paramref name="key"/> and the first key after its run (ulong.MaxValue for the last run).</summary>
     public (TValue Value, ulong RunEnd) Lookup(ulong key)
     {
-        int i = IndexOf(key);
-        return (values[i], i + 1 < starts.Length ? starts[i + 1] : ulong.MaxValue);
+        Node? floor = null;
+        ulong runEnd = ulong.MaxValue;
+        for (var n = root; n is not null;)
+        {
+            if (n.Key <= key)
+            {
+                floor = n;
+                n = n.Right;
+            }
+            else
+            {
+                runEnd = n.Key;
+                n = n.Left;
+            }
+        }
+
+        // Key 0 is always a run start, so every key has a floor.
+        return (floor!.Value, runEnd);
     }
 
     /// <summary>Whether every key in [start, end) maps to <paramref name="value"/>.</summary>
@@ -43,10 +64,18 @@ public sealed class IntervalMap<TValue>
     /// <summary>Runs overlapping [start, end), clipped to it.</summary>
     public IEnumerable<(ulong Start, ulong End, TValue Value)> Runs(ulong start, ulong end)
     {
-        for (int i = IndexOf(start); i < starts.Length && starts[i] < end; i++)
+        ulong from = start;
+        var (value, runEnd) = Lookup(start);
+        while (from < end)
         {
-            ulong runEnd = i + 1 < starts.Length ? starts[i + 1] : ulong.MaxValue;
-            yield return (Math.Max(start, starts[i]), Math.Min(end, runEnd), values[i]);
+            yield return (from, Math.Min(end, runEnd), value);
+            if (runEnd == ulong.MaxValue)
+            {
+                yield break;
+            }
+
+            from = runEnd;
+            (value, runEnd) = Lookup(from);
         }
     }
 
@@ -58,48 +87,18 @@ public sealed class IntervalMap<TValue>
             return this;
         }
 
-        var s = new List<ulong>(starts.Length + 2);
-        var v = new List<TValue>(starts.Length + 2);
-        void Add(ulong at, TValue val)
+        var edit = new Edit();
+        TValue valueAtEnd = Lookup(end).Value;
+        var (below, rest) = edit.Split(root, start);
+        var (_, above) = edit.Split(rest, end);
+        if (above is not null && edit.First(above).Key == end)
         {
-            if (v.Count > 0 && v[^1].Equals(val))
-            {
-                return;
-            }
-
-            s.Add(at);
-            v.Add(val);
+            above = edit.RemoveFirst(above);
         }
 
-        var (valueAtEnd, _) = end == ulong.MaxValue ? (value, 0UL) : Lookup(end);
-        int i = 0;
-        for (; i < starts.Length && starts[i] < start; i++)
-        {
-            Add(starts[i], values[i]);
-        }
-
-        Add(start, value);
-        while (i < starts.Length && starts[i] <= end)
-        {
-            i++;
-        }
-
-        if (end != ulong.MaxValue)
-        {
-            Add(end, valueAtEnd);
-        }
-
-        for (; i < starts.Length; i++)
-        {
-            Add(starts[i], values[i]);
-        }
-
-        return new IntervalMap<TValue>([.. s], [.. v]);
-    }
-
-    private int IndexOf(ulong key)
-    {
-        int i = Array.BinarySearch(starts, key);
-        return i >= 0 ? i : ~i - 1;
+        // The run before start, or the old value at end, may already be the new value: then no boundary stands there.
+        var tree = below is not null && edit.Last(below).Value.Equals(value) ? below : edit.Join(below, start, value, null);
+        tree = end == ulong.MaxValue || valueAtEnd.Equals(value) ? edit.Join2(tree, above) : edit.Join(tree, end, valueAtEnd, above);
+        return new IntervalMap<TValue>(tree!, NodesAllocated + edit.Allocated);
     }
 }

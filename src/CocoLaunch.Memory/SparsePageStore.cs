@@ -30,13 +30,38 @@ public sealed class SparsePageStore
     /// <summary>Bytes held for page contents (not counting the index).</summary>
     public long BytesInUse => (long)chunks.Count * ChunkBytes;
 
+    /// <summary>What the pages that come to exist are charged to; null charges nothing.</summary>
+    public HostMemoryLimit? Limit { get; internal set; }
+
     public bool Contains(ulong index) => allocated.Contains(index);
 
     /// <summary>Makes the page exist (zero-filled) without writing it, as fallocate or a fault does.</summary>
-    public void Allocate(ulong index) => allocated.SetRange(index, 1);
+    public void Allocate(ulong index) => Materialise(index, 1);
 
     /// <summary>Allocates [first, first + count) with one bitmap update per 64 pages.</summary>
-    public void AllocateRange(ulong first, ulong count) => allocated.SetRange(first, count);
+    public void AllocateRange(ulong first, ulong count) => Materialise(first, count);
+
+    /// <summary>
+    /// Makes pages exist, charging those that did not to <see cref="Limit"/> first: over the limit, none is made
+    /// and <see cref="HostMemoryLimitException"/> says so. A page two threads make at once is charged once.
+    /// </summary>
+    private void Materialise(ulong first, ulong count)
+    {
+        if (Limit is not { } limit)
+        {
+            allocated.SetRange(first, count);
+            return;
+        }
+
+        ulong absent = count - allocated.CountRange(first, count);
+        if (absent == 0)
+        {
+            return;
+        }
+
+        limit.Charge(absent, first);
+        limit.Uncharge(absent - allocated.SetRange(first, count));
+    }
 
     public void Remove(ulong index) => RemoveRange(index, 1);
 
@@ -68,7 +93,8 @@ public sealed class SparsePageStore
             }
         }
 
-        allocated.ClearRange(first, count);
+        ulong removed = allocated.ClearRange(first, count);
+        Limit?.Uncharge(removed);
     }
 
     /// <summary>Copies bytes starting at a byte offset; may cross pages.</summary>
@@ -105,7 +131,7 @@ public sealed class SparsePageStore
     /// <param name="overwritesWholePage">The action writes all 4096 bytes, so a fresh page need not be zeroed first.</param>
     public void WithPage<TState>(ulong index, TState state, PageAction<TState> action, bool overwritesWholePage = false)
     {
-        allocated.SetRange(index, 1);
+        Materialise(index, 1);
         var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
         lock (chunk.Gate)
         {
@@ -132,7 +158,7 @@ public sealed class SparsePageStore
     /// </summary>
     public unsafe byte* PagePointer(ulong index)
     {
-        allocated.SetRange(index, 1);
+        Materialise(index, 1);
         var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
         lock (chunk.Gate)
         {
@@ -152,7 +178,7 @@ public sealed class SparsePageStore
     {
         if (!source.IsEmpty)
         {
-            allocated.SetRange(offset / PageSize, ((offset + (ulong)source.Length - 1) / PageSize) - (offset / PageSize) + 1);
+            Materialise(offset / PageSize, ((offset + (ulong)source.Length - 1) / PageSize) - (offset / PageSize) + 1);
         }
 
         while (!source.IsEmpty)

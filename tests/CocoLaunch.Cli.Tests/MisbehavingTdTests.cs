@@ -84,10 +84,20 @@ public sealed class MisbehavingTdTests
         }
     }
 
+    [Fact]
+    public void HostMemoryLimitBelowWhatTheLaunchPreFaults_NamesTheStepAndTheLimit()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("sw-protected.yaml"), "--max-host-memory", "1M");
+        Assert.Equal(2, result.Exit);
+        Assert.StartsWith("cocolaunch: ", result.ErrorLine, StringComparison.Ordinal);
+        Assert.EndsWith("step prefault: ENOMEM: host memory limit of 1 MiB reached (1048576 bytes in use) allocating page 256", result.ErrorLine, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--timeout", "0", "cocolaunch: --timeout: '0' is not a number of seconds in (0, 86400]")]
     [InlineData("--max-instructions", "0", "cocolaunch: --max-instructions: 0 is out of range (1..9223372036854775807)")]
     [InlineData("--conversion", "magic", "cocolaunch: --conversion: 'magic' is not one of: in-place, attributes-discard, attributes")]
+    [InlineData("--max-host-memory", "lots", "cocolaunch: --max-host-memory: 'lots' is not a size of whole 4 KiB pages (e.g. 512M)")]
     public void BadRunArgument_ExitsTwo(string option, string value, string expected)
     {
         var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("tdx-4k-sample.yaml"), option, value);

@@ -30,6 +30,9 @@ public sealed class LaunchOptions : CommonOptions
 
     [Option("conversion", Default = "in-place", HelpText = "How conversions are made: in-place (guest_memfd KVM_GMEM_CONVERT_*: one set of pages, EAGAIN while the VMM holds one), attributes-discard (QEMU's: attributes, then the other side discarded) or attributes.")]
     public string Conversion { get; set; } = "in-place";
+
+    [Option("max-host-memory", HelpText = "Stop (exit 1) when the guest's pages would take more host memory than this (e.g. 512M; default: twice the guest's memory and 64M).")]
+    public string? MaxHostMemory { get; set; }
 }
 
 internal static class LaunchVerb
@@ -55,11 +58,16 @@ internal static class LaunchVerb
         try
         {
             // The memslots must be the guest_memfd's own mmap for in-place conversion: decided before the recipe runs.
-            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf) { InPlaceConversion = conversion == Vmm.Exits.ConversionMode.InPlace && o.StopAfter is null }, o.StopAfter);
+            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf) { InPlaceConversion = conversion == Vmm.Exits.ConversionMode.InPlace && o.StopAfter is null, HostMemoryLimit = MaxHostMemory(o) }, o.StopAfter);
         }
         catch (LaunchException e)
         {
             throw new CliInputException($"{o.Spec}: {e.Message}");
+        }
+        catch (Memory.HostMemoryLimitException e)
+        {
+            CliApp.Error(stderr, $"{o.Spec}: the launch stopped: {e.Message}");
+            return ExitCode.CheckFailed;
         }
 
         var vm = context.Vm;
@@ -95,6 +103,13 @@ internal static class LaunchVerb
         using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
         return KernelBoot.Run(request, console, stderr);
     }
+
+    private static ulong? MaxHostMemory(LaunchOptions o) =>
+        o.MaxHostMemory is not { } text ? null
+        : SizeParser.TryParse(text, out ulong bytes, out _) && bytes >= PageSize4K && bytes % PageSize4K == 0 ? bytes
+        : throw new CliInputException($"--max-host-memory: '{text}' is not a size of whole 4 KiB pages (e.g. 512M)");
+
+    private const ulong PageSize4K = 4096;
 
     private static long MaxInstructions(LaunchOptions o)
     {

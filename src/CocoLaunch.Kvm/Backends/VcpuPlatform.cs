@@ -1,6 +1,7 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Cpu;
+using CocoLaunch.Memory;
 
 namespace CocoLaunch.Kvm;
 
@@ -21,6 +22,21 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
     public bool ConfidentialBitMeansPrivate => backend.ConfidentialBitMeansPrivate;
 
     public byte* RamPage(ulong gfn, bool isPrivate, bool write)
+    {
+        try
+        {
+            return MappedPage(gfn, isPrivate, write);
+        }
+        catch (HostMemoryLimitException)
+        {
+            // The host could not give the page: KVM_RUN fails with a memory-fault exit, the errno saying why
+            // (ENOMEM from kvm_gmem_get_pfn for a private page, EFAULT from kvm_handle_error_pfn for a shared one).
+            bool asPrivate = vm.Type.HasPrivateMemory() && backend.AccessIsPrivate(gfn, isPrivate);
+            throw new PlatformStop(new KvmExit.MemoryFault(asPrivate ? Errno.ENOMEM : Errno.EFAULT, new MemoryFault(new Gpa(gfn * Page), Page, asPrivate ? KvmMemoryExitFlags.Private : 0)));
+        }
+    }
+
+    private byte* MappedPage(ulong gfn, bool isPrivate, bool write)
     {
         if (!vm.Type.HasPrivateMemory())
         {

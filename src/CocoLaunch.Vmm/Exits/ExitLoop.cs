@@ -50,6 +50,8 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
             {
                 KvmExit.Hypercall h => Counted(ExitHandlers.MapGpaRange(vm, h, conversion, References, gpa => Retried(vcpu, gpa)), h),
                 KvmExit.MemoryFault { Info.Flags: var f } m when f.HasFlag(KvmMemoryExitFlags.AbsentMapping) => ExitHandlers.AbsentMapping(vm, m),
+                KvmExit.MemoryFault m when vm.Kvm.Host.Limit is { Refusals: > 0 } limit =>
+                    new ExitOutcome.Fail($"{limit} reached: guest access to gpa {m.Info.Gpa} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x} (KVM_RUN failed with {m.Errno})"),
                 KvmExit.MemoryFault m => Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m),
                 KvmExit.Mmio m => Mmio(m),
                 KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),

@@ -27,12 +27,23 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
         {
             GmemInPlaceConversion = InPlaceConversion,
             GmemFolioSize = Spec.Memory.GuestMemfdPageSize,
+            HostMemoryLimit = HostMemoryLimit ?? DefaultHostMemoryLimit,
         })
     {
         ParallelPageHashing = parallelPageHashing,
     };
 
     private Kvm.Kvm? kvm;
+
+    /// <summary>The most host memory the guest's pages may take (<see cref="KvmProfile.HostMemoryLimit"/>); null for the default.</summary>
+    public ulong? HostMemoryLimit { get; init; }
+
+    /// <summary>
+    /// Twice the guest's memory, and 64 MiB: each GPA may be backed twice — a shared page in host memory and a
+    /// private one in its guest_memfd — when conversions do not discard the other side. Anything beyond that is the
+    /// host growing without bound.
+    /// </summary>
+    public ulong DefaultHostMemoryLimit => (2 * GuestMemoryLayout.Plan(Spec, (ulong)Firmware.Size).Aggregate(0UL, (sum, s) => sum + s.Size)) + (64UL << 20);
 
     /// <summary>Every measured operation of this launch, in order.</summary>
     public Abi.Measurement.MeasurementLog Log { get; } = new();
