@@ -30,7 +30,16 @@ public sealed class SnpGhcbMsrTests
     public void Read_AnMsrKvmDoesNotEmulate_InjectsGp()
     {
         var h = Create();
-        Assert.Equal((1UL, 0x8000_030DUL), Event(h, 0, (Rcx, 0xC001_0010)));
+        Assert.Equal((1UL, 0x8000_030DUL), Event(h, 0, (Rcx, 0x123))); // no architectural MSR at 0x123
+    }
+
+    [Fact]
+    public void Read_AmdSyscfg_IsZero()
+    {
+        // arch/x86/kvm/x86.c kvm_get_msr_common: MSR_AMD64_SYSCFG is among the MSRs KVM reads as 0.
+        var h = Create();
+        Assert.Equal((0UL, 0UL), Event(h, 0, (Rcx, 0xC001_0010)));
+        Assert.Equal((0UL, 0UL), (h.GhcbField(Rax), h.GhcbField(Rdx)));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ public sealed class KvmMsrs(uint vcpuId)
 {
     public const uint ApicBase = 0x1B, UcodeRev = 0x8B, MtrrCap = 0xFE, MiscEnable = 0x1A0, MtrrDefType = 0x2FF;
 
-    /// <summary>MSR_K8_SYSCFG: kvm_get_msr_common reads it as 0 (Linux's AMD init reads it for SME and the TOM2 bits).</summary>
+    /// <summary>MSR_AMD64_SYSCFG: arch/x86/kvm/x86.c kvm_get_msr_common reads it as 0 (Linux's AMD init reads it for SME and TOM2).</summary>
     public const uint AmdSyscfg = 0xC001_0010;
 
     /// <summary>kvm_vcpu_reset's microcode_version: revision 1 in EDX, as KVM presents any guest CPU.</summary>
