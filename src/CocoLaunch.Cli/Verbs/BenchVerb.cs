@@ -125,7 +125,7 @@ internal static class BenchVerb
 
         // QEMU TCG runs the same ROMs in the same run: the ratio of wall times (process or VM creation to
         // isa-debug-exit) is the comparison issue 19 targets; "median time" is our run loop alone, as MIPS uses.
-        var table = new TextTable("guest", "instructions", "median time", "MIPS", "wall time", "QEMU TCG wall", "wall ratio", "allocated B/instruction");
+        var table = new TextTable("guest", "instructions", "median time", "MIPS", "wall time", "QEMU TCG wall", "wall ratio", "compiled", "allocated B/instruction");
         bool qemuMissing = false;
         int repeat = Math.Max(1, Math.Min(o.Repeat, 5));
         foreach (string image in new[] { "bench16m-gpr-2m.bin", "bench16m-sse-2m.bin", "bench-gpr-4k.bin" })
@@ -158,6 +158,7 @@ internal static class BenchVerb
 
             table.Add(image, median.Instructions.ToString(CultureInfo.InvariantCulture), Seconds(median.Elapsed),
                 median.Mips.ToString("0.0", CultureInfo.InvariantCulture), Seconds(ourWall), qemuWall, ratio,
+                median.Counters is { } c ? c.CompiledShare(median.Instructions).ToString("P1", CultureInfo.InvariantCulture) : "—",
                 ((double)allocated / median.Instructions).ToString("0.0000", CultureInfo.InvariantCulture));
         }
 

@@ -92,7 +92,7 @@ public static class FirmwareBoot
             }
         }
 
-        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed);
+        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, clock.Elapsed, (vcpu.Cpu as Cpu.X86Cpu)?.Counters);
     }
 
     internal static Memory.Hva AddRam(VmFd vm, uint slot, Gpa gpa, ulong size) => AddSlot(vm, slot, gpa, size, KvmMemFlags.None);
