@@ -62,7 +62,6 @@ public sealed partial class X86Cpu
     private void Shift(ref Instruction i)
     {
         int s = OpSize(i, 0);
-        int bits = s * 8;
         ulong count = (i.Op1Kind == OpKind.Register ? State.Gpr[1] : ReadOp(i, 1, 1)) & (s == 8 ? 0x3FUL : 0x1FUL);
         if (count == 0)
         {
@@ -75,36 +74,49 @@ public sealed partial class X86Cpu
             return;
         }
 
+        ulong v = ReadOp(i, 0, s) & Mask(s);
+        ulong r = ShiftValue(i.Mnemonic, v, (int)count, s, out ulong f);
+        WriteOp(i, 0, s, r);
+        State.Rflags = f;
+    }
+
+    /// <summary>
+    /// SHL/SAL/SHR/SAR/ROL/ROR/RCL/RCR of <paramref name="v"/> by a masked, non-zero <paramref name="count"/>: the
+    /// result, and in <paramref name="f"/> the RFLAGS to commit once the destination is written (a faulting store
+    /// must leave RFLAGS as it was). Shared with compiled blocks whose shift flags are live.
+    /// </summary>
+    internal ulong ShiftValue(Mnemonic op, ulong v, int count, int s, out ulong f)
+    {
+        int bits = s * 8;
         ulong m = Mask(s), sign = SignBit(s);
-        ulong v = ReadOp(i, 0, s) & m;
         ulong r;
-        ulong f = State.Rflags;
+        f = State.Rflags;
         bool cf;
-        switch (i.Mnemonic)
+        switch (op)
         {
             case Mnemonic.Shl or Mnemonic.Sal:
-                r = count >= (ulong)bits ? 0 : (v << (int)count) & m;
-                cf = count <= (ulong)bits && ((v >> (bits - (int)count)) & 1) != 0;
+                r = count >= bits ? 0 : (v << count) & m;
+                cf = count <= bits && ((v >> (bits - count)) & 1) != 0;
                 f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0) | ((((r & sign) != 0) ^ cf) ? FlagOf : 0);
                 break;
             case Mnemonic.Shr:
-                r = count >= (ulong)bits ? 0 : v >> (int)count;
-                cf = count <= (ulong)bits && ((v >> ((int)count - 1)) & 1) != 0;
+                r = count >= bits ? 0 : v >> count;
+                cf = count <= bits && ((v >> (count - 1)) & 1) != 0;
                 f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0) | ((v & sign) != 0 ? FlagOf : 0);
                 break;
             case Mnemonic.Sar:
             {
                 long sv = (long)(SignExtend(v, s));
-                int c = (int)Math.Min(count, (ulong)bits - 1);
+                int c = (int)Math.Min(count, bits - 1);
                 r = (ulong)(sv >> c) & m;
-                cf = ((ulong)(sv >> ((int)Math.Min(count, (ulong)bits) - 1)) & 1) != 0;
+                cf = ((ulong)(sv >> ((int)Math.Min(count, bits) - 1)) & 1) != 0;
                 f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0);
                 break;
             }
 
             case Mnemonic.Rol:
             {
-                int c = (int)(count % (ulong)bits);
+                int c = (int)(count % bits);
                 r = c == 0 ? v : ((v << c) | (v >> (bits - c))) & m;
                 cf = (r & 1) != 0;
                 f = (f & ~(FlagCf | FlagOf)) | (cf ? FlagCf : 0) | ((((r & sign) != 0) ^ cf) ? FlagOf : 0);
@@ -113,7 +125,7 @@ public sealed partial class X86Cpu
 
             case Mnemonic.Ror:
             {
-                int c = (int)(count % (ulong)bits);
+                int c = (int)(count % bits);
                 r = c == 0 ? v : ((v >> c) | (v << (bits - c))) & m;
                 cf = (r & sign) != 0;
                 bool second = (r & (sign >> 1)) != 0;
@@ -124,26 +136,25 @@ public sealed partial class X86Cpu
             default:
             {
                 // RCL/RCR rotate through CF: width + 1 bits.
-                int c = (int)(count % (ulong)(bits + 1));
+                int c = (int)(count % (bits + 1));
                 UInt128 wideValue = ((UInt128)((f & FlagCf) != 0 ? 1UL : 0) << bits) | v;
                 UInt128 wideMask = ((UInt128)1 << (bits + 1)) - 1;
                 if (c != 0)
                 {
-                    wideValue = i.Mnemonic == Mnemonic.Rcl
+                    wideValue = op == Mnemonic.Rcl
                         ? ((wideValue << c) | (wideValue >> (bits + 1 - c))) & wideMask
                         : ((wideValue >> c) | (wideValue << (bits + 1 - c))) & wideMask;
                 }
 
                 r = (ulong)(wideValue & m);
                 cf = ((wideValue >> bits) & 1) != 0;
-                bool of = i.Mnemonic == Mnemonic.Rcl ? ((r & sign) != 0) ^ cf : ((r & sign) != 0) ^ ((r & (sign >> 1)) != 0);
+                bool of = op == Mnemonic.Rcl ? ((r & sign) != 0) ^ cf : ((r & sign) != 0) ^ ((r & (sign >> 1)) != 0);
                 f = (f & ~(FlagCf | FlagOf)) | (cf ? FlagCf : 0) | (of ? FlagOf : 0);
                 break;
             }
         }
 
-        WriteOp(i, 0, s, r);
-        State.Rflags = f;
+        return r;
     }
 
     private void DoubleShift(ref Instruction i)
@@ -204,11 +215,7 @@ public sealed partial class X86Cpu
             int s = OpSize(i, 0);
             ulong a = i.OpCount == 3 ? ReadOp(i, 1, s) : ReadReg(i.Op0Register);
             ulong b = i.OpCount == 3 ? ReadOp(i, 2, s) : ReadOp(i, 1, s);
-            Int128 p = (Int128)(long)SignExtend(a, s) * (long)SignExtend(b, s);
-            ulong r = (ulong)p & Mask(s);
-            bool overflow = p != (Int128)(long)SignExtend(r, s);
-            SetMulFlags(r, s, overflow);
-            WriteReg(i.Op0Register, r);
+            WriteReg(i.Op0Register, ImulValue(a, b, s));
             return;
         }
 
@@ -241,6 +248,15 @@ public sealed partial class X86Cpu
         }
 
         SetMulFlags(lo, size, of);
+    }
+
+    /// <summary>The truncated product of 2- and 3-operand IMUL, with its flags set; shared with compiled blocks.</summary>
+    internal ulong ImulValue(ulong a, ulong b, int s)
+    {
+        Int128 p = (Int128)(long)SignExtend(a, s) * (long)SignExtend(b, s);
+        ulong r = (ulong)p & Mask(s);
+        SetMulFlags(r, s, p != (Int128)(long)SignExtend(r, s));
+        return r;
     }
 
     private void SetMulFlags(ulong low, int size, bool overflow)

@@ -35,6 +35,20 @@ internal sealed class Block(Instruction[] instructions, int count, ulong gpa, ul
 
     /// <summary>Handed to the background compiler: the interpreter runs it until its code is ready.</summary>
     public bool Queued { get; set; }
+
+    /// <summary>
+    /// Whether a full run leaves the mode, CS and CPL as they were: the block ends in a near branch or merely at
+    /// its length or page limit, so its successor can be run without the dispatcher (Jit/X86Cpu.Chain.cs).
+    /// </summary>
+    public bool Chainable { get; init; }
+
+    /// <summary>The linear address after the last instruction: the fall-through successor's.</summary>
+    public ulong EndLinear { get; init; }
+
+    // Successor links (QEMU's goto_tb jump slots): the block that ran next at the fall-through address and at the
+    // last other one, each valid while the TLB generation it was made at holds.
+    public Block? FallThrough, Taken;
+    public int FallThroughTlb, TakenTlb;
 }
 
 /// <summary>The decoded-block cache: keyed by (linear RIP, CS base, code size), checked against page generations.</summary>
@@ -168,11 +182,15 @@ public sealed unsafe partial class X86Cpu
 
         codeFrames.Add(frame >> 12);
         codeFrames.Add(lastFrame >> 12);
+        ref var last = ref decodeBuffer[count - 1];
+        ulong csBase = bitness == 64 ? 0 : State.Cs.Base;
         return new Block(decodeBuffer[..count], count, frame, lastFrame, GenerationOf(frame >> 12))
         {
             Linear = startLinear,
-            CsBase = bitness == 64 ? 0 : State.Cs.Base,
+            CsBase = csBase,
             Bitness = bitness,
+            Chainable = !EndsBlock(last) || KeepsMode(last),
+            EndLinear = (csBase + last.NextIP) & (bitness == 64 ? ulong.MaxValue : 0xFFFF_FFFF),
         };
     }
 
@@ -231,6 +249,11 @@ public sealed unsafe partial class X86Cpu
                 return false;
         }
     }
+
+    /// <summary>Near branches, calls and returns: they change RIP and RSP only, never the mode, CS or the CPL.</summary>
+    private static bool KeepsMode(in Instruction instr) =>
+        instr.FlowControl == FlowControl.ConditionalBranch || instr.IsJmpShortOrNear || instr.IsJmpNearIndirect || instr.IsCallNear
+        || instr.IsCallNearIndirect || instr.Mnemonic == Mnemonic.Ret;
 
     /// <summary>Feeds Iced one instruction's bytes from guest memory, translating each page as it is reached.</summary>
     private sealed class GuestCodeReader(X86Cpu cpu) : CodeReader

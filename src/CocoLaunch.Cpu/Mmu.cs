@@ -24,6 +24,9 @@ public sealed unsafe partial class X86Cpu
     private readonly nint[][] tlbHost = [new nint[TlbSize], new nint[TlbSize], new nint[TlbSize]];
     private readonly ulong[][] tlbGpa = [new ulong[TlbSize], new ulong[TlbSize], new ulong[TlbSize]];
 
+    // Moves with every flush: a block link made under one generation knows its fetch translation still holds.
+    private int tlbGeneration;
+
     // Guest frames with decoded code in the block cache: writes to them take the slow path and bump the page.
     private readonly HashSet<ulong> codeFrames = [];
 
@@ -31,6 +34,7 @@ public sealed unsafe partial class X86Cpu
     public void FlushTlb()
     {
         tlbFlushes++;
+        tlbGeneration++;
         foreach (var t in tlbTag)
         {
             Array.Clear(t);
@@ -55,6 +59,7 @@ public sealed unsafe partial class X86Cpu
     private void FlushTlbPage(ulong linear)
     {
         int i = (int)((linear >> 12) & (TlbSize - 1));
+        tlbGeneration++;
         foreach (var t in tlbTag)
         {
             t[i] = 0;

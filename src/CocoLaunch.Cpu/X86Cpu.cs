@@ -51,6 +51,7 @@ public sealed unsafe partial class X86Cpu : IGuestCpu
     public CpuExit Run(long maxInstructions)
     {
         long budget = maxInstructions;
+        chainFrom = null; // the platform may have moved RIP or changed the mode since
         while (true)
         {
             if (pendingExit is { } exit)
@@ -169,19 +170,27 @@ public sealed unsafe partial class X86Cpu : IGuestCpu
         }
         catch (GuestFault f)
         {
+            chainFrom = null;
             DeliverFault(f, State.Rip);
             return 1;
         }
         catch (PlatformFault f)
         {
+            chainFrom = null;
             DeliverFault(new GuestFault(f.Vector, f.ErrorCode), State.Rip);
             return 1;
         }
         catch (PlatformStop stop)
         {
+            chainFrom = null;
             // Fetching the block's first instruction touched a page the platform must deal with first.
             pendingExit = new CpuExit.Stopped(stop.Reason);
             return 0;
+        }
+
+        if (chainFrom is not null)
+        {
+            Link(block);
         }
 
         int done = 0;
@@ -189,7 +198,7 @@ public sealed unsafe partial class X86Cpu : IGuestCpu
         int count = Math.Min(block.Count, (int)Math.Min(budget, int.MaxValue));
         if (count == block.Count && CompiledFor(block) is { } code)
         {
-            return RunCompiled(code);
+            return RunChain(block, code, budget);
         }
 
         // One protected region per block, not per instruction: the JIT keeps the loop's locals in registers.

@@ -251,21 +251,26 @@ public sealed class JitDifferentialTests
 
             case 5:
             {
+                // A memory destination a third of the time: compiled with live flags, its store precedes RFLAGS.
                 string op = ShiftOps[rng.Next(5)];
+                bool toMemory = rng.Next(3) == 0;
                 Add(a, rng.Next(3) switch
                 {
-                    0 => Instruction.Create(CodeOf($"{op}_rm{bits}_CL"), r1, Register.CL),
-                    1 => Instruction.Create(CodeOf($"{op}_rm{bits}_1"), r1, 1),
-                    _ => Instruction.Create(CodeOf($"{op}_rm{bits}_imm8"), r1, rng.Next(0, 70)),
+                    0 => toMemory ? Instruction.Create(CodeOf($"{op}_rm{bits}_CL"), mem, Register.CL) : Instruction.Create(CodeOf($"{op}_rm{bits}_CL"), r1, Register.CL),
+                    1 => toMemory ? Instruction.Create(CodeOf($"{op}_rm{bits}_1"), mem, 1) : Instruction.Create(CodeOf($"{op}_rm{bits}_1"), r1, 1),
+                    _ => toMemory ? Instruction.Create(CodeOf($"{op}_rm{bits}_imm8"), mem, rng.Next(0, 70)) : Instruction.Create(CodeOf($"{op}_rm{bits}_imm8"), r1, rng.Next(0, 70)),
                 });
                 break;
             }
 
             case 6:
                 int wide = bits == 8 ? 32 : bits;
-                Add(a, rng.Next(2) == 0
-                    ? Instruction.Create(CodeOf($"Imul_r{wide}_rm{wide}"), Gpr(wide, rng), Gpr(wide, rng))
-                    : Instruction.Create(CodeOf($"Imul_r{wide}_rm{wide}_imm8"), Gpr(wide, rng), Gpr(wide, rng), rng.Next(-128, 128)));
+                Add(a, rng.Next(3) switch
+                {
+                    0 => Instruction.Create(CodeOf($"Imul_r{wide}_rm{wide}"), Gpr(wide, rng), Gpr(wide, rng)),
+                    1 => Instruction.Create(CodeOf($"Imul_r{wide}_rm{wide}"), Gpr(wide, rng), mem),
+                    _ => Instruction.Create(CodeOf($"Imul_r{wide}_rm{wide}_imm8"), Gpr(wide, rng), Gpr(wide, rng), rng.Next(-128, 128)),
+                });
                 break;
             case 7:
                 Add(a, Instruction.Create(CodeOf($"Set{Conditions[rng.Next(16)]}_rm8"), Gpr(8, rng)));

@@ -123,29 +123,71 @@ internal static class BenchVerb
             throw new CliInputException("bench --suite cpu: the guests/bin folder of the repository was not found");
         }
 
-        var table = new TextTable("guest", "instructions", "median time", "MIPS", "allocated B/instruction");
+        // QEMU TCG runs the same ROMs in the same run: the ratio of wall times (process or VM creation to
+        // isa-debug-exit) is the comparison issue 19 targets; "median time" is our run loop alone, as MIPS uses.
+        var table = new TextTable("guest", "instructions", "median time", "MIPS", "wall time", "QEMU TCG wall", "wall ratio", "compiled", "allocated B/instruction");
+        bool qemuMissing = false;
+        int repeat = Math.Max(1, Math.Min(o.Repeat, 5));
         foreach (string image in new[] { "bench16m-gpr-2m.bin", "bench16m-sse-2m.bin", "bench-gpr-4k.bin" })
         {
-            var bytes = Abi.IO.InputFile.ReadAllBytes(Path.Combine(dir, image), 16 << 20, "guest image");
-            var runs = new List<(Vmm.Boot.BootResult Result, long Allocated)>();
-            for (int i = 0; i < Math.Max(1, Math.Min(o.Repeat, 5)); i++)
+            string path = Path.Combine(dir, image);
+            var bytes = Abi.IO.InputFile.ReadAllBytes(path, 16 << 20, "guest image");
+            var runs = new List<(Vmm.Boot.BootResult Result, long Allocated, TimeSpan Wall)>();
+            for (int i = 0; i < repeat; i++)
             {
                 // Allocation over the whole boot (decoding and compiling blocks, exits): per instruction it shows
                 // that executing allocates nothing.
                 long before = GC.GetAllocatedBytesForCurrentThread();
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 var result = Vmm.Boot.FirmwareBoot.Run(bytes, 64UL << 20, Stream.Null, long.MaxValue);
-                runs.Add((result, GC.GetAllocatedBytesForCurrentThread() - before));
+                var wall = clock.Elapsed;
+                runs.Add((result, GC.GetAllocatedBytesForCurrentThread() - before, wall));
             }
 
-            var (median, allocated) = runs.OrderBy(r => r.Result.Elapsed).ElementAt(runs.Count / 2);
-            table.Add(image, median.Instructions.ToString(CultureInfo.InvariantCulture),
-                $"{median.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s", median.Mips.ToString("0.0", CultureInfo.InvariantCulture),
+            var (median, allocated, ourWall) = runs.OrderBy(r => r.Wall).ElementAt(runs.Count / 2);
+            string qemuWall = "—", ratio = "—";
+            if (!qemuMissing && MedianQemu(path, repeat, median.ExitStatus) is { } q)
+            {
+                qemuWall = Seconds(q);
+                ratio = (ourWall / q).ToString("0.00", CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                qemuMissing = true;
+            }
+
+            table.Add(image, median.Instructions.ToString(CultureInfo.InvariantCulture), Seconds(median.Elapsed),
+                median.Mips.ToString("0.0", CultureInfo.InvariantCulture), Seconds(ourWall), qemuWall, ratio,
+                median.Counters is { } c ? c.CompiledShare(median.Instructions).ToString("P1", CultureInfo.InvariantCulture) : "—",
                 ((double)allocated / median.Instructions).ToString("0.0000", CultureInfo.InvariantCulture));
         }
 
         stdout.WriteLine();
         table.Write(stdout, indent: string.Empty);
+        if (qemuMissing)
+        {
+            stdout.WriteLine("QEMU TCG: qemu-system-x86_64 is not on PATH (apt-get install qemu-system-x86), or it did not exit as our run did; no ratio");
+        }
     }
+
+    /// <summary>The median wall time of QEMU runs of <paramref name="rom"/>; null unless QEMU ran and exited with our status.</summary>
+    private static TimeSpan? MedianQemu(string rom, int repeat, int? expectedStatus)
+    {
+        var times = new List<TimeSpan>();
+        for (int i = 0; i < repeat; i++)
+        {
+            if (QemuRom.Run(rom) is not { } run || run.ExitStatus != expectedStatus)
+            {
+                return null;
+            }
+
+            times.Add(run.Elapsed);
+        }
+
+        return times.Order().ElementAt(times.Count / 2);
+    }
+
+    private static string Seconds(TimeSpan t) => $"{t.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s";
 
     internal static string? FindRepoFolder(string relative)
     {

@@ -113,8 +113,7 @@ internal static class BootVerb
     {
         if (o.Stats)
         {
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Cli.CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
+            KernelBoot.PrintStats(result, stderr);
         }
     }
 }

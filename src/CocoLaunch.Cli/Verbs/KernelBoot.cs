@@ -47,13 +47,7 @@ internal static class KernelBoot
         console.Flush();
         if (r.Stats)
         {
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
-            if (result.Counters is { } c)
-            {
-                stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{CliApp.Name}: {c.CompiledShare(result.Instructions):P1} compiled; {c.BlocksDecoded} blocks decoded, {c.BlocksCompiled} compiled; {c.CodeInvalidations} code-page writes; {c.TlbFlushes} TLB flushes"));
-            }
+            PrintStats(result, stderr);
         }
 
         if (result.Stop == LinuxBoard.StopPoweredOff)
@@ -71,4 +65,16 @@ internal static class KernelBoot
         "qemu64" => VcpuType.Qemu64,
         _ => VcpuType.KvmIntel,
     };
+
+    /// <summary>--stats: instructions, MIPS and the CPU's counters (how much ran compiled and chained).</summary>
+    internal static void PrintStats(BootResult result, TextWriter stderr)
+    {
+        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{CliApp.Name}: {result.Instructions} instructions in {result.Elapsed.TotalSeconds:0.000} s: {result.Mips:0.0} MIPS"));
+        if (result.Counters is { } c)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{CliApp.Name}: {c.CompiledShare(result.Instructions):P1} compiled; {c.BlocksDecoded} blocks decoded, {c.BlocksCompiled} compiled; {c.BlocksChained} block runs chained; {c.CodeInvalidations} code-page writes; {c.TlbFlushes} TLB flushes"));
+        }
+    }
 }

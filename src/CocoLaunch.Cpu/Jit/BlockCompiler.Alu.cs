@@ -115,8 +115,12 @@ internal sealed partial class BlockCompiler
         }
     }
 
-    /// <summary>SHL/SHR/SAR/ROL/ROR whose flags nobody reads: only the result.</summary>
-    private void EmitShift(in Instruction i, int k)
+    /// <summary>
+    /// SHL/SHR/SAR/ROL/ROR. With <paramref name="flagsLive"/> the interpreter's <see cref="X86Cpu.ShiftValue"/>
+    /// computes result and RFLAGS (committed after the store, as a faulting store leaves them); otherwise only
+    /// the result, inline.
+    /// </summary>
+    private void EmitShift(in Instruction i, int k, bool flagsLive)
     {
         int s = X86Cpu.OpSize(i, 0);
         int bits = s * 8;
@@ -140,6 +144,25 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Brfalse, zero);
         LoadOperand(i, 0, s);
         il.Emit(OpCodes.Stloc, fa);
+        if (flagsLive)
+        {
+            il.Emit(OpCodes.Ldarg_1);
+            Const((int)i.Mnemonic);
+            il.Emit(OpCodes.Ldloc, fa);
+            il.Emit(OpCodes.Ldloc, count);
+            Const(s);
+            il.Emit(OpCodes.Ldloca, flags);
+            il.Emit(OpCodes.Call, ShiftValue);
+            il.Emit(OpCodes.Stloc, value);
+            StoreOperand(i, 0, s, value, k);
+            il.Emit(OpCodes.Ldloc, state);
+            il.Emit(OpCodes.Ldloc, flags);
+            il.Emit(OpCodes.Call, SetRflags);
+            il.Emit(OpCodes.Br, done);
+            EmitZeroCount(i, zero, done, s);
+            return;
+        }
+
         bool rotate = i.Mnemonic is Mnemonic.Rol or Mnemonic.Ror;
         if (rotate)
         {
@@ -189,6 +212,11 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Stloc, value);
         StoreOperand(i, 0, s, value, k);
         il.Emit(OpCodes.Br, done);
+        EmitZeroCount(i, zero, done, s);
+    }
+
+    private void EmitZeroCount(in Instruction i, System.Reflection.Emit.Label zero, System.Reflection.Emit.Label done, int s)
+    {
         il.MarkLabel(zero);
         if (s == 4 && i.Op0Kind == OpKind.Register)
         {

@@ -28,6 +28,9 @@ internal sealed partial class BlockCompiler
     private static readonly FieldInfo JitIndexField = typeof(X86Cpu).GetField("jitIndex", Any)!;
     private static readonly MethodInfo Interpret = typeof(X86Cpu).GetMethod(nameof(X86Cpu.JitInterpret), Any)!;
     private static readonly MethodInfo WriteStops = typeof(X86Cpu).GetProperty(nameof(X86Cpu.JitWriteStops), Any)!.GetMethod!;
+    private static readonly MethodInfo ShiftValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ShiftValue), Any)!;
+    private static readonly MethodInfo ImulValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ImulValue), Any)!;
+    private static readonly MethodInfo SetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.SetMethod!;
     private static readonly MethodInfo Condition = typeof(X86Cpu).GetMethod(nameof(X86Cpu.JitCondition), Any)!;
     private static readonly MethodInfo GetInstructions = typeof(Block).GetProperty(nameof(Block.Instructions))!.GetMethod!;
     private static readonly MethodInfo ArrayData = typeof(MemoryMarshal).GetMethods()

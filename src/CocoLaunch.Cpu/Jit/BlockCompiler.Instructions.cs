@@ -130,10 +130,17 @@ internal sealed partial class BlockCompiler
                 break;
             }
 
-            case InstructionPlan.Shift: EmitShift(i, k); break;
-            case InstructionPlan.Imul:
+            case InstructionPlan.Shift: EmitShift(i, k, flagsLive: false); break;
+            case InstructionPlan.ShiftFlags: EmitShift(i, k, flagsLive: true); break;
+            case InstructionPlan.Imul or InstructionPlan.ImulFlags:
             {
                 int s = X86Cpu.OpSize(i, 0);
+                bool withFlags = plan == InstructionPlan.ImulFlags;
+                if (withFlags)
+                {
+                    il.Emit(OpCodes.Ldarg_1); // the interpreter's ImulValue computes CF/OF (and AMD's SZP)
+                }
+
                 if (i.OpCount == 3)
                 {
                     LoadOperand(i, 1, s);
@@ -145,8 +152,17 @@ internal sealed partial class BlockCompiler
                     LoadOperand(i, 1, s);
                 }
 
-                il.Emit(OpCodes.Mul); // the low half of a product is the same signed or unsigned
-                Truncate(s);
+                if (withFlags)
+                {
+                    Const(s);
+                    il.Emit(OpCodes.Call, ImulValue);
+                }
+                else
+                {
+                    il.Emit(OpCodes.Mul); // the low half of a product is the same signed or unsigned
+                    Truncate(s);
+                }
+
                 il.Emit(OpCodes.Stloc, value);
                 StoreRegister(i.Op0Register, value);
                 break;

@@ -16,7 +16,7 @@ internal sealed partial class BlockCompiler
     private readonly Block block;
     private readonly ILGenerator il;
     private readonly ulong ipMask;
-    private readonly LocalBuilder state, gpr, ea, fa, fb, fr, value, count;
+    private readonly LocalBuilder state, gpr, ea, fa, fb, fr, value, count, flags;
 
     // The last instruction that wrote flags, when it was compiled here and its operands are still in fa/fb/fr:
     // a Jcc, SETcc or CMOVcc after it tests them directly instead of computing RFLAGS.
@@ -37,6 +37,7 @@ internal sealed partial class BlockCompiler
         fr = il.DeclareLocal(typeof(ulong));
         value = il.DeclareLocal(typeof(ulong));
         count = il.DeclareLocal(typeof(int));
+        flags = il.DeclareLocal(typeof(ulong));
     }
 
     public static Func<X86Cpu, int> Compile(Block block)
@@ -108,7 +109,10 @@ internal sealed partial class BlockCompiler
 
     private static bool IsProducer(InstructionPlan p) => p is InstructionPlan.Alu or InstructionPlan.IncDec or InstructionPlan.Neg;
 
-    /// <summary>How each instruction is compiled. Shifts and IMUL compile only where their flags are dead.</summary>
+    /// <summary>
+    /// How each instruction is compiled. Shifts and IMUL compute their result inline where their flags are dead, and
+    /// call the interpreter's arithmetic for result and flags where they are live.
+    /// </summary>
     internal static InstructionPlan[] PlanBlock(ReadOnlySpan<Instruction> instructions, int bitness, out int[] liveAfter)
     {
         var plans = new InstructionPlan[instructions.Length];
@@ -123,13 +127,14 @@ internal sealed partial class BlockCompiler
         {
             var p = plans;
             var insns = instructions.ToArray();
-            liveAfter = FlagLiveness.LiveAfter(instructions, k => p[k] == InstructionPlan.Interpret || CanFault(p[k], insns[k]));
+            // A shift with live flags reads RFLAGS (ROL/ROR keep SF/ZF/PF, RCL/RCR read CF): every flag is live before it.
+            liveAfter = FlagLiveness.LiveAfter(instructions, k => p[k] is InstructionPlan.Interpret or InstructionPlan.ShiftFlags || CanFault(p[k], insns[k]));
             bool changed = false;
             for (int k = 0; k < plans.Length; k++)
             {
                 if (plans[k] is InstructionPlan.Shift or InstructionPlan.Imul && (liveAfter[k] & FlagLiveness.MayWrite(instructions[k])) != 0)
                 {
-                    plans[k] = InstructionPlan.Interpret;
+                    plans[k] = plans[k] == InstructionPlan.Shift ? InstructionPlan.ShiftFlags : InstructionPlan.ImulFlags;
                     changed = true;
                 }
             }
@@ -201,5 +206,9 @@ internal enum InstructionPlan : byte
     Cmovcc,
     Shift,
     Imul,
+
+    /// <summary>A shift or IMUL whose flags are read later: the interpreter's arithmetic, called from compiled code.</summary>
+    ShiftFlags,
+    ImulFlags,
     SignExtendAccumulator,
 }

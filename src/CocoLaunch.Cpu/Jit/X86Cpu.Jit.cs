@@ -63,8 +63,9 @@ public sealed partial class X86Cpu
         return null;
     }
 
-    private int RunCompiled(Func<X86Cpu, int> code)
+    private int RunCompiled(Func<X86Cpu, int> code, out bool faulted)
     {
+        faulted = true;
         int done;
         try
         {
@@ -101,6 +102,7 @@ public sealed partial class X86Cpu
             return jitIndex;
         }
 
+        faulted = false;
         retired += done;
         instructionsCompiled += done;
         blockEnded = false;

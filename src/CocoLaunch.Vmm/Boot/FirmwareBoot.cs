@@ -66,7 +66,7 @@ public static class FirmwareBoot
 
             return devices.ExitStatus is not null ? "isa-debug-exit" : devices.PoweredOff ? "ACPI power-off" : null;
         });
-        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, elapsed);
+        return new BootResult(devices.ExitStatus, stop, vcpu.Cpu?.InstructionsRetired ?? 0, elapsed, (vcpu.Cpu as Cpu.X86Cpu)?.Counters);
     }
 
     /// <summary>
