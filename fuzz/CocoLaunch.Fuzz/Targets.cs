@@ -17,7 +17,7 @@ public sealed class FuzzCrashException(string message) : Exception(message);
 /// </summary>
 public sealed class Targets : IDisposable
 {
-    public static readonly string[] Names = ["spec", "firmware", "snp-report", "tdx-quote", "reference-values", "cms"];
+    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms"];
 
     /// <summary>Certificates are checked at a fixed time so that a run does not depend on the day (the evidence is from 2022-2023).</summary>
     private const string At = "2025-06-01T00:00:00Z";
@@ -80,6 +80,10 @@ public sealed class Targets : IDisposable
         // structures are found from its last bytes, so it is left-padded with zeros to whole 4 KiB pages.
         "firmware" => Firmware(input),
 
+        // A bzImage: validate of a firmwareless spec naming it (setup header, then the boot layout), then a bounded
+        // direct boot, which builds boot_params from the header and runs whatever the image holds.
+        "kernel" => Kernel(input),
+
         // Evidence: verify-evidence tells the kind by its header, so each target reaches both parsers; the seeds
         // differ. The chain is the real one that belongs with the seed evidence.
         "snp-report" => Cli(Write("evidence.bin", input), "verify-evidence", "{0}", "--root", W("ark.pem"), "--vcek", W("vcek.der"), "--ask", W("ask.pem"),
@@ -108,6 +112,13 @@ public sealed class Targets : IDisposable
         Cli(fw, "inspect", "{0}", "--platform", "snp");
         Cli(Write("tdx.yaml", "platform: tdx\nfirmware: fw.fd\nmemory: 2G\n"u8.ToArray()), "validate", "{0}");
         return Cli(Write("snp.yaml", "platform: snp\nfirmware: fw.fd\nmemory: 2G\nsnp: { vcpu-type: EPYC-v4 }\n"u8.ToArray()), "validate", "{0}");
+    }
+
+    private int Kernel(byte[] input)
+    {
+        string kernel = Write("vmlinuz", input);
+        Cli(Write("linux.yaml", "platform: default\nkernel: vmlinuz\ninitrd: initrd_320KiB.bin\ncmdline: console=ttyS0\nmemory: 256M\n"u8.ToArray()), "validate", "{0}");
+        return Cli(kernel, "boot", "--kernel", "{0}", "--initrd", W("initrd_320KiB.bin"), "--max-instructions", "200000", "--timeout", "5");
     }
 
     private int Cms(byte[] input)
