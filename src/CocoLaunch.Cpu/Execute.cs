@@ -185,12 +185,7 @@ public sealed partial class X86Cpu
                 WriteReg(Register.AL, Read(SegOf(i.MemorySegment), (ReadReg(bitness == 64 ? Register.RBX : bitness == 32 ? Register.EBX : Register.BX) + (State.Gpr[0] & 0xFF)) & Mask(bitness == 16 ? 2 : bitness / 8), 1));
                 break;
             default:
-                if (!ExecuteControl(ref i) && !ExecuteString(ref i) && !ExecuteSystem(ref i) && !ExecuteSse(ref i) && !ExecuteXsave(ref i)
-                    && !ExecuteFastSystemCall(ref i) && !ExecuteCr4Feature(ref i) && !ExecuteRandom(ref i))
-                {
-                    throw GuestFault.Ud();
-                }
-
+                ExecuteByExecutor(ref i);
                 break;
         }
     }

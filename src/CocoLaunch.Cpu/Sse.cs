@@ -11,13 +11,11 @@ namespace CocoLaunch.Cpu;
 /// </summary>
 public sealed partial class X86Cpu
 {
-    private bool ExecuteSse(ref Instruction i)
-    {
-        if (!IsSse(ref i))
-        {
-            return false;
-        }
+    private bool ExecuteSse(ref Instruction i) => IsSse(ref i) && ExecuteSseForm(ref i);
 
+    /// <summary>An instruction already known to be one of the SSE forms (<see cref="IsSse"/> depends on its Code alone).</summary>
+    private bool ExecuteSseForm(ref Instruction i)
+    {
         if ((State.Cr0 & Cr0Em) != 0 || (State.Cr4 & Cr4OsFxsr) == 0)
         {
             throw GuestFault.Ud();
