@@ -176,7 +176,7 @@ internal static class BenchVerb
         var times = new List<TimeSpan>();
         for (int i = 0; i < repeat; i++)
         {
-            if (QemuRom.Run(rom) is not { } run || run.ExitStatus != expectedStatus)
+            if (QemuTcg.RunRom(rom) is not { } run || run.ExitStatus != expectedStatus)
             {
                 return null;
             }

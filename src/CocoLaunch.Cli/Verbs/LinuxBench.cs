@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using CocoLaunch.Cli.Reports;
 using CocoLaunch.Vmm.Bench;
@@ -58,40 +57,10 @@ internal static class LinuxBench
 
     private static (TimeSpan Elapsed, ConsoleMilestones Console)? RunQemu(string kernel, string initrd, string cmdline, ulong memory)
     {
-        var start = new ProcessStartInfo("qemu-system-x86_64")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[] { "-machine", "q35", "-accel", "tcg", "-m", $"{memory >> 20}M", "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none",
-            "-kernel", kernel, "-initrd", initrd, "-append", cmdline })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
         var console = new ConsoleMilestones(RunInit, InitLine, PowerDown);
-        var clock = Stopwatch.StartNew();
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null; // not installed
-        }
-
-        using (process)
-        {
-            process.StandardOutput.BaseStream.CopyTo(console);
-            if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-            {
-                process.Kill();
-            }
-
-            return (clock.Elapsed, console);
-        }
+        var run = QemuTcg.Run(["-machine", "q35", "-accel", "tcg", "-m", $"{memory >> 20}M", "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none",
+            "-kernel", kernel, "-initrd", initrd, "-append", cmdline], console, TimeSpan.FromMinutes(10));
+        return run is { } r ? (r.Elapsed, console) : null;
     }
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.00 s", CultureInfo.InvariantCulture);
