@@ -38,7 +38,7 @@ public sealed partial class LocalApic
         return true;
     }
 
-    /// <summary>RDMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE or an x2APIC register; false when it is not one, null value rules aside.</summary>
+    /// <summary>Whether an MSR is this APIC's: IA32_APIC_BASE, IA32_TSC_DEADLINE or an x2APIC register (0x800–0x8FF).</summary>
     public bool Claims(uint index) => index is BaseMsrIndex or TscDeadlineMsr or (>= X2ApicFirstMsr and <= X2ApicLastMsr);
 
     /// <summary>An RDMSR this APIC claims; false is #GP.</summary>

@@ -64,8 +64,8 @@ public static class CpuidModel
         _ => (0, 0, 0, 0),
     };
 
-    /// <summary>The TSC and APIC-timer crystal of <see cref="VcpuType.KvmIntel"/>: 1 GHz, KVM's APIC bus clock.</summary>
-    public const uint CrystalHz = 1_000_000_000;
+    /// <summary>The TSC and APIC-timer crystal of <see cref="VcpuType.KvmIntel"/>: the TSC rate KVM gives the vCPU (1 GHz), which is also its APIC bus clock.</summary>
+    public const uint CrystalHz = (uint)(Kvm.VcpuFd.DefaultTscKhz * 1000);
 
     private static (uint, uint, uint, uint) KvmIntel(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
     {
