@@ -75,9 +75,38 @@ public sealed partial class X86Cpu
         }
 
         ulong v = ReadOp(i, 0, s) & Mask(s);
+        if (LazyShift(i.Mnemonic) is { } op)
+        {
+            // SHL/SHR/SAR write every arithmetic flag: they stay pending like an ADD's, written after the store.
+            ulong shifted = ShiftResult(op, v, (int)count, s);
+            WriteOp(i, 0, s, shifted);
+            State.SetPending(op, v, count, shifted, s);
+            return;
+        }
+
         ulong r = ShiftValue(i.Mnemonic, v, (int)count, s, out ulong f);
         WriteOp(i, 0, s, r);
         State.Rflags = f;
+    }
+
+    internal static FlagOp? LazyShift(Mnemonic m) => m switch
+    {
+        Mnemonic.Shl or Mnemonic.Sal => FlagOp.Shl,
+        Mnemonic.Shr => FlagOp.Shr,
+        Mnemonic.Sar => FlagOp.Sar,
+        _ => null,
+    };
+
+    /// <summary>SHL, SHR or SAR of a masked <paramref name="v"/> by a masked, non-zero count (which may pass the width of a byte or word).</summary>
+    private static ulong ShiftResult(FlagOp op, ulong v, int count, int s)
+    {
+        int bits = s * 8;
+        return op switch
+        {
+            FlagOp.Shl => count >= bits ? 0 : (v << count) & Mask(s),
+            FlagOp.Shr => count >= bits ? 0 : v >> count,
+            _ => (ulong)((long)SignExtend(v, s) >> Math.Min(count, bits - 1)) & Mask(s),
+        };
     }
 
     /// <summary>
@@ -259,12 +288,8 @@ public sealed partial class X86Cpu
         return r;
     }
 
-    private void SetMulFlags(ulong low, int size, bool overflow)
-    {
-        // SF, ZF, AF and PF are undefined; AMD leaves them as the low half would set them.
-        ulong f = SzpFlags(low, size) | (overflow ? FlagCf | FlagOf : 0);
-        SetArith(f);
-    }
+    // SF, ZF, AF and PF are undefined; AMD leaves them as the low half would set them (CpuState.Materialize).
+    private void SetMulFlags(ulong low, int size, bool overflow) => State.SetPending(FlagOp.Mul, 0, overflow ? 1UL : 0, low & Mask(size), size);
 
     private void Divide(ref Instruction i)
     {

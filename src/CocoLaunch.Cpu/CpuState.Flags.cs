@@ -12,6 +12,14 @@ internal enum FlagOp : byte
     Logic,
     Inc,
     Dec,
+
+    /// <summary>SHL/SAL, SHR and SAR by a non-zero count: PendingA holds the value shifted, PendingB the count.</summary>
+    Shl,
+    Shr,
+    Sar,
+
+    /// <summary>MUL and IMUL: PendingB is 1 when the product overflowed the low half (CF = OF = 1).</summary>
+    Mul,
 }
 
 /// <summary>
@@ -72,6 +80,7 @@ public sealed partial class CpuState
         FlagOp.Add => AddCarry(PendingA, PendingB, PendingResult, PendingSize),
         FlagOp.Sub => SubBorrow(PendingA, PendingB, PendingResult, PendingSize),
         FlagOp.Logic => false,
+        FlagOp.Shl or FlagOp.Shr or FlagOp.Sar => ShiftCarry(PendingOp, PendingA, (int)PendingB, PendingSize),
         _ => PendingB != 0,
     };
 
@@ -96,10 +105,40 @@ public sealed partial class CpuState
             case FlagOp.Dec:
                 f |= b | ((a ^ 1 ^ r) & FlagAf) | ((a & ~r & sign) != 0 ? FlagOf : 0);
                 break;
+            case FlagOp.Shl or FlagOp.Shr or FlagOp.Sar:
+            {
+                // AF is undefined after a shift; the interpreter has always cleared it.
+                bool cf = ShiftCarry(PendingOp, a, (int)b, size);
+                bool of = PendingOp switch
+                {
+                    FlagOp.Shl => ((r & sign) != 0) ^ cf,
+                    FlagOp.Shr => (a & sign) != 0,
+                    _ => false,
+                };
+                f |= (cf ? FlagCf : 0) | (of ? FlagOf : 0);
+                break;
+            }
+
+            case FlagOp.Mul:
+                // SF, ZF, AF and PF are undefined; AMD leaves them as the low half would set them.
+                f |= b != 0 ? FlagCf | FlagOf : 0;
+                break;
         }
 
         rflags = (rflags & ~ArithmeticFlags) | f;
         PendingOp = FlagOp.None;
+    }
+
+    /// <summary>The last bit a shift of <paramref name="v"/> by a masked, non-zero <paramref name="count"/> moves out.</summary>
+    internal static bool ShiftCarry(FlagOp op, ulong v, int count, int size)
+    {
+        int bits = size * 8;
+        return op switch
+        {
+            FlagOp.Shl => count <= bits && ((v >> (bits - count)) & 1) != 0,
+            FlagOp.Shr => count <= bits && ((v >> (count - 1)) & 1) != 0,
+            _ => ((ulong)((long)X86Cpu.SignExtend(v, size) >> (Math.Min(count, bits) - 1)) & 1) != 0,
+        };
     }
 
     /// <summary>

@@ -116,9 +116,9 @@ internal sealed partial class BlockCompiler
     }
 
     /// <summary>
-    /// SHL/SHR/SAR/ROL/ROR. With <paramref name="flagsLive"/> the interpreter's <see cref="X86Cpu.ShiftValue"/>
-    /// computes result and RFLAGS (committed after the store, as a faulting store leaves them); otherwise only
-    /// the result, inline.
+    /// SHL/SHR/SAR/ROL/ROR, the result inline. With <paramref name="flagsLive"/>, SHL/SHR/SAR leave their flags
+    /// pending after the store, and ROL/ROR call the interpreter's <see cref="X86Cpu.ShiftValue"/> for result and
+    /// RFLAGS (committed after the store: a faulting store leaves them as they were).
     /// </summary>
     private void EmitShift(in Instruction i, int k, bool flagsLive)
     {
@@ -144,7 +144,8 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Brfalse, zero);
         LoadOperand(i, 0, s);
         il.Emit(OpCodes.Stloc, fa);
-        if (flagsLive)
+        var lazy = X86Cpu.LazyShift(i.Mnemonic);
+        if (flagsLive && lazy is null)
         {
             il.Emit(OpCodes.Ldarg_1);
             Const((int)i.Mnemonic);
@@ -211,6 +212,15 @@ internal sealed partial class BlockCompiler
         Truncate(s);
         il.Emit(OpCodes.Stloc, value);
         StoreOperand(i, 0, s, value, k);
+        if (flagsLive)
+        {
+            // After the store, so a faulting one leaves RFLAGS as it was.
+            il.Emit(OpCodes.Ldloc, count);
+            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Stloc, fb);
+            StorePending(lazy!.Value, fa, fb, value, s);
+        }
+
         il.Emit(OpCodes.Br, done);
         EmitZeroCount(i, zero, done, s);
     }

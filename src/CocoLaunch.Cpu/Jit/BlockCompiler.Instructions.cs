@@ -130,7 +130,7 @@ internal sealed partial class BlockCompiler
                 break;
             }
 
-            case InstructionPlan.Shift: EmitShift(i, k, flagsLive: false); break;
+            case InstructionPlan.Shift: EmitShift(i, k, flagsLive && X86Cpu.LazyShift(i.Mnemonic) is not null); break;
             case InstructionPlan.ShiftFlags: EmitShift(i, k, flagsLive: true); break;
             case InstructionPlan.Imul or InstructionPlan.ImulFlags:
             {

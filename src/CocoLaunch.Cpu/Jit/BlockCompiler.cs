@@ -110,8 +110,9 @@ internal sealed partial class BlockCompiler
     private static bool IsProducer(InstructionPlan p) => p is InstructionPlan.Alu or InstructionPlan.IncDec or InstructionPlan.Neg;
 
     /// <summary>
-    /// How each instruction is compiled. Shifts and IMUL compute their result inline where their flags are dead, and
-    /// call the interpreter's arithmetic for result and flags where they are live.
+    /// How each instruction is compiled. SHL/SHR/SAR compute their result inline and leave their flags pending where
+    /// they are live; rotates and IMUL compute their result inline where their flags are dead, and call the
+    /// interpreter's arithmetic for result and flags where they are live.
     /// </summary>
     internal static InstructionPlan[] PlanBlock(ReadOnlySpan<Instruction> instructions, int bitness, out int[] liveAfter)
     {
@@ -132,7 +133,9 @@ internal sealed partial class BlockCompiler
             bool changed = false;
             for (int k = 0; k < plans.Length; k++)
             {
-                if (plans[k] is InstructionPlan.Shift or InstructionPlan.Imul && (liveAfter[k] & FlagLiveness.MayWrite(instructions[k])) != 0)
+                // SHL/SHR/SAR leave their flags pending, as ADD does; rotates keep SF/ZF/PF and so read RFLAGS.
+                bool lazy = plans[k] == InstructionPlan.Shift && X86Cpu.LazyShift(instructions[k].Mnemonic) is not null;
+                if (!lazy && plans[k] is InstructionPlan.Shift or InstructionPlan.Imul && (liveAfter[k] & FlagLiveness.MayWrite(instructions[k])) != 0)
                 {
                     plans[k] = plans[k] == InstructionPlan.Shift ? InstructionPlan.ShiftFlags : InstructionPlan.ImulFlags;
                     changed = true;
