@@ -249,7 +249,12 @@ public sealed partial class X86Cpu
         }
 
         int size = OpSize(i, 0);
-        ulong src = ReadOp(i, 0, size);
+        MultiplyAccumulator(ReadOp(i, 0, size), size, signed);
+    }
+
+    /// <summary>One-operand MUL or IMUL of the accumulator by <paramref name="src"/>; shared with compiled blocks.</summary>
+    internal void MultiplyAccumulator(ulong src, int size, bool signed)
+    {
         ulong acc = State.Gpr[0] & Mask(size);
         ulong lo, hi;
         bool of;
@@ -294,7 +299,12 @@ public sealed partial class X86Cpu
     private void Divide(ref Instruction i)
     {
         int size = OpSize(i, 0);
-        ulong divisor = ReadOp(i, 0, size);
+        DivideAccumulator(ReadOp(i, 0, size), size, i.Mnemonic == Mnemonic.Idiv);
+    }
+
+    /// <summary>DIV or IDIV of the accumulator (and DX/EDX/RDX) by <paramref name="divisor"/>, or #DE; shared with compiled blocks.</summary>
+    internal void DivideAccumulator(ulong divisor, int size, bool signed)
+    {
         if (divisor == 0)
         {
             throw new GuestFault(Vector.DivideError);
@@ -308,7 +318,7 @@ public sealed partial class X86Cpu
             _ => ((UInt128)(State.Gpr[2] & Mask(size)) << bits) | (State.Gpr[0] & Mask(size)),
         };
         ulong q, r;
-        if (i.Mnemonic == Mnemonic.Div)
+        if (!signed)
         {
             UInt128 qq = dividend / divisor;
             if (qq > Mask(size))

@@ -101,11 +101,12 @@ public sealed class JitDifferentialTests
         for (int seed = 1; seed <= Count; seed++)
         {
             byte[] code = Generate(new Random(seed), forRealCpu: true);
-            if (UndefinedAtEnd(code) is not { } undefined)
+            if (UndefinedAtEnd(code) is not { } whole)
             {
                 continue; // a branch, SETcc, CMOVcc or ADC reads a flag the architecture leaves undefined
             }
 
+            ulong undefined = whole;
             compared++;
             var rng = new Random(seed * 7919);
             var input = new RealCpuInput { Rflags = ((ulong)rng.Next(0, 0x1000) & 0x8D5) | 0x202 };
@@ -120,12 +121,29 @@ public sealed class JitDifferentialTests
             var real = cpu.Run(code, input);
 
             using var m = new LongModeMachine();
+            VectorReplayTests.InstallExceptionHandlers(m);
             m.Cpu.JitThreshold = 0;
             input.Gprs.CopyTo(m.State.Gpr, 0);
             m.State.Rflags = input.Rflags;
             m.Ram.Write(LongModeMachine.ScratchAddress, input.Scratch.AsSpan(0, 256).ToArray());
             var exit = m.RunBytes(code, maxInstructions: 10_000);
-            string emulated = Describe(m.State.Gpr, m.State.Rflags & ~undefined, m.State.Rip, m.Ram.Read(LongModeMachine.ScratchAddress, 256), exit is CpuExit.Halt ? null : -1);
+            ulong rip = m.State.Rip, rflags = m.State.Rflags;
+            int? vector = exit is CpuExit.Halt ? UserModeMachine.Vector(exit) : -1;
+            if (vector is > 0 or 0)
+            {
+                // A #DE from DIV/IDIV: the state the exception frame holds, as the real harness reports it.
+                int e = Cpu.Vector.HasErrorCode(vector.Value) ? 1 : 0;
+                rip = UserModeMachine.Frame(m, e);
+                rflags = UserModeMachine.Frame(m, e + 2);
+                m.State.Gpr[4] = UserModeMachine.Frame(m, e + 3);
+            }
+
+            if (real.ExceptionVector is not null)
+            {
+                undefined = UndefinedAtEnd(code, real.Rip)!.Value;
+            }
+
+            string emulated = Describe(m.State.Gpr, rflags & ~undefined, rip, m.Ram.Read(LongModeMachine.ScratchAddress, 256), vector);
             string expected = Describe(real.Gprs, real.Rflags & ~undefined, real.Rip, real.Scratch.AsSpan(0, 256).ToArray(), real.ExceptionVector);
             if (emulated != expected)
             {
@@ -146,12 +164,13 @@ public sealed class JitDifferentialTests
     /// may be undefined: then the two CPUs may legitimately take different paths. An instruction a forward branch
     /// can skip contributes what it may leave and keeps what was there before.
     /// </summary>
-    private static ulong? UndefinedAtEnd(byte[] code)
+    /// <param name="faultAt">Where an exception stopped the sequence: only the instructions before it count.</param>
+    private static ulong? UndefinedAtEnd(byte[] code, ulong? faultAt = null)
     {
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), LongModeMachine.CodeAddress);
         int undefined = 0;
         ulong skippableUntil = 0;
-        while (decoder.IP < LongModeMachine.CodeAddress + (ulong)code.Length)
+        while (decoder.IP < LongModeMachine.CodeAddress + (ulong)code.Length && decoder.IP != faultAt)
         {
             var i = decoder.Decode();
             if ((RflagsBitsOf(i.RflagsRead) & undefined) != 0)
@@ -212,7 +231,7 @@ public sealed class JitDifferentialTests
         var r1 = Gpr(bits, rng);
         var r2 = Gpr(bits, rng);
         var mem = new MemoryOperand(Register.RSI, rng.Next(0, 25) * 8);
-        int kind = rng.Next(18);
+        int kind = rng.Next(19);
         if (deterministic && kind is 14 or 16)
         {
             kind = 0;
@@ -337,6 +356,15 @@ public sealed class JitDifferentialTests
                 // RDTSC ticks once per retired instruction: compiled code must count the block's earlier ones.
                 Add(a, Instruction.Create(Code.Rdtsc));
                 break;
+            case 17:
+            {
+                // One-operand MUL/IMUL/DIV/IDIV on RAX:RDX, from a register or memory; a zero or too small
+                // divisor raises #DE.
+                string op = new[] { "Mul", "Imul", "Div", "Idiv" }[rng.Next(4)];
+                Add(a, rng.Next(3) == 0 ? Instruction.Create(CodeOf($"{op}_rm{bits}"), mem) : Instruction.Create(CodeOf($"{op}_rm{bits}"), r1));
+                break;
+            }
+
             default:
                 // BT writes CF only (interpreted); ADC reads it.
                 Add(a, Instruction.Create(Code.Bt_rm64_r64, Gpr(64, rng), Gpr(64, rng)));

@@ -30,6 +30,8 @@ internal sealed partial class BlockCompiler
     private static readonly MethodInfo WriteStops = typeof(X86Cpu).GetProperty(nameof(X86Cpu.JitWriteStops), Any)!.GetMethod!;
     private static readonly MethodInfo ShiftValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ShiftValue), Any)!;
     private static readonly MethodInfo ImulValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ImulValue), Any)!;
+    private static readonly MethodInfo MultiplyAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.MultiplyAccumulator), Any)!;
+    private static readonly MethodInfo DivideAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.DivideAccumulator), Any)!;
     private static readonly MethodInfo SetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.SetMethod!;
     private static readonly MethodInfo Condition = typeof(X86Cpu).GetMethod(nameof(X86Cpu.JitCondition), Any)!;
     private static readonly MethodInfo GetInstructions = typeof(Block).GetProperty(nameof(Block.Instructions))!.GetMethod!;

@@ -43,6 +43,8 @@ internal sealed partial class BlockCompiler
                 return i.Op1Kind == OpKind.Immediate8 || i.Op1Register == Register.CL ? InstructionPlan.Shift : InstructionPlan.Interpret;
             case Mnemonic.Imul when i.OpCount >= 2:
                 return InstructionPlan.Imul;
+            case Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv:
+                return InstructionPlan.MulDiv;
             case Mnemonic.Cdqe or Mnemonic.Cqo or Mnemonic.Cdq:
                 return InstructionPlan.SignExtendAccumulator;
             case Mnemonic.Ja or Mnemonic.Jae or Mnemonic.Jb or Mnemonic.Jbe or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jg or Mnemonic.Jge
@@ -169,6 +171,20 @@ internal sealed partial class BlockCompiler
             }
 
             case InstructionPlan.SignExtendAccumulator: EmitSignExtendAccumulator(i); break;
+            case InstructionPlan.MulDiv:
+            {
+                // The operand inline; the double-width product or quotient in the interpreter's arithmetic, which
+                // raises #DE as the interpreter does.
+                int s = X86Cpu.OpSize(i, 0);
+                il.Emit(OpCodes.Ldarg_1);
+                LoadOperand(i, 0, s);
+                Const(s);
+                bool divide = i.Mnemonic is Mnemonic.Div or Mnemonic.Idiv;
+                il.Emit(i.Mnemonic is Mnemonic.Imul or Mnemonic.Idiv ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                il.Emit(OpCodes.Call, divide ? DivideAccumulator : MultiplyAccumulator);
+                break;
+            }
+
             case InstructionPlan.Jcc:
             {
                 var notTaken = il.DefineLabel();

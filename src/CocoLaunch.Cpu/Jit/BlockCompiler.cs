@@ -153,6 +153,7 @@ internal sealed partial class BlockCompiler
     {
         InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret => true,
         InstructionPlan.Lea or InstructionPlan.Nop => false,
+        InstructionPlan.MulDiv when i.Mnemonic is Mnemonic.Div or Mnemonic.Idiv => true,
         _ => HasMemoryOperand(i),
     };
 
@@ -214,4 +215,7 @@ internal enum InstructionPlan : byte
     ShiftFlags,
     ImulFlags,
     SignExtendAccumulator,
+
+    /// <summary>One-operand MUL/IMUL and DIV/IDIV: the operand inline, the arithmetic in the interpreter's helper.</summary>
+    MulDiv,
 }
