@@ -100,7 +100,7 @@ public sealed unsafe partial class X86Cpu
 
     private bool IsCurrent(Block block)
     {
-        if (block.Generation != GenerationOf(block.Gpa >> 12) || (block.LastGpa != block.Gpa && block.Generation != GenerationOf(block.LastGpa >> 12)))
+        if (block.Generation != GenerationOf(CodeFrameOf(block.Gpa)) || (block.LastGpa != block.Gpa && block.Generation != GenerationOf(CodeFrameOf(block.LastGpa))))
         {
             return false;
         }
@@ -180,11 +180,11 @@ public sealed unsafe partial class X86Cpu
             ip = instr.NextIP;
         }
 
-        codeFrames.Add(frame >> 12);
-        codeFrames.Add(lastFrame >> 12);
+        AddCodeFrame(frame);
+        AddCodeFrame(lastFrame);
         ref var last = ref decodeBuffer[count - 1];
         ulong csBase = bitness == 64 ? 0 : State.Cs.Base;
-        return new Block(decodeBuffer[..count], count, frame, lastFrame, GenerationOf(frame >> 12))
+        return new Block(decodeBuffer[..count], count, frame, lastFrame, GenerationOf(CodeFrameOf(frame)))
         {
             Linear = startLinear,
             CsBase = csBase,

@@ -294,6 +294,36 @@ public sealed unsafe partial class X86Cpu
 
     private (ulong Frame, bool Private) SplitGpa(ulong gpa) => platform.DecodeGpa(gpa);
 
+    /// <summary>
+    /// The frame number code pages are tracked by: without the confidential bit, as writes (<see cref="FillTlb"/>)
+    /// see it, so an SEV guest's private code and its writes to it name the same page.
+    /// </summary>
+    private ulong CodeFrameOf(ulong gpa) => SplitGpa(gpa).Frame >> 12;
+
+    /// <summary>
+    /// Marks the frame of <paramref name="gpa"/> as holding decoded code. A write TLB entry filled before it held
+    /// code would let writes skip the invalidation (a guest that writes a function, runs it, then patches it):
+    /// those entries go.
+    /// </summary>
+    private void AddCodeFrame(ulong gpa)
+    {
+        ulong frame = CodeFrameOf(gpa);
+        if (!codeFrames.Add(frame))
+        {
+            return;
+        }
+
+        var tags = tlbTag[(int)Access.Write];
+        var gpas = tlbGpa[(int)Access.Write];
+        for (int i = 0; i < TlbSize; i++)
+        {
+            if (tags[i] != 0 && CodeFrameOf(gpas[i]) == frame)
+            {
+                tags[i] = 0;
+            }
+        }
+    }
+
     /// <summary>A page-table page. SEV guests' table walks are always private, whatever the entry's C-bit says (AMD APM 15.34).</summary>
     private byte* PhysicalPage(ulong gpa, bool write)
     {

@@ -149,6 +149,40 @@ public sealed class PagingTests
         Assert.Equal(6UL, m.State.Gpr[0]);
     }
 
+    public static TheoryData<bool, bool> ModesWithCBit => new() { { false, false }, { true, false }, { false, true }, { true, true } };
+
+    [Theory]
+    [MemberData(nameof(ModesWithCBit))]
+    public void CodeWrittenThenRun_RewrittenThroughTheSameTlbEntry_RunsTheNewBytes(bool compiled, bool snpCBit)
+    {
+        // The guest writes a function (filling the write TLB for its page), calls it (decoding the page as
+        // code), then patches it through the same TLB entry: the second call must run the patched bytes. With
+        // an SNP C-bit in every mapping, fetches and writes must still name the same page.
+        using var m = new LongModeMachine(wrap: snpCBit ? ram => new CBitPlatform(ram) : null);
+        if (snpCBit)
+        {
+            for (ulong i = 0; i < 2; i++)
+            {
+                m.Ram.Write(0x3000 + (i * 8), BitConverter.GetBytes((i << 21) | 0x83 | CBitPlatform.CBit));
+            }
+        }
+
+        m.Cpu.JitThreshold = compiled ? 0 : int.MaxValue;
+        var exit = m.Run(a =>
+        {
+            a.mov(rdi, LongModeMachine.ScratchAddress);
+            a.mov(__byte_ptr[rdi], 0xB8); // mov eax, imm32
+            a.mov(__dword_ptr[rdi + 1], 1);
+            a.mov(__byte_ptr[rdi + 5], 0xC3); // ret
+            a.call(rdi);
+            a.mov(ebx, eax);
+            a.mov(__dword_ptr[rdi + 1], 2);
+            a.call(rdi);
+        });
+        Assert.IsType<CpuExit.Halt>(exit);
+        Assert.Equal((1UL, 2UL), (m.State.Gpr[3], m.State.Gpr[0]));
+    }
+
     private static void CopyTable(LongModeMachine m, ulong from, ulong to) => m.Ram.Write(to, m.Ram.Read(from, 4096));
 
     private static void AssertFault(LongModeMachine m, CpuExit exit, int vector, ulong errorCode, ulong cr2)
@@ -172,4 +206,16 @@ public sealed class PagingTests
         m.State.Gpr[6] = Page;
         return m;
     }
+}
+
+/// <summary>An SEV-SNP-style view of RAM: bit 51 of a GPA is the C-bit, set for private accesses.</summary>
+internal sealed unsafe class CBitPlatform(IPlatform ram) : IPlatform
+{
+    public const ulong CBit = 1UL << 51;
+
+    public ulong ConfidentialGpaBit => CBit;
+
+    public bool ConfidentialBitMeansPrivate => true;
+
+    public byte* RamPage(ulong gfn, bool isPrivate, bool write) => ram.RamPage(gfn, isPrivate: false, write);
 }
