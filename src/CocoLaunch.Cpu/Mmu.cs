@@ -15,6 +15,12 @@ public sealed unsafe partial class X86Cpu
 {
     private const int TlbBits = 8;
     private const int TlbSize = 1 << TlbBits;
+
+    /// <summary>Entries per TLB, for compiled code's inline lookup.</summary>
+    internal const int TlbEntries = TlbSize;
+
+    /// <summary>A TLB's tags with nothing cached: compiled code looks here while every access must take the slow path.</summary>
+    internal static readonly ulong[] NoTlbTags = new ulong[TlbSize];
     private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PtePs = 0x80;
     private const ulong PteNx = 1UL << 63;
 

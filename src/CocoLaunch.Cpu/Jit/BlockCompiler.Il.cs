@@ -158,21 +158,46 @@ internal sealed partial class BlockCompiler
 
     private void ReadMemory(SegmentName seg, int size)
     {
+        var miss = il.DefineLabel();
+        var done = il.DefineLabel();
+        bool inline = InlineTlb(seg);
+        if (inline)
+        {
+            EmitTlbHit(write: false, size, miss);
+            LoadHost(size);
+            il.Emit(OpCodes.Br, done);
+            il.MarkLabel(miss);
+        }
+
         il.Emit(OpCodes.Ldarg_1);
         Const((int)seg);
         il.Emit(OpCodes.Ldloc, ea);
         il.Emit(OpCodes.Call, Reads[SizeIndex(size)]);
+        if (inline)
+        {
+            il.MarkLabel(done);
+        }
     }
 
     /// <summary>Writes <paramref name="value"/> at <see cref="ea"/>; stops the block after the instruction if the write reached MMIO or code.</summary>
     private void WriteMemory(SegmentName seg, int size, LocalBuilder value, int k, in Instruction i)
     {
+        // A hit is RAM without decoded code: nothing can make the block stop.
+        var go = il.DefineLabel();
+        if (InlineTlb(seg))
+        {
+            var miss = il.DefineLabel();
+            EmitTlbHit(write: true, size, miss);
+            StoreHost(size, value);
+            il.Emit(OpCodes.Br, go);
+            il.MarkLabel(miss);
+        }
+
         il.Emit(OpCodes.Ldarg_1);
         Const((int)seg);
         il.Emit(OpCodes.Ldloc, ea);
         il.Emit(OpCodes.Ldloc, value);
         il.Emit(OpCodes.Call, Writes[SizeIndex(size)]);
-        var go = il.DefineLabel();
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Call, WriteStops);
         il.Emit(OpCodes.Brfalse, go);

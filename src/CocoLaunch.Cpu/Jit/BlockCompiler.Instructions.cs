@@ -285,11 +285,18 @@ internal sealed partial class BlockCompiler
         Const(8UL);
         il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Stloc, ea);
+        var done = il.DefineLabel();
+        var miss = il.DefineLabel();
+        EmitTlbHit(write: true, 8, miss);
+        StoreHost(8, scratch);
+        il.Emit(OpCodes.Br, done);
+        il.MarkLabel(miss);
         il.Emit(OpCodes.Ldarg_1);
         Const((int)SegmentName.Ss);
         il.Emit(OpCodes.Ldloc, ea);
         il.Emit(OpCodes.Ldloc, scratch);
         il.Emit(OpCodes.Call, Writes[3]);
+        il.MarkLabel(done);
         StoreRegister(Register.RSP, ea);
     }
 

@@ -77,6 +77,11 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Ldfld, GprField);
         il.Emit(OpCodes.Call, ArrayData);
         il.Emit(OpCodes.Stloc, gpr);
+        if (AccessesMemory(plans, instructions))
+        {
+            LoadTlb();
+        }
+
         bool ended = false;
         for (int k = 0; k < instructions.Length; k++)
         {
@@ -105,6 +110,20 @@ internal sealed partial class BlockCompiler
             Const(instructions.Length);
             il.Emit(OpCodes.Ret);
         }
+    }
+
+    private static bool AccessesMemory(InstructionPlan[] plans, ReadOnlySpan<Instruction> instructions)
+    {
+        for (int k = 0; k < plans.Length; k++)
+        {
+            if (plans[k] is InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret
+                || (plans[k] is not (InstructionPlan.Interpret or InstructionPlan.Nop or InstructionPlan.Lea) && HasMemoryOperand(instructions[k])))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsProducer(InstructionPlan p) => p is InstructionPlan.Alu or InstructionPlan.IncDec or InstructionPlan.Neg;
