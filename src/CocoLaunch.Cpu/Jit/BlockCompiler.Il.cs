@@ -6,10 +6,9 @@ using Iced.Intel;
 namespace CocoLaunch.Cpu.Jit;
 
 /// <summary>
-/// IL building blocks. Every guest value is a uint64 on the IL stack. Guest registers are read and written in
-/// place through a byref to <see cref="CpuState.Gpr"/>, so the state is exact whenever anything can observe it
-/// (a fault, a helper, the interpreter); narrow registers are the low bytes of their slot (little-endian), AH–BH
-/// the byte after.
+/// IL building blocks. Every guest value is a uint64 on the IL stack. Guest registers live in locals within a
+/// block (BlockCompiler.Registers.cs); their slots in <see cref="CpuState.Gpr"/> are reached through a byref,
+/// where narrow registers are the low bytes (little-endian), AH–BH the byte after.
 /// </summary>
 internal sealed partial class BlockCompiler
 {
@@ -87,7 +86,8 @@ internal sealed partial class BlockCompiler
         }
     }
 
-    private void LoadRegister(Register r)
+    /// <summary>A register without a local in this block, read in place.</summary>
+    private void LoadRegisterSlot(Register r)
     {
         RegisterAddress(r);
         switch (Registers.Size[(int)r])
@@ -99,8 +99,8 @@ internal sealed partial class BlockCompiler
         }
     }
 
-    /// <summary>Writes <paramref name="value"/> as the interpreter's WriteReg does: a 32-bit write zero-extends, 8/16-bit writes merge.</summary>
-    private void StoreRegister(Register r, LocalBuilder value)
+    /// <summary>A register without a local in this block, written in place as the interpreter's WriteReg does.</summary>
+    private void StoreRegisterSlot(Register r, LocalBuilder value)
     {
         RegisterAddress(r);
         il.Emit(OpCodes.Ldloc, value);
@@ -208,6 +208,7 @@ internal sealed partial class BlockCompiler
     /// <summary>Leaves the block with RIP at <paramref name="rip"/> and <paramref name="k"/> + 1 instructions retired.</summary>
     private void ExitAfter(int k, ulong rip)
     {
+        WriteBackRegisters(onPath: false);
         StoreRip(rip);
         Const(k + 1);
         il.Emit(OpCodes.Ret);

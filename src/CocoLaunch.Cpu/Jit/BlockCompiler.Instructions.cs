@@ -181,7 +181,9 @@ internal sealed partial class BlockCompiler
                 Const(s);
                 bool divide = i.Mnemonic is Mnemonic.Div or Mnemonic.Idiv;
                 il.Emit(i.Mnemonic is Mnemonic.Imul or Mnemonic.Idiv ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                WriteBackRegisters(onPath: true); // the helper reads and writes RAX and RDX in the state
                 il.Emit(OpCodes.Call, divide ? DivideAccumulator : MultiplyAccumulator);
+                ReloadRegisters((1 << 0) | (1 << 2));
                 break;
             }
 
@@ -245,7 +247,9 @@ internal sealed partial class BlockCompiler
 
     private void EmitInterpret(in Instruction i, int k)
     {
-        // The interpreter expects RIP at the next instruction, as its own loop leaves it.
+        // The interpreter expects RIP at the next instruction, as its own loop leaves it, and may read or write
+        // any register.
+        WriteBackRegisters(onPath: true);
         StoreRip(i.NextIP);
         var go = il.DefineLabel();
         il.Emit(OpCodes.Ldarg_1);
@@ -258,12 +262,14 @@ internal sealed partial class BlockCompiler
         Const(k + 1);
         il.Emit(OpCodes.Ret);
         il.MarkLabel(go);
+        ReloadRegisters();
     }
 
     /// <summary>Ends the block at the target on the stack (a uint64), masked to the code size.</summary>
     private void EmitIndirectExit(int k)
     {
         il.Emit(OpCodes.Stloc, value);
+        WriteBackRegisters(onPath: false);
         il.Emit(OpCodes.Ldloc, state);
         il.Emit(OpCodes.Ldloc, value);
         if (ipMask != ulong.MaxValue)

@@ -82,12 +82,16 @@ internal sealed partial class BlockCompiler
             LoadTlb();
         }
 
+        LoadRegisters(instructions, plans);
+
         bool ended = false;
         for (int k = 0; k < instructions.Length; k++)
         {
             ref readonly var i = ref instructions[k];
             if (CanFault(plans[k], i))
             {
+                // A fault leaves the block as an exception: the state must already hold every register.
+                WriteBackRegisters(onPath: true);
                 il.Emit(OpCodes.Ldarg_1);
                 Const(i.IP);
                 il.Emit(OpCodes.Stfld, InstructionRipField);
@@ -106,6 +110,7 @@ internal sealed partial class BlockCompiler
 
         if (!ended)
         {
+            WriteBackRegisters(onPath: false);
             StoreRip(instructions[^1].NextIP);
             Const(instructions.Length);
             il.Emit(OpCodes.Ret);
