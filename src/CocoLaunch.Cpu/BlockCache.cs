@@ -91,11 +91,33 @@ public sealed unsafe partial class X86Cpu
         {
             block = Decode(linear, gpa);
             block.CheckedAt = codeGeneration;
+            if (blocks.Count >= MaxCachedBlocks)
+            {
+                DropBlocks();
+            }
+
             blocks[key] = block;
         }
 
         jumpCache[slot] = block;
         return block;
+    }
+
+    /// <summary>
+    /// Blocks the cache holds before it drops them all, as QEMU flushes its whole translation cache when the code
+    /// buffer fills: decoded instructions and compiled code stay bounded whatever the guest runs. The Linux boot
+    /// decodes about 80,000 blocks over its life, most of them once.
+    /// </summary>
+    internal int MaxCachedBlocks { get; set; } = 1 << 16;
+
+    internal int CachedBlocks => blocks.Count;
+
+    private void DropBlocks()
+    {
+        blocks.Clear();
+        Array.Clear(jumpCache);
+        chainFrom = null;
+        codeCacheDrops++;
     }
 
     private bool IsCurrent(Block block)

@@ -14,6 +14,37 @@ public sealed class ChainTests
     private const ulong Page = LongModeMachine.ScratchAddress;
     private const ulong Other = Page + 0x10_000;
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FullBlockCache_DropsEveryBlock_AndTheGuestRunsOn(bool compiled)
+    {
+        // 200 blocks, each INC RAX and a jump to the next, run five times through a cache of 16 blocks.
+        using var m = new LongModeMachine();
+        m.Cpu.JitThreshold = compiled ? 0 : int.MaxValue;
+        m.Cpu.MaxCachedBlocks = 16;
+        var exit = m.Run(a =>
+        {
+            var again = a.CreateLabel();
+            a.mov(ecx, 5);
+            a.Label(ref again);
+            for (int n = 0; n < 200; n++)
+            {
+                var next = a.CreateLabel();
+                a.inc(rax);
+                a.jmp(next);
+                a.Label(ref next);
+            }
+
+            a.dec(ecx);
+            a.jnz(again);
+        });
+        Assert.IsType<CpuExit.Halt>(exit);
+        Assert.Equal(1000UL, m.State.Gpr[0]);
+        Assert.InRange(m.Cpu.CachedBlocks, 1, 16);
+        Assert.InRange(m.Cpu.Counters.CodeCacheDrops, 1000 / 16, 1000 / 15 + 5);
+    }
+
     [Fact]
     public void Invlpg_RemappingAChainedSuccessor_RunsTheNewPage()
     {

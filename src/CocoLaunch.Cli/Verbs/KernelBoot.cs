@@ -74,7 +74,7 @@ internal static class KernelBoot
         if (result.Counters is { } c)
         {
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{CliApp.Name}: {c.CompiledShare(result.Instructions):P1} compiled ({c.InstructionsHandedToInterpreter} handed from compiled blocks to the interpreter); {c.BlocksDecoded} blocks decoded, {c.BlocksCompiled} compiled; {c.BlocksChained} block runs chained; {c.CodeInvalidations} code-page writes; {c.TlbFlushes} TLB flushes"));
+                $"{CliApp.Name}: {c.CompiledShare(result.Instructions):P1} compiled ({c.InstructionsHandedToInterpreter} handed from compiled blocks to the interpreter); {c.BlocksDecoded} blocks decoded, {c.BlocksCompiled} compiled; {c.BlocksChained} block runs chained; {c.CodeInvalidations} code-page writes; {c.CodeCacheDrops} block-cache drops; {c.TlbFlushes} TLB flushes"));
             if (c.HandedOffForms is { Count: > 0 } forms)
             {
                 stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
