@@ -32,15 +32,17 @@ public sealed partial class X86Cpu
                 return total;
             }
 
-            chainFrom = block;
             if (InterruptWindowExiting && (State.Rflags & CpuState.FlagIf) != 0)
             {
+                chainFrom = block;
                 return total; // the run loop opens the window (or runs the one shadowed instruction first)
             }
 
+            // chainFrom is written only when the chain ends here: a reference store per block costs a GC write barrier.
             var next = LinkedSuccessor(block);
             if (next is null || next.Compiled is not { } nextCode || next.Count > budget || total > int.MaxValue - MaxBlockInstructions)
             {
+                chainFrom = block;
                 return total;
             }
 
