@@ -97,7 +97,8 @@ public sealed class SseDifferentialTests
     private static Code[] FindForms()
     {
         var emulated = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Root, "src", "CocoLaunch.Cpu", "Sse.cs")))
+        // The interpreter's dispatch (Sse.cs) and the lane operations it shares with compiled code.
+        foreach (string line in new[] { "Sse.cs", "SseLanes.cs", "SseScalar.cs" }.SelectMany(f => File.ReadLines(Path.Combine(RepoPaths.Root, "src", "CocoLaunch.Cpu", f))))
         {
             foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(line, @"Mnemonic\.([A-Za-z0-9]+)"))
             {
