@@ -79,6 +79,9 @@ internal static class SseLanes
     public static void Store(ref ulong slot, Vector128<ulong> v) => Unsafe.WriteUnaligned(ref Unsafe.As<ulong, byte>(ref slot), v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Low(Vector128<ulong> v) => v.GetElement(0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<ulong> Pxor(Vector128<ulong> a, Vector128<ulong> b) => a ^ b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -77,6 +77,11 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Ldfld, GprField);
         il.Emit(OpCodes.Call, ArrayData);
         il.Emit(OpCodes.Stloc, gpr);
+        if (Array.Exists(plans, p => p is InstructionPlan.Sse or InstructionPlan.SseChecked))
+        {
+            LoadXmmBase();
+        }
+
         bool ended = false;
         for (int k = 0; k < instructions.Length; k++)
         {
@@ -122,6 +127,8 @@ internal sealed partial class BlockCompiler
             plans[k] = Classify(instructions[k], bitness);
         }
 
+        PlanSseChecks(plans);
+
         // Interpreting an instruction makes every flag live before it, which can make another one's flags
         // live: repeat until nothing changes (each round only turns plans into Interpret).
         while (true)
@@ -151,7 +158,8 @@ internal sealed partial class BlockCompiler
 
     private static bool CanFault(InstructionPlan plan, in Instruction i) => plan switch
     {
-        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret => true,
+        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret
+            or InstructionPlan.SseChecked => true,
         InstructionPlan.Lea or InstructionPlan.Nop => false,
         _ => HasMemoryOperand(i),
     };
@@ -214,4 +222,8 @@ internal enum InstructionPlan : byte
     ShiftFlags,
     ImulFlags,
     SignExtendAccumulator,
+
+    /// <summary>An SSE/SSE2 form (BlockCompiler.Sse.cs); SseChecked first tests that CR0 and CR4 allow SSE.</summary>
+    Sse,
+    SseChecked,
 }
