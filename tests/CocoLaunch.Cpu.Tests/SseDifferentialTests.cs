@@ -204,7 +204,7 @@ public sealed class SseDifferentialTests
     }
 
     /// <summary>Lanes of special doubles and floats, small integers and random bits.</summary>
-    private static void FillValues(Random rng, Span<byte> buffer)
+    internal static void FillValues(Random rng, Span<byte> buffer)
     {
         for (int lane = 0; lane < buffer.Length / 8; lane++)
         {
@@ -222,7 +222,7 @@ public sealed class SseDifferentialTests
         }
     }
 
-    private static string Disassemble(byte[] code)
+    internal static string Disassemble(byte[] code)
     {
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), LongModeMachine.CodeAddress);
         var formatter = new NasmFormatter();

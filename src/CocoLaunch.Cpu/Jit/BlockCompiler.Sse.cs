@@ -10,7 +10,7 @@ namespace CocoLaunch.Cpu.Jit;
 /// read and written in place through a byref to <see cref="CpuState.Xmm"/>, and reaches memory through the
 /// interpreter's own m128 and scalar accessors, so alignment, limit and page faults come out the same. The
 /// CR0/CR4 test that makes SSE #UD or #NM runs once per stretch of compiled code: only an instruction left to the
-/// interpreter (MOV to CR0, CLTS...) can change its outcome within a block.
+/// interpreter can change its outcome.
 /// </summary>
 internal sealed partial class BlockCompiler
 {
@@ -44,7 +44,9 @@ internal sealed partial class BlockCompiler
 
     /// <summary>
     /// Marks the compiled SSE forms that must test CR0/CR4 first: the first of the block and the first after each
-    /// instruction the interpreter runs.
+    /// instruction the interpreter runs. Today MOV to CR0/CR4 and LMSW end the block and CLTS can only make SSE
+    /// usable, so the first test would do; testing again costs little next to an interpreted instruction, and
+    /// keeps this right if an interpreted form comes to change CR0 or CR4 without ending the block.
     /// </summary>
     private static void PlanSseChecks(InstructionPlan[] plans)
     {

@@ -115,9 +115,16 @@ public sealed partial class X86Cpu
         return done;
     }
 
+    /// <summary>
+    /// Instructions compiled blocks have handed to the interpreter one at a time (<see cref="JitInterpret"/>): how much
+    /// of the compiled share is still interpreted.
+    /// </summary>
+    internal long InstructionsInterpretedInBlocks { get; private set; }
+
     /// <summary>An instruction the compiler leaves to the interpreter; true when the block must stop after it.</summary>
     internal bool JitInterpret(ref Instruction i)
     {
+        InstructionsInterpretedInBlocks++;
         // Compiled code counts its block's instructions at the end; RDTSC counts in ticks of retired
         // instructions, so the ones before this one must show while it runs.
         long counted = retired;
