@@ -43,11 +43,13 @@ public sealed class SseJitDifferentialTests
         int failed = 0;
         var perForm = new Dictionary<Code, int>();
         var faults = new Dictionary<string, int>();
+        long leftToInterpreter = 0, interpretedInBlocks = 0;
         for (int seed = 1; seed <= Sequences; seed++)
         {
-            byte[] code = Generate(new Random(seed), perForm);
-            var (interpreted, vector) = Run(code, seed, compiled: false);
-            var (jitted, _) = Run(code, seed, compiled: true);
+            byte[] code = Generate(new Random(seed), perForm, ref leftToInterpreter);
+            var (interpreted, vector, _) = Run(code, seed, compiled: false);
+            var (jitted, _, fallbacks) = Run(code, seed, compiled: true);
+            interpretedInBlocks += fallbacks;
             faults[vector] = faults.GetValueOrDefault(vector) + 1;
             if (interpreted != jitted)
             {
@@ -60,6 +62,9 @@ public sealed class SseJitDifferentialTests
         }
 
         Assert.True(failed == 0, $"{failed} of {Sequences} sequences differ:\n{failures}");
+        // Only one HLT per sequence (its own or a fault handler's), MOV CR0 and CLTS may reach the interpreter;
+        // EveryImplementedSseForm_IsCompiled checks each form exactly.
+        Assert.True(interpretedInBlocks <= leftToInterpreter + Sequences, $"compiled blocks interpreted {interpretedInBlocks} instructions");
         Assert.All(SseDifferentialTests.Forms, f => Assert.True(perForm.GetValueOrDefault(f) >= 10, $"{f} drawn only {perForm.GetValueOrDefault(f)} times"));
         // Every way out is exercised: running to the end, #UD, #NM, #GP (alignment) and #PF.
         foreach (string end in new[] { "-", "6", "7", "13", "14" })
@@ -68,7 +73,7 @@ public sealed class SseJitDifferentialTests
         }
     }
 
-    private static (string State, string Vector) Run(byte[] code, int seed, bool compiled)
+    private static (string State, string Vector, long InterpretedInBlocks) Run(byte[] code, int seed, bool compiled)
     {
         var rng = new Random(seed * 7919);
         using var m = new LongModeMachine();
@@ -114,10 +119,10 @@ public sealed class SseJitDifferentialTests
         s.Append(" scratch ").Append(Convert.ToHexStringLower(m.Ram.Read(LongModeMachine.ScratchAddress, scratch.Length)));
         s.Append(" end ").Append(Convert.ToHexStringLower(m.Ram.Read(EndOfMapped - 32, 32)));
         s.Append(" stack ").Append(Convert.ToHexStringLower(m.Ram.Read(LongModeMachine.StackTop - 128, 128)));
-        return (s.ToString(), vector);
+        return (s.ToString(), vector, m.Cpu.InstructionsInterpretedInBlocks);
     }
 
-    private static byte[] Generate(Random rng, Dictionary<Code, int> perForm)
+    private static byte[] Generate(Random rng, Dictionary<Code, int> perForm, ref long leftToInterpreter)
     {
         var a = new Assembler(64);
         int length = rng.Next(2, 16);
@@ -153,9 +158,11 @@ public sealed class SseJitDifferentialTests
                     a.mov(rax, cr0);
                     a.or(rax, 8);
                     a.mov(cr0, rax);
+                    leftToInterpreter += 2;
                     break;
                 case 4 when rng.Next(4) == 0:
                     a.clts(); // interpreted, within the block
+                    leftToInterpreter++;
                     break;
                 default:
                     AddForm(a, rng, perForm);
