@@ -162,14 +162,14 @@ internal sealed partial class BlockCompiler
                 break;
             case Mnemonic.Pmovmskb or Mnemonic.Movmskps or Mnemonic.Movmskpd:
                 LoadXmm(i.Op1Register);
-                il.Emit(OpCodes.Call, Lanes(m.ToString()));
+                il.Emit(OpCodes.Call, Lanes(m switch { Mnemonic.Pmovmskb => nameof(SseLanes.Pmovmskb), Mnemonic.Movmskps => nameof(SseLanes.Movmskps), _ => nameof(SseLanes.Movmskpd) }));
                 il.Emit(OpCodes.Stloc, value);
                 StoreRegister(i.Op0Register, value);
                 break;
             case Mnemonic.Psrldq or Mnemonic.Pslldq:
                 LoadXmm(i.Op0Register);
                 Const((int)i.Immediate8);
-                il.Emit(OpCodes.Call, Lanes(m.ToString()));
+                il.Emit(OpCodes.Call, Lanes(m == Mnemonic.Psrldq ? nameof(SseLanes.Psrldq) : nameof(SseLanes.Pslldq)));
                 StoreXmm(i.Op0Register);
                 break;
             case Mnemonic.Ucomisd or Mnemonic.Comisd or Mnemonic.Ucomiss or Mnemonic.Comiss:
@@ -199,7 +199,7 @@ internal sealed partial class BlockCompiler
                 il.Emit(OpCodes.Stloc, value);
                 LoadXmm(i.Op0Register);
                 il.Emit(OpCodes.Ldloc, value);
-                il.Emit(OpCodes.Call, Scalar(m.ToString()));
+                il.Emit(OpCodes.Call, Scalar(m == Mnemonic.Cvtsi2sd ? nameof(SseScalar.Cvtsi2sd) : nameof(SseScalar.Cvtsi2ss)));
                 StoreXmm(i.Op0Register);
                 break;
             }
