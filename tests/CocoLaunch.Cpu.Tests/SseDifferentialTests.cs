@@ -97,7 +97,8 @@ public sealed class SseDifferentialTests
     private static Code[] FindForms()
     {
         var emulated = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Root, "src", "CocoLaunch.Cpu", "Sse.cs")))
+        // The interpreter's dispatch (Sse.cs) and the lane operations it shares with compiled code.
+        foreach (string line in new[] { "Sse.cs", "SseLanes.cs", "SseScalar.cs" }.SelectMany(f => File.ReadLines(Path.Combine(RepoPaths.Root, "src", "CocoLaunch.Cpu", f))))
         {
             foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(line, @"Mnemonic\.([A-Za-z0-9]+)"))
             {
@@ -203,7 +204,7 @@ public sealed class SseDifferentialTests
     }
 
     /// <summary>Lanes of special doubles and floats, small integers and random bits.</summary>
-    private static void FillValues(Random rng, Span<byte> buffer)
+    internal static void FillValues(Random rng, Span<byte> buffer)
     {
         for (int lane = 0; lane < buffer.Length / 8; lane++)
         {
@@ -221,7 +222,7 @@ public sealed class SseDifferentialTests
         }
     }
 
-    private static string Disassemble(byte[] code)
+    internal static string Disassemble(byte[] code)
     {
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), LongModeMachine.CodeAddress);
         var formatter = new NasmFormatter();

@@ -9,6 +9,11 @@ internal sealed partial class BlockCompiler
 {
     private static InstructionPlan Classify(in Instruction i, int bitness)
     {
+        if (!i.HasLockPrefix && IsCompiledSse(i))
+        {
+            return InstructionPlan.Sse;
+        }
+
         if (i.HasLockPrefix || !IsGprOrMemoryOrImmediate(i) && i.FlowControl == FlowControl.Next)
         {
             return InstructionPlan.Interpret;
@@ -187,6 +192,7 @@ internal sealed partial class BlockCompiler
                 break;
             }
 
+            case InstructionPlan.Sse or InstructionPlan.SseChecked: EmitSse(i, k, check: plan == InstructionPlan.SseChecked); break;
             case InstructionPlan.Jcc:
             {
                 var notTaken = il.DefineLabel();

@@ -84,6 +84,11 @@ internal sealed partial class BlockCompiler
 
         LoadRegisters(instructions, plans);
 
+        if (Array.Exists(plans, p => p is InstructionPlan.Sse or InstructionPlan.SseChecked))
+        {
+            LoadXmmBase();
+        }
+
         bool ended = false;
         for (int k = 0; k < instructions.Length; k++)
         {
@@ -146,6 +151,8 @@ internal sealed partial class BlockCompiler
             plans[k] = Classify(instructions[k], bitness);
         }
 
+        PlanSseChecks(plans);
+
         // Interpreting an instruction makes every flag live before it, which can make another one's flags
         // live: repeat until nothing changes (each round only turns plans into Interpret).
         while (true)
@@ -175,7 +182,8 @@ internal sealed partial class BlockCompiler
 
     private static bool CanFault(InstructionPlan plan, in Instruction i) => plan switch
     {
-        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret => true,
+        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret
+            or InstructionPlan.SseChecked => true,
         InstructionPlan.Lea or InstructionPlan.Nop => false,
         InstructionPlan.MulDiv when i.Mnemonic is Mnemonic.Div or Mnemonic.Idiv => true,
         _ => HasMemoryOperand(i),
@@ -242,4 +250,8 @@ internal enum InstructionPlan : byte
 
     /// <summary>One-operand MUL/IMUL and DIV/IDIV: the operand inline, the arithmetic in the interpreter's helper.</summary>
     MulDiv,
+
+    /// <summary>An SSE/SSE2 form (BlockCompiler.Sse.cs); SseChecked first tests that CR0 and CR4 allow SSE.</summary>
+    Sse,
+    SseChecked,
 }
