@@ -36,11 +36,11 @@ public sealed partial class X86Cpu
                 MoveHalf(ref i);
                 return true;
             case Mnemonic.Pshufd:
-                WriteXmm(i.Op0Register, SseLanes.Pshufd(ReadXmmOperand(ref i, 1, 16), i.Immediate8));
+                WriteXmm(i.Op0Register, SseLanes.Pshufd(ReadXmmOperand(ref i, 1, 16, aligned: true), i.Immediate8));
                 return true;
             case Mnemonic.Shufps:
             {
-                var b = ReadXmmOperand(ref i, 1, 16);
+                var b = ReadXmmOperand(ref i, 1, 16, aligned: true);
                 WriteXmm(i.Op0Register, SseLanes.Shufps(ReadXmm(i.Op0Register), b, i.Immediate8));
                 return true;
             }

@@ -88,6 +88,51 @@ public sealed class SseDifferentialTests
         Assert.All(Forms, f => Assert.True(perForm.GetValueOrDefault(f) >= 5, $"{f} ran only {perForm.GetValueOrDefault(f)} times"));
     }
 
+    /// <summary>
+    /// Every form with a memory operand, given one 8 bytes off a 16-byte boundary, interpreted and compiled: a
+    /// legacy-SSE m128 operand raises #GP(0) unless the form is one of the explicitly unaligned moves (MOVUPS,
+    /// MOVUPD, MOVDQU), and m32/m64 operands never do (Intel SDM Vol. 2, each form's "Protected Mode Exceptions";
+    /// Vol. 1 §4.1.1). The KVM harness cannot be the reference here: on this host a misaligned SSE access there
+    /// reaches KVM's instruction emulator, which answers #UD.
+    /// </summary>
+    [Fact]
+    public void MisalignedMemoryOperands_RaiseGpExactlyForAlignedM128Forms()
+    {
+        var differ = new List<string>();
+        int tried = 0;
+        foreach (var form in Forms)
+        {
+            var op = form.ToOpCode();
+            if (!Enumerable.Range(0, op.OpCount).Any(n => op.GetOpKind(n) is OpCodeOperandKind.xmm_or_mem or OpCodeOperandKind.mem))
+            {
+                continue;
+            }
+
+            tried++;
+            var instruction = Create(form, new Random(1), new MemoryOperand(Register.RSI, 136));
+            bool mustFault = instruction.MemorySize.GetSize() == 16 && instruction.Mnemonic is not (Mnemonic.Movups or Mnemonic.Movupd or Mnemonic.Movdqu);
+            var a = new Assembler(64);
+            a.AddInstruction(instruction);
+            var stream = new MemoryStream();
+            a.Assemble(new StreamCodeWriter(stream), LongModeMachine.CodeAddress);
+            foreach (bool compiled in new[] { false, true })
+            {
+                using var m = new LongModeMachine();
+                VectorReplayTests.InstallExceptionHandlers(m);
+                m.Cpu.JitThreshold = compiled ? 0 : int.MaxValue;
+                m.State.Gpr[6] = LongModeMachine.ScratchAddress;
+                int? vector = UserModeMachine.Vector(m.RunBytes(stream.ToArray(), maxInstructions: 100));
+                if (vector != (mustFault ? 13 : null))
+                {
+                    differ.Add($"{form} ({(compiled ? "compiled" : "interpreted")}): vector {vector?.ToString(CultureInfo.InvariantCulture) ?? "-"}, expected {(mustFault ? "13" : "-")}");
+                }
+            }
+        }
+
+        Assert.True(tried > 40, $"only {tried} forms take a memory operand");
+        Assert.True(differ.Count == 0, string.Join("\n", differ));
+    }
+
     private static string Describe(ulong[] gprs, ulong rflags, byte[] scratch, int? vector) =>
         string.Create(CultureInfo.InvariantCulture, $"vector {vector?.ToString(CultureInfo.InvariantCulture) ?? "-"} rflags {rflags & 0xCD5:x} {string.Join(' ', gprs.Select(g => g.ToString("x", CultureInfo.InvariantCulture)))}\n    xmm0-7 {Convert.ToHexStringLower(scratch.AsSpan(0, 128))} mxcsr {BitConverter.ToUInt32(scratch, 240) & ~MxcsrStatus:x}");
 
@@ -165,12 +210,13 @@ public sealed class SseDifferentialTests
         return stream.ToArray();
     }
 
-    private static Instruction Create(Code form, Random rng)
+    /// <param name="at">A memory operand to use wherever the form allows one (otherwise: random, 16-byte aligned).</param>
+    private static Instruction Create(Code form, Random rng, MemoryOperand? at = null)
     {
         var op = form.ToOpCode();
         // Memory operands come from the second half of the buffer, 16-byte aligned for the forms that fault otherwise.
-        var memory = new MemoryOperand(Register.RSI, 128 + (16 * rng.Next(0, 7)));
-        bool useMemory = rng.Next(3) == 0;
+        var memory = at ?? new MemoryOperand(Register.RSI, 128 + (16 * rng.Next(0, 7)));
+        bool useMemory = at is not null || rng.Next(3) == 0;
         var operands = new List<object>();
         for (int n = 0; n < op.OpCount; n++)
         {

@@ -140,14 +140,14 @@ internal sealed partial class BlockCompiler
             case Mnemonic.Movss or Mnemonic.Movsd: EmitMoveScalarFloat(i, k, m == Mnemonic.Movss ? 4 : 8); break;
             case Mnemonic.Movhps or Mnemonic.Movhpd or Mnemonic.Movlps or Mnemonic.Movlpd: EmitMoveHalf(i, k, high: m is Mnemonic.Movhps or Mnemonic.Movhpd); break;
             case Mnemonic.Pshufd:
-                LoadXmmSource(i, aligned: false);
+                LoadXmmSource(i, aligned: true);
                 il.Emit(OpCodes.Ldloc, vb!);
                 Const((int)i.Immediate8);
                 il.Emit(OpCodes.Call, Lanes(nameof(SseLanes.Pshufd)));
                 StoreXmm(i.Op0Register);
                 break;
             case Mnemonic.Shufps or Mnemonic.Shufpd:
-                LoadXmmSource(i, aligned: m == Mnemonic.Shufpd);
+                LoadXmmSource(i, aligned: true);
                 LoadXmm(i.Op0Register);
                 il.Emit(OpCodes.Ldloc, vb!);
                 Const((int)i.Immediate8);
