@@ -15,41 +15,88 @@ public sealed partial class X86Cpu
 
     /// <summary>
     /// Runs <paramref name="block"/>'s <paramref name="code"/>, then its linked successors while they are compiled,
-    /// valid and fit in <paramref name="budget"/>; returns the instructions retired (a faulting one included).
+    /// valid and fit in <paramref name="budget"/>; returns the instructions retired (a faulting one included). One
+    /// protected region covers the whole chain: a fault ends it, and the block that faulted counts the
+    /// instructions before the faulting one (jitIndex).
     /// </summary>
     private int RunChain(Block block, Func<X86Cpu, int> code, long budget)
     {
         int total = 0;
-        while (true)
+        try
         {
-            int done = RunCompiled(code, out bool faulted);
-            total += done;
-            budget -= done;
-            // A fault, an early stop or an exit ends the chain; so does a block that may have changed the mode or CS.
-            if (faulted || done != block.Count || !block.Chainable || pendingExit is not null)
+            while (true)
             {
-                chainFrom = null;
-                return total;
-            }
+                int done = code(this);
+                total += done;
+                budget -= done;
+                retired += done;
+                instructionsCompiled += done;
+                blockEnded = false;
+                if (mmioWritten is { } written)
+                {
+                    mmioWritten = null;
+                    pendingExit ??= written;
+                }
 
-            if (InterruptWindowExiting && (State.Rflags & CpuState.FlagIf) != 0)
-            {
-                chainFrom = block;
-                return total; // the run loop opens the window (or runs the one shadowed instruction first)
-            }
+                // An early stop or an exit ends the chain; so does a block that may have changed the mode or CS.
+                if (done != block.Count || !block.Chainable || pendingExit is not null)
+                {
+                    chainFrom = null;
+                    return total;
+                }
 
-            // chainFrom is written only when the chain ends here: a reference store per block costs a GC write barrier.
-            var next = LinkedSuccessor(block);
-            if (next is null || next.Compiled is not { } nextCode || next.Count > budget || total > int.MaxValue - MaxBlockInstructions)
-            {
-                chainFrom = block;
-                return total;
-            }
+                if (InterruptWindowExiting && (State.Rflags & CpuState.FlagIf) != 0)
+                {
+                    chainFrom = block;
+                    return total; // the run loop opens the window (or runs the one shadowed instruction first)
+                }
 
-            blocksChained++;
-            block = next;
-            code = nextCode;
+                // chainFrom is written only when the chain ends here: a reference store per block costs a GC write barrier.
+                var next = LinkedSuccessor(block);
+                if (next is null || next.Compiled is not { } nextCode || next.Count > budget || total > int.MaxValue - MaxBlockInstructions)
+                {
+                    chainFrom = block;
+                    return total;
+                }
+
+                blocksChained++;
+                block = next;
+                code = nextCode;
+            }
         }
+        catch (GuestFault f)
+        {
+            EndChainAtFault();
+            DeliverFault(f, instructionRip);
+            return total + jitIndex + 1;
+        }
+        catch (MmioReadPending m)
+        {
+            EndChainAtFault();
+            State.Rip = instructionRip;
+            pendingExit = m.Exit;
+            return total + jitIndex;
+        }
+        catch (PlatformFault f)
+        {
+            EndChainAtFault();
+            DeliverFault(new GuestFault(f.Vector, f.ErrorCode), instructionRip);
+            return total + jitIndex + 1;
+        }
+        catch (PlatformStop stop)
+        {
+            EndChainAtFault();
+            State.Rip = instructionRip;
+            pendingExit = new CpuExit.Stopped(stop.Reason);
+            return total + jitIndex;
+        }
+    }
+
+    private void EndChainAtFault()
+    {
+        blockEnded = false;
+        chainFrom = null;
+        retired += jitIndex;
     }
 
     /// <summary>The block linked at the current RIP, if the link still holds and the block's code is unchanged.</summary>

@@ -71,58 +71,6 @@ public sealed partial class X86Cpu
         return null;
     }
 
-    private int RunCompiled(Func<X86Cpu, int> code, out bool faulted)
-    {
-        faulted = true;
-        int done;
-        try
-        {
-            done = code(this);
-        }
-        catch (GuestFault f)
-        {
-            blockEnded = false;
-            retired += jitIndex;
-            DeliverFault(f, instructionRip);
-            return jitIndex + 1;
-        }
-        catch (MmioReadPending m)
-        {
-            blockEnded = false;
-            retired += jitIndex;
-            State.Rip = instructionRip;
-            pendingExit = m.Exit;
-            return jitIndex;
-        }
-        catch (PlatformFault f)
-        {
-            blockEnded = false;
-            retired += jitIndex;
-            DeliverFault(new GuestFault(f.Vector, f.ErrorCode), instructionRip);
-            return jitIndex + 1;
-        }
-        catch (PlatformStop stop)
-        {
-            blockEnded = false;
-            retired += jitIndex;
-            State.Rip = instructionRip;
-            pendingExit = new CpuExit.Stopped(stop.Reason);
-            return jitIndex;
-        }
-
-        faulted = false;
-        retired += done;
-        instructionsCompiled += done;
-        blockEnded = false;
-        if (mmioWritten is { } written)
-        {
-            mmioWritten = null;
-            pendingExit ??= written;
-        }
-
-        return done;
-    }
-
     /// <summary>An instruction the compiler leaves to the interpreter; true when the block must stop after it.</summary>
     internal bool JitInterpret(ref Instruction i)
     {
