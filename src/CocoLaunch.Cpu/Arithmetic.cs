@@ -392,7 +392,6 @@ public sealed partial class X86Cpu
         }
 
         bool bit = ((value >> (int)bitOffset) & 1) != 0;
-        State.Rflags = (State.Rflags & ~FlagCf) | (bit ? FlagCf : 0);
         ulong b = 1UL << (int)bitOffset;
         ulong updated = i.Mnemonic switch
         {
@@ -412,41 +411,53 @@ public sealed partial class X86Cpu
                 WriteReg(i.Op0Register, updated);
             }
         }
+
+        // After the write: a BTS/BTR/BTC whose store faults leaves CF as it was.
+        SetCarry(bit);
     }
+
+    /// <summary>CF alone; OF, SF, AF and PF (undefined after BT*) keep their values. Shared with compiled blocks.</summary>
+    internal void SetCarry(bool carry) => State.Rflags = (State.Rflags & ~FlagCf) | (carry ? FlagCf : 0);
 
     private void BitScan(ref Instruction i)
     {
         int s = OpSize(i, 0);
-        ulong v = ReadOp(i, 1, s) & Mask(s);
+        if (BitScanValue(i.Mnemonic, ReadOp(i, 1, s), s, out ulong n))
+        {
+            WriteReg(i.Op0Register, n);
+        }
+    }
+
+    /// <summary>
+    /// BSF, BSR, TZCNT, LZCNT or POPCNT of <paramref name="v"/>: sets the flags, and gives the result, or false when
+    /// the destination stays unchanged (BSF/BSR of 0: AMD documents it; Intel CPUs do it). Shared with compiled blocks.
+    /// </summary>
+    internal bool BitScanValue(Mnemonic op, ulong v, int s, out ulong n)
+    {
+        v &= Mask(s);
         int bits = s * 8;
         ulong f = State.Rflags & ~ArithmeticFlags;
-        switch (i.Mnemonic)
+        switch (op)
         {
             case Mnemonic.Bsf or Mnemonic.Bsr:
                 if (v == 0)
                 {
-                    State.Rflags = f | FlagZf; // destination unchanged (AMD documents it; Intel CPUs do it)
-                    return;
+                    State.Rflags = f | FlagZf;
+                    n = 0;
+                    return false;
                 }
 
-                WriteReg(i.Op0Register, i.Mnemonic == Mnemonic.Bsf ? (ulong)BitOperations.TrailingZeroCount(v) : (ulong)(63 - BitOperations.LeadingZeroCount(v)));
+                n = op == Mnemonic.Bsf ? (ulong)BitOperations.TrailingZeroCount(v) : (ulong)(63 - BitOperations.LeadingZeroCount(v));
                 State.Rflags = f;
-                return;
+                return true;
             case Mnemonic.Tzcnt or Mnemonic.Lzcnt:
-            {
-                ulong n = v == 0 ? (ulong)bits : i.Mnemonic == Mnemonic.Tzcnt ? (ulong)BitOperations.TrailingZeroCount(v) : (ulong)(BitOperations.LeadingZeroCount(v) - (64 - bits));
-                WriteReg(i.Op0Register, n);
+                n = v == 0 ? (ulong)bits : op == Mnemonic.Tzcnt ? (ulong)BitOperations.TrailingZeroCount(v) : (ulong)(BitOperations.LeadingZeroCount(v) - (64 - bits));
                 State.Rflags = f | (v == 0 ? FlagCf : 0) | (n == 0 ? FlagZf : 0);
-                return;
-            }
-
+                return true;
             default:
-            {
-                ulong n = (ulong)BitOperations.PopCount(v);
-                WriteReg(i.Op0Register, n);
+                n = (ulong)BitOperations.PopCount(v);
                 State.Rflags = f | (v == 0 ? FlagZf : 0);
-                return;
-            }
+                return true;
         }
     }
 

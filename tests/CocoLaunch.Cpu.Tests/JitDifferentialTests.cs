@@ -20,7 +20,7 @@ public sealed class JitDifferentialTests
     // RSP and RSI are not drawn: RSP is the stack, RSI points at the scratch buffer.
     private static readonly int[] Gprs = [0, 1, 2, 3, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     private static readonly string[] AluOps = ["Add", "Sub", "And", "Or", "Xor", "Cmp", "Test", "Adc", "Sbb"];
-    private static readonly string[] ShiftOps = ["Shl", "Shr", "Sar", "Rol", "Ror"];
+    private static readonly string[] ShiftOps = ["Shl", "Shr", "Sar", "Rol", "Ror", "Rcl", "Rcr"];
     private static readonly string[] Conditions = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
     private static readonly int[] Bits = [8, 16, 32, 64];
 
@@ -231,7 +231,7 @@ public sealed class JitDifferentialTests
         var r1 = Gpr(bits, rng);
         var r2 = Gpr(bits, rng);
         var mem = new MemoryOperand(Register.RSI, rng.Next(0, 25) * 8);
-        int kind = rng.Next(19);
+        int kind = rng.Next(20);
         if (deterministic && kind is 14 or 16)
         {
             kind = 0;
@@ -271,7 +271,7 @@ public sealed class JitDifferentialTests
             case 5:
             {
                 // A memory destination a third of the time: compiled with live flags, its store precedes RFLAGS.
-                string op = ShiftOps[rng.Next(5)];
+                string op = ShiftOps[rng.Next(ShiftOps.Length)];
                 bool toMemory = rng.Next(3) == 0;
                 Add(a, rng.Next(3) switch
                 {
@@ -365,8 +365,24 @@ public sealed class JitDifferentialTests
                 break;
             }
 
+            case 18:
+            {
+                // BT* on a register or on memory with an immediate offset; bit scans from a register or memory.
+                int w = bits == 8 ? 32 : bits;
+                var src = rng.Next(3) == 0 ? (object)mem : Gpr(w, rng);
+                string bt = new[] { "Bt", "Bts", "Btr", "Btc" }[rng.Next(4)];
+                string scan = new[] { "Bsf", "Bsr", "Tzcnt", "Lzcnt", "Popcnt" }[rng.Next(5)];
+                Add(a, rng.Next(4) switch
+                {
+                    0 => Instruction.Create(CodeOf($"{bt}_rm{w}_r{w}"), Gpr(w, rng), Gpr(w, rng)),
+                    1 => src is MemoryOperand m ? Instruction.Create(CodeOf($"{bt}_rm{w}_imm8"), m, rng.Next(0, 256)) : Instruction.Create(CodeOf($"{bt}_rm{w}_imm8"), (Register)src, rng.Next(0, 256)),
+                    _ => src is MemoryOperand m2 ? Instruction.Create(CodeOf($"{scan}_r{w}_rm{w}"), Gpr(w, rng), m2) : Instruction.Create(CodeOf($"{scan}_r{w}_rm{w}"), Gpr(w, rng), (Register)src),
+                });
+                break;
+            }
+
             default:
-                // BT writes CF only (interpreted); ADC reads it.
+                // BT writes CF only; ADC reads it.
                 Add(a, Instruction.Create(Code.Bt_rm64_r64, Gpr(64, rng), Gpr(64, rng)));
                 Add(a, Instruction.Create(Code.Adc_rm32_r32, Gpr(32, rng), Gpr(32, rng)));
                 break;

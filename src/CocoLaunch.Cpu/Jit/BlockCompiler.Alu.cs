@@ -117,8 +117,8 @@ internal sealed partial class BlockCompiler
 
     /// <summary>
     /// SHL/SHR/SAR/ROL/ROR, the result inline. With <paramref name="flagsLive"/>, SHL/SHR/SAR leave their flags
-    /// pending after the store, and ROL/ROR call the interpreter's <see cref="X86Cpu.ShiftValue"/> for result and
-    /// RFLAGS (committed after the store: a faulting store leaves them as they were).
+    /// pending and ROL/ROR set CF and OF, after the store (a faulting store leaves RFLAGS as it was). RCL/RCR,
+    /// which rotate through CF, call the interpreter's <see cref="X86Cpu.ShiftValue"/> for result and RFLAGS.
     /// </summary>
     private void EmitShift(in Instruction i, int k, bool flagsLive)
     {
@@ -145,8 +145,10 @@ internal sealed partial class BlockCompiler
         LoadOperand(i, 0, s);
         il.Emit(OpCodes.Stloc, fa);
         var lazy = X86Cpu.LazyShift(i.Mnemonic);
-        if (flagsLive && lazy is null)
+        if (i.Mnemonic is Mnemonic.Rcl or Mnemonic.Rcr)
         {
+            // Through CF, width + 1 bits: the interpreter's arithmetic, which reads and writes RFLAGS.
+            flagsLive = true;
             il.Emit(OpCodes.Ldarg_1);
             Const((int)i.Mnemonic);
             il.Emit(OpCodes.Ldloc, fa);
@@ -212,17 +214,63 @@ internal sealed partial class BlockCompiler
         Truncate(s);
         il.Emit(OpCodes.Stloc, value);
         StoreOperand(i, 0, s, value, k);
-        if (flagsLive)
+        if (flagsLive && lazy is { } op)
         {
             // After the store, so a faulting one leaves RFLAGS as it was.
             il.Emit(OpCodes.Ldloc, count);
             il.Emit(OpCodes.Conv_U8);
             il.Emit(OpCodes.Stloc, fb);
-            StorePending(lazy!.Value, fa, fb, value, s);
+            StorePending(op, fa, fb, value, s);
+        }
+        else if (flagsLive)
+        {
+            EmitRotateFlags(i.Mnemonic == Mnemonic.Rol, bits);
         }
 
         il.Emit(OpCodes.Br, done);
         EmitZeroCount(i, zero, done, s);
+    }
+
+    /// <summary>
+    /// ROL/ROR change CF and OF only, from the rotated <see cref="value"/>, as the interpreter's ShiftValue: ROL's CF
+    /// is the low bit and OF its XOR with the top bit; ROR's CF is the top bit and OF its XOR with the next one.
+    /// </summary>
+    private void EmitRotateFlags(bool left, int bits)
+    {
+        il.Emit(OpCodes.Ldloc, state);
+        il.Emit(OpCodes.Ldloc, state);
+        il.Emit(OpCodes.Call, GetRflags);
+        Const(~(CpuState.FlagCf | CpuState.FlagOf));
+        il.Emit(OpCodes.And);
+        il.Emit(OpCodes.Ldloc, value);
+        Const(left ? 0 : bits - 1);
+        il.Emit(OpCodes.Shr_Un);
+        Const(1UL);
+        il.Emit(OpCodes.And);
+        il.Emit(OpCodes.Stloc, fb); // CF
+        il.Emit(OpCodes.Ldloc, fb);
+        il.Emit(OpCodes.Or);
+        il.Emit(OpCodes.Ldloc, value);
+        Const(bits - 1);
+        il.Emit(OpCodes.Shr_Un);
+        if (left)
+        {
+            il.Emit(OpCodes.Ldloc, fb);
+        }
+        else
+        {
+            il.Emit(OpCodes.Ldloc, value);
+            Const(bits - 2);
+            il.Emit(OpCodes.Shr_Un);
+        }
+
+        il.Emit(OpCodes.Xor);
+        Const(1UL);
+        il.Emit(OpCodes.And);
+        Const(11);
+        il.Emit(OpCodes.Shl);
+        il.Emit(OpCodes.Or);
+        il.Emit(OpCodes.Call, SetRflags);
     }
 
     private void EmitZeroCount(in Instruction i, System.Reflection.Emit.Label zero, System.Reflection.Emit.Label done, int s)

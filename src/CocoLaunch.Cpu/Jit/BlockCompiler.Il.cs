@@ -30,8 +30,11 @@ internal sealed partial class BlockCompiler
     private static readonly MethodInfo ShiftValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ShiftValue), Any)!;
     private static readonly MethodInfo ImulValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ImulValue), Any)!;
     private static readonly MethodInfo MultiplyAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.MultiplyAccumulator), Any)!;
+    private static readonly MethodInfo BitScanValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.BitScanValue), Any)!;
+    private static readonly MethodInfo SetCarry = typeof(X86Cpu).GetMethod(nameof(X86Cpu.SetCarry), Any)!;
     private static readonly MethodInfo DivideAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.DivideAccumulator), Any)!;
     private static readonly MethodInfo SetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.SetMethod!;
+    private static readonly MethodInfo GetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.GetMethod!;
     private static readonly MethodInfo Condition = typeof(X86Cpu).GetMethod(nameof(X86Cpu.JitCondition), Any)!;
     private static readonly MethodInfo GetInstructions = typeof(Block).GetProperty(nameof(Block.Instructions))!.GetMethod!;
     private static readonly MethodInfo ArrayData = typeof(MemoryMarshal).GetMethods()

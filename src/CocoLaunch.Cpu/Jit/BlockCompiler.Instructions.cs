@@ -44,12 +44,17 @@ internal sealed partial class BlockCompiler
                 or Mnemonic.Cmovge or Mnemonic.Cmovle or Mnemonic.Cmovg or Mnemonic.Cmovs or Mnemonic.Cmovns or Mnemonic.Cmovo or Mnemonic.Cmovno
                 or Mnemonic.Cmovp or Mnemonic.Cmovnp:
                 return InstructionPlan.Cmovcc;
-            case Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror:
+            case Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror or Mnemonic.Rcl or Mnemonic.Rcr:
                 return i.Op1Kind == OpKind.Immediate8 || i.Op1Register == Register.CL ? InstructionPlan.Shift : InstructionPlan.Interpret;
             case Mnemonic.Imul when i.OpCount >= 2:
                 return InstructionPlan.Imul;
             case Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv:
                 return InstructionPlan.MulDiv;
+            case Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc:
+                // A register bit offset into memory addresses beyond the operand: left to the interpreter.
+                return i.Op0Kind == OpKind.Memory && i.Op1Kind == OpKind.Register ? InstructionPlan.Interpret : InstructionPlan.BitTest;
+            case Mnemonic.Bsf or Mnemonic.Bsr or Mnemonic.Tzcnt or Mnemonic.Lzcnt or Mnemonic.Popcnt:
+                return InstructionPlan.BitScan;
             case Mnemonic.Cdqe or Mnemonic.Cqo or Mnemonic.Cdq:
                 return InstructionPlan.SignExtendAccumulator;
             case Mnemonic.Ja or Mnemonic.Jae or Mnemonic.Jb or Mnemonic.Jbe or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jg or Mnemonic.Jge
@@ -192,6 +197,24 @@ internal sealed partial class BlockCompiler
                 break;
             }
 
+            case InstructionPlan.BitTest: EmitBitTest(i, k); break;
+            case InstructionPlan.BitScan:
+            {
+                // The interpreter's BitScanValue sets the flags and says whether the destination is written.
+                int s = X86Cpu.OpSize(i, 0);
+                var keep = il.DefineLabel();
+                il.Emit(OpCodes.Ldarg_1);
+                Const((int)i.Mnemonic);
+                LoadOperand(i, 1, s);
+                Const(s);
+                il.Emit(OpCodes.Ldloca, value);
+                il.Emit(OpCodes.Call, BitScanValue);
+                il.Emit(OpCodes.Brfalse, keep);
+                StoreRegister(i.Op0Register, value);
+                il.MarkLabel(keep);
+                break;
+            }
+
             case InstructionPlan.Sse or InstructionPlan.SseChecked: EmitSse(i, k, check: plan == InstructionPlan.SseChecked); break;
             case InstructionPlan.Jcc:
             {
@@ -249,6 +272,47 @@ internal sealed partial class BlockCompiler
         }
 
         return false;
+    }
+
+    /// <summary>BT/BTS/BTR/BTC on a register, or on memory with an immediate bit offset; CF set after the store.</summary>
+    private void EmitBitTest(in Instruction i, int k)
+    {
+        int s = X86Cpu.OpSize(i, 0);
+        LoadOperand(i, 1, s);
+        il.Emit(OpCodes.Conv_I4);
+        Const((s * 8) - 1);
+        il.Emit(OpCodes.And);
+        il.Emit(OpCodes.Stloc, count);
+        LoadOperand(i, 0, s);
+        il.Emit(OpCodes.Stloc, fa);
+        if (i.Mnemonic != Mnemonic.Bt)
+        {
+            Const(1UL);
+            il.Emit(OpCodes.Ldloc, count);
+            il.Emit(OpCodes.Shl);
+            il.Emit(OpCodes.Stloc, fb);
+            il.Emit(OpCodes.Ldloc, fa);
+            il.Emit(OpCodes.Ldloc, fb);
+            switch (i.Mnemonic)
+            {
+                case Mnemonic.Bts: il.Emit(OpCodes.Or); break;
+                case Mnemonic.Btc: il.Emit(OpCodes.Xor); break;
+                default: il.Emit(OpCodes.Not); il.Emit(OpCodes.And); break;
+            }
+
+            il.Emit(OpCodes.Stloc, value);
+            StoreOperand(i, 0, s, value, k);
+        }
+
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldloc, fa);
+        il.Emit(OpCodes.Ldloc, count);
+        il.Emit(OpCodes.Shr_Un);
+        Const(1UL);
+        il.Emit(OpCodes.And);
+        Const(0UL);
+        il.Emit(OpCodes.Cgt_Un);
+        il.Emit(OpCodes.Call, SetCarry);
     }
 
     private void EmitInterpret(in Instruction i, int k)

@@ -15,7 +15,6 @@ namespace CocoLaunch.Cpu.Jit;
 internal sealed partial class BlockCompiler
 {
     private static readonly FieldInfo XmmField = typeof(CpuState).GetField(nameof(CpuState.Xmm))!;
-    private static readonly MethodInfo GetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.GetMethod!;
     private static readonly MethodInfo RequireSse = typeof(X86Cpu).GetMethod(nameof(X86Cpu.RequireSse), Any)!;
     private static readonly MethodInfo ReadXmmMemory = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ReadXmmMemory), Any)!;
     private static readonly MethodInfo WriteXmmMemory = typeof(X86Cpu).GetMethod(nameof(X86Cpu.WriteXmmMemory), Any)!;

@@ -149,6 +149,10 @@ internal sealed partial class BlockCompiler
         for (int k = 0; k < plans.Length; k++)
         {
             plans[k] = Classify(instructions[k], bitness);
+            if (plans[k] == InstructionPlan.Shift && instructions[k].Mnemonic is Mnemonic.Rcl or Mnemonic.Rcr)
+            {
+                plans[k] = InstructionPlan.ShiftFlags; // they read CF
+            }
         }
 
         PlanSseChecks(plans);
@@ -250,6 +254,10 @@ internal enum InstructionPlan : byte
 
     /// <summary>One-operand MUL/IMUL and DIV/IDIV: the operand inline, the arithmetic in the interpreter's helper.</summary>
     MulDiv,
+
+    /// <summary>BT/BTS/BTR/BTC inline; BSF/BSR/TZCNT/LZCNT/POPCNT through the interpreter's BitScanValue.</summary>
+    BitTest,
+    BitScan,
 
     /// <summary>An SSE/SSE2 form (BlockCompiler.Sse.cs); SseChecked first tests that CR0 and CR4 allow SSE.</summary>
     Sse,
