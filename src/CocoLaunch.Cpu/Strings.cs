@@ -4,7 +4,7 @@ using static CocoLaunch.Cpu.CpuState;
 namespace CocoLaunch.Cpu;
 
 /// <summary>String instructions with REP/REPE/REPNE, and port string I/O (one transfer per exit).</summary>
-public sealed partial class X86Cpu
+public sealed unsafe partial class X86Cpu
 {
     private bool ExecuteString(ref Instruction i)
     {
@@ -23,11 +23,26 @@ public sealed partial class X86Cpu
         ulong am = Mask(addressSize);
         var srcSeg = i.Op1Kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegRSI ? SegOf(i.MemorySegment)
             : i.Op0Kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegRSI ? SegOf(i.MemorySegment) : SegmentName.Ds;
+        bool bulk = rep && addressSize == 8 && bitness == 64 && delta == (ulong)size && srcSeg is not (SegmentName.Fs or SegmentName.Gs)
+            && i.Mnemonic is Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq or Mnemonic.Movsb or Mnemonic.Movsw
+                or Mnemonic.Movsd or Mnemonic.Movsq;
         while (true)
         {
             if (rep && ReadReg(counter) == 0)
             {
                 return true;
+            }
+
+            if (bulk && BulkStringRun(i.Mnemonic is Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq, size, ReadReg(counter)) is var done and > 0)
+            {
+                WriteReg(di, ReadReg(di) + (done * (ulong)size));
+                if (i.Mnemonic is not (Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq))
+                {
+                    WriteReg(si, ReadReg(si) + (done * (ulong)size));
+                }
+
+                WriteReg(counter, ReadReg(counter) - done);
+                continue;
             }
 
             bool stop = false;
@@ -88,6 +103,60 @@ public sealed partial class X86Cpu
             }
 
         }
+    }
+
+    /// <summary>
+    /// REP STOS or REP MOVS (64-bit addresses, DF clear) over the elements that lie in the current destination (and
+    /// source) page, when the TLB already holds those pages for this access: a fill or a copy instead of an access
+    /// per element. A TLB hit means RAM without decoded code, so nothing per element is skipped. Returns the elements
+    /// done, or 0 to take one element the ordinary way (a miss, an element across a page, a copy whose destination
+    /// overlaps its source ahead of it).
+    /// </summary>
+    private unsafe ulong BulkStringRun(bool store, int size, ulong count)
+    {
+        ulong dst = State.Gpr[7];
+        byte* d = Fast(dst, size, Access.Write);
+        if (d == null)
+        {
+            return 0;
+        }
+
+        ulong room = (4096 - (dst & 0xFFF)) / (ulong)size;
+        if (store)
+        {
+            ulong n = Math.Min(count, room);
+            ulong value = State.Gpr[0];
+            if (size == 1)
+            {
+                new Span<byte>(d, (int)n).Fill((byte)value);
+            }
+            else
+            {
+                for (ulong k = 0; k < n; k++)
+                {
+                    System.Buffer.MemoryCopy(&value, d + (k * (ulong)size), size, size);
+                }
+            }
+
+            return n;
+        }
+
+        ulong src = State.Gpr[6];
+        byte* s = Fast(src, size, Access.Read);
+        if (s == null)
+        {
+            return 0;
+        }
+
+        ulong elements = Math.Min(count, Math.Min(room, (4096 - (src & 0xFFF)) / (ulong)size));
+        ulong bytes = elements * (ulong)size;
+        if (d > s && d < s + bytes)
+        {
+            return 0; // element by element, the copy repeats what it has just written
+        }
+
+        System.Buffer.MemoryCopy(s, d, (long)bytes, (long)bytes);
+        return elements;
     }
 
     private (bool Rep, Register Counter, Register Di, ulong Delta, ulong AddressMask, int Size)? pendingIns;

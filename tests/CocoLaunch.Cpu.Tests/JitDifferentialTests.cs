@@ -231,7 +231,7 @@ public sealed class JitDifferentialTests
         var r1 = Gpr(bits, rng);
         var r2 = Gpr(bits, rng);
         var mem = new MemoryOperand(Register.RSI, rng.Next(0, 25) * 8);
-        int kind = rng.Next(20);
+        int kind = rng.Next(21);
         if (deterministic && kind is 14 or 16)
         {
             kind = 0;
@@ -378,6 +378,29 @@ public sealed class JitDifferentialTests
                     1 => src is MemoryOperand m ? Instruction.Create(CodeOf($"{bt}_rm{w}_imm8"), m, rng.Next(0, 256)) : Instruction.Create(CodeOf($"{bt}_rm{w}_imm8"), (Register)src, rng.Next(0, 256)),
                     _ => src is MemoryOperand m2 ? Instruction.Create(CodeOf($"{scan}_r{w}_rm{w}"), Gpr(w, rng), m2) : Instruction.Create(CodeOf($"{scan}_r{w}_rm{w}"), Gpr(w, rng), (Register)src),
                 });
+                break;
+            }
+
+            case 19:
+            {
+                // A string instruction over the scratch buffer, with REP (or REPE/REPNE for CMPS/SCAS) about half
+                // the time, and a count of 0 now and then.
+                a.push(rsi);
+                a.lea(rdi, __[rsi + rng.Next(0, 100)]);
+                a.lea(rsi, __[rsi + rng.Next(0, 100)]);
+                a.mov(ecx, rng.Next(0, 6) == 0 ? 0 : rng.Next(1, 20));
+                int form = rng.Next(20);
+                var prefixed = rng.Next(3) switch { 0 => a, 1 => form >= 12 ? a.repe : a.rep, _ => form >= 12 ? a.repne : a.rep };
+                Action<Assembler> emit = form switch
+                {
+                    0 => x => x.movsb(), 1 => x => x.movsw(), 2 => x => x.movsd(), 3 => x => x.movsq(),
+                    4 => x => x.stosb(), 5 => x => x.stosw(), 6 => x => x.stosd(), 7 => x => x.stosq(),
+                    8 => x => x.lodsb(), 9 => x => x.lodsw(), 10 => x => x.lodsd(), 11 => x => x.lodsq(),
+                    12 => x => x.cmpsb(), 13 => x => x.cmpsw(), 14 => x => x.cmpsd(), 15 => x => x.cmpsq(),
+                    16 => x => x.scasb(), 17 => x => x.scasw(), 18 => x => x.scasd(), _ => x => x.scasq(),
+                };
+                emit(prefixed);
+                a.pop(rsi);
                 break;
             }
 

@@ -30,6 +30,7 @@ internal sealed partial class BlockCompiler
     private static readonly MethodInfo ShiftValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ShiftValue), Any)!;
     private static readonly MethodInfo ImulValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.ImulValue), Any)!;
     private static readonly MethodInfo MultiplyAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.MultiplyAccumulator), Any)!;
+    private static readonly MethodInfo StringInstruction = typeof(X86Cpu).GetMethod("ExecuteString", Any)!;
     private static readonly MethodInfo BitScanValue = typeof(X86Cpu).GetMethod(nameof(X86Cpu.BitScanValue), Any)!;
     private static readonly MethodInfo SetCarry = typeof(X86Cpu).GetMethod(nameof(X86Cpu.SetCarry), Any)!;
     private static readonly MethodInfo DivideAccumulator = typeof(X86Cpu).GetMethod(nameof(X86Cpu.DivideAccumulator), Any)!;

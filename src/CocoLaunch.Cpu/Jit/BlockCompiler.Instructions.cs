@@ -55,6 +55,11 @@ internal sealed partial class BlockCompiler
                 return i.Op0Kind == OpKind.Memory && i.Op1Kind == OpKind.Register ? InstructionPlan.Interpret : InstructionPlan.BitTest;
             case Mnemonic.Bsf or Mnemonic.Bsr or Mnemonic.Tzcnt or Mnemonic.Lzcnt or Mnemonic.Popcnt:
                 return InstructionPlan.BitScan;
+            case Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd
+                or Mnemonic.Stosq or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq or Mnemonic.Cmpsb or Mnemonic.Cmpsw
+                or Mnemonic.Cmpsd or Mnemonic.Cmpsq or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq
+                when i.IsStringInstruction:
+                return InstructionPlan.String;
             case Mnemonic.Cdqe or Mnemonic.Cqo or Mnemonic.Cdq:
                 return InstructionPlan.SignExtendAccumulator;
             case Mnemonic.Ja or Mnemonic.Jae or Mnemonic.Jb or Mnemonic.Jbe or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jg or Mnemonic.Jge
@@ -198,6 +203,28 @@ internal sealed partial class BlockCompiler
             }
 
             case InstructionPlan.BitTest: EmitBitTest(i, k); break;
+            case InstructionPlan.String:
+            {
+                // The whole REP loop in the string executor (a fill or copy per page where the TLB allows), which
+                // reads and writes the registers in the state.
+                WriteBackRegisters(onPath: true);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Call, GetInstructions);
+                Const(k);
+                il.Emit(OpCodes.Ldelema, typeof(Instruction));
+                il.Emit(OpCodes.Call, StringInstruction);
+                il.Emit(OpCodes.Pop);
+                ReloadRegisters();
+                var go = il.DefineLabel();
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Call, WriteStops);
+                il.Emit(OpCodes.Brfalse, go);
+                ExitAfter(k, i.NextIP);
+                il.MarkLabel(go);
+                break;
+            }
+
             case InstructionPlan.BitScan:
             {
                 // The interpreter's BitScanValue sets the flags and says whether the destination is written.

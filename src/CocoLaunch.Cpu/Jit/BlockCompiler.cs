@@ -186,7 +186,7 @@ internal sealed partial class BlockCompiler
 
     private static bool CanFault(InstructionPlan plan, in Instruction i) => plan switch
     {
-        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret
+        InstructionPlan.Interpret or InstructionPlan.Push or InstructionPlan.Pop or InstructionPlan.Call or InstructionPlan.Ret or InstructionPlan.String
             or InstructionPlan.SseChecked => true,
         InstructionPlan.Lea or InstructionPlan.Nop => false,
         InstructionPlan.MulDiv when i.Mnemonic is Mnemonic.Div or Mnemonic.Idiv => true,
@@ -258,6 +258,9 @@ internal enum InstructionPlan : byte
     /// <summary>BT/BTS/BTR/BTC inline; BSF/BSR/TZCNT/LZCNT/POPCNT through the interpreter's BitScanValue.</summary>
     BitTest,
     BitScan,
+
+    /// <summary>MOVS/STOS/LODS/CMPS/SCAS, with or without REP: the string executor called directly.</summary>
+    String,
 
     /// <summary>An SSE/SSE2 form (BlockCompiler.Sse.cs); SseChecked first tests that CR0 and CR4 allow SSE.</summary>
     Sse,

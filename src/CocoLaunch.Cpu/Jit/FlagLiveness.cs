@@ -32,6 +32,11 @@ internal static class FlagLiveness
 
     private static int MustWrite(in Instruction i)
     {
+        if (i.IsStringInstruction && (i.HasRepPrefix || i.HasRepePrefix || i.HasRepnePrefix))
+        {
+            return 0; // a count of 0 runs no iteration: REP CMPS/SCAS then leave every flag alone
+        }
+
         int written = (int)(i.RflagsWritten | i.RflagsCleared | i.RflagsSet) & Arithmetic;
         if (i.Mnemonic is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror
             or Mnemonic.Rcl or Mnemonic.Rcr or Mnemonic.Shld or Mnemonic.Shrd)
