@@ -14,6 +14,12 @@ internal sealed partial class BlockCompiler
             return InstructionPlan.Sse;
         }
 
+        if (i.IsStringInstruction && i.Mnemonic is not (Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd or Mnemonic.Outsb or Mnemonic.Outsw
+            or Mnemonic.Outsd) && !i.HasLockPrefix)
+        {
+            return InstructionPlan.String; // its operands are the implicit [RSI] and [RDI]
+        }
+
         if (i.HasLockPrefix || !IsGprOrMemoryOrImmediate(i) && i.FlowControl == FlowControl.Next)
         {
             return InstructionPlan.Interpret;
@@ -55,11 +61,6 @@ internal sealed partial class BlockCompiler
                 return i.Op0Kind == OpKind.Memory && i.Op1Kind == OpKind.Register ? InstructionPlan.Interpret : InstructionPlan.BitTest;
             case Mnemonic.Bsf or Mnemonic.Bsr or Mnemonic.Tzcnt or Mnemonic.Lzcnt or Mnemonic.Popcnt:
                 return InstructionPlan.BitScan;
-            case Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd
-                or Mnemonic.Stosq or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq or Mnemonic.Cmpsb or Mnemonic.Cmpsw
-                or Mnemonic.Cmpsd or Mnemonic.Cmpsq or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq
-                when i.IsStringInstruction:
-                return InstructionPlan.String;
             case Mnemonic.Cdqe or Mnemonic.Cqo or Mnemonic.Cdq:
                 return InstructionPlan.SignExtendAccumulator;
             case Mnemonic.Ja or Mnemonic.Jae or Mnemonic.Jb or Mnemonic.Jbe or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jg or Mnemonic.Jge
