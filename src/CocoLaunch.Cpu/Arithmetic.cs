@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using static CocoLaunch.Cpu.CpuState;
 
@@ -114,6 +115,7 @@ public sealed partial class X86Cpu
     /// result, and in <paramref name="f"/> the RFLAGS to commit once the destination is written (a faulting store
     /// must leave RFLAGS as it was). Shared with compiled blocks whose shift flags are live.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal ulong ShiftValue(Mnemonic op, ulong v, int count, int s, out ulong f)
     {
         int bits = s * 8;
@@ -253,6 +255,7 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>One-operand MUL or IMUL of the accumulator by <paramref name="src"/>; shared with compiled blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void MultiplyAccumulator(ulong src, int size, bool signed)
     {
         ulong acc = State.Gpr[0] & Mask(size);
@@ -285,6 +288,7 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>The truncated product of 2- and 3-operand IMUL, with its flags set; shared with compiled blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal ulong ImulValue(ulong a, ulong b, int s)
     {
         Int128 p = (Int128)(long)SignExtend(a, s) * (long)SignExtend(b, s);
@@ -303,6 +307,7 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>DIV or IDIV of the accumulator (and DX/EDX/RDX) by <paramref name="divisor"/>, or #DE; shared with compiled blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void DivideAccumulator(ulong divisor, int size, bool signed)
     {
         if (divisor == 0)
@@ -417,6 +422,7 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>CF alone; OF, SF, AF and PF (undefined after BT*) keep their values. Shared with compiled blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void SetCarry(bool carry) => State.Rflags = (State.Rflags & ~FlagCf) | (carry ? FlagCf : 0);
 
     private void BitScan(ref Instruction i)
@@ -432,6 +438,7 @@ public sealed partial class X86Cpu
     /// BSF, BSR, TZCNT, LZCNT or POPCNT of <paramref name="v"/>: sets the flags, and gives the result, or false when
     /// the destination stays unchanged (BSF/BSR of 0: AMD documents it; Intel CPUs do it). Shared with compiled blocks.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool BitScanValue(Mnemonic op, ulong v, int s, out ulong n)
     {
         v &= Mask(s);

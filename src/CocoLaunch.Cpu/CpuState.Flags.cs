@@ -84,6 +84,7 @@ public sealed partial class CpuState
         _ => PendingB != 0,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Materialize()
     {
         ulong a = PendingA, b = PendingB, r = PendingResult;

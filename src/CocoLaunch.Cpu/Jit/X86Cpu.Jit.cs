@@ -95,33 +95,36 @@ public sealed partial class X86Cpu
     /// <summary>After a compiled memory write: true when it reached MMIO or a page with decoded code.</summary>
     internal bool JitWriteStops => blockEnded | mmioWritten is not null;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool JitCondition(ConditionCode cc) => Condition(cc);
 
+    // Helpers compiled code calls are optimized at once (AggressiveOptimization): a DynamicMethod compiled while
+    // one was still at tier 0 went on calling its tier-0 code (bench16m-gpr showed ImulValue [QuickJitted]).
     // The memory accesses compiled blocks make when their inline TLB lookup misses (BlockCompiler.EmitTlbHit), or
     // for segments with a base or limit. Not inlined: every block carries one call per access instead of the
     // whole slow path, which more than halved RyuJIT's time per block on the Linux boot.
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal ulong JitRead1(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 1), 1);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal ulong JitRead2(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 2), 2);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal ulong JitRead4(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 4), 4);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal ulong JitRead8(SegmentName seg, ulong offset) => ReadLinear(Linear(seg, offset, 8), 8);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal void JitWrite1(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 1), 1, value);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal void JitWrite2(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 2), 2, value);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal void JitWrite4(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 4), 4, value);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal void JitWrite8(SegmentName seg, ulong offset, ulong value) => WriteLinear(Linear(seg, offset, 8), 8, value);
 }
