@@ -16,6 +16,9 @@ public unsafe interface IPlatform
     /// <summary>Whether RDMSR/WRMSR of <paramref name="index"/> leaves the CPU even when the CPU models that MSR.</summary>
     bool InterceptsMsr(uint index) => false;
 
+    /// <summary>The same for one direction (a TD's module intercepts some MSRs on write only).</summary>
+    bool InterceptsMsr(uint index, bool write) => InterceptsMsr(index);
+
     /// <summary>
     /// The GPA bit that marks an access's private/shared view: TDX's shared bit (47 or 51; set means shared) or
     /// SNP's C-bit (usually 51; set means private). 0 for a plain VM, where every access is shared.

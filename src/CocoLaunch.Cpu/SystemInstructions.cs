@@ -251,7 +251,7 @@ public sealed partial class X86Cpu
     {
         uint index = (uint)State.Gpr[1];
         ulong value = (State.Gpr[2] << 32) | (State.Gpr[0] & 0xFFFF_FFFF);
-        if (!platform.InterceptsMsr(index) && TryModelMsr(index, write, ref value))
+        if (!platform.InterceptsMsr(index, write) && TryModelMsr(index, write, ref value))
         {
             if (!write)
             {

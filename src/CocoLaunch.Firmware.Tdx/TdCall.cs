@@ -20,6 +20,9 @@ public sealed class TdxVcpu(uint index)
 
     /// <summary>The #VE information, valid from the #VE until TDG.VP.VEINFO.GET reads it.</summary>
     public VeInfo? PendingVe { get; set; }
+
+    /// <summary>The TD's IA32_DEBUGCTL, which the module keeps (the guest-state field of the TD VMCS).</summary>
+    public ulong DebugCtl { get; set; }
 }
 
 /// <summary>How a TDCALL ended, for the host side of the emulation.</summary>

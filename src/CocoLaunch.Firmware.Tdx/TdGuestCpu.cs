@@ -8,7 +8,12 @@ namespace CocoLaunch.Firmware.Tdx;
 /// virtualises come from the TD's configuration. What only the VMM can do leaves as a <see cref="TdExit"/>.
 /// </summary>
 /// <param name="cpuid">The TD's CPUID configuration, by leaf and subleaf.</param>
-public sealed class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdGuestMemory memory, Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)> cpuid)
+/// <param name="nativeMsrs">
+/// The MSRs a TD's access reaches without a TD exit and the CPU model does not hold: the virtual-APIC page (KVM's
+/// local APIC) and the platform's own MSRs.
+/// </param>
+public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdGuestMemory memory, Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)> cpuid,
+    ITdNativeMsrs nativeMsrs)
 {
     /// <summary>#VE: vector 20, no error code.</summary>
     public const int VeVector = 20;
@@ -63,11 +68,8 @@ public sealed class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdGuestMemo
             case ExitInstruction.Cpuid:
                 (gpr[Rax], gpr[Rbx], gpr[Rcx], gpr[Rdx]) = Cpuid((uint)gpr[Rax], (uint)gpr[Rcx], s);
                 return null;
-            case ExitInstruction.Rdmsr:
-                InjectVe(c, TdxVeReason.Rdmsr, 0, 0, x);
-                return null;
-            case ExitInstruction.Wrmsr:
-                InjectVe(c, TdxVeReason.Wrmsr, 0, 0, x);
+            case ExitInstruction.Rdmsr or ExitInstruction.Wrmsr:
+                Msr(c, x);
                 return null;
             case ExitInstruction.Xsetbv:
                 // XSETBV runs natively within what the TD's XFAM (its CPUID leaf 0xD) allows.

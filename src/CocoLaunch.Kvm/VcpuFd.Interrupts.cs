@@ -58,7 +58,7 @@ public sealed partial class VcpuFd
     /// wakes the processor. False when nothing can: interrupts are off, or no timer is armed. KVM would block the
     /// vCPU thread for good; the model returns KVM_EXIT_HLT so the VMM sees the guest has stopped.
     /// </summary>
-    private bool Wake(IGuestCpu c, LocalApic apic)
+    internal bool Wake(IGuestCpu c, LocalApic apic)
     {
         for (int attempt = 0; attempt < 2; attempt++)
         {

@@ -185,7 +185,7 @@ public sealed partial class VcpuFd
                         return Stopped(stopped);
                     case CpuExit.InstructionLimit or CpuExit.InterruptWindow:
                         continue; // the loop head turns an exhausted budget into KVM_EXIT_INTR, and injects
-                    case CpuExit.Halt when Apic is { } apic:
+                    case CpuExit.Halt when Apic is { } apic && !Backend.VirtualizesHlt:
                         if (Wake(c, apic))
                         {
                             continue;

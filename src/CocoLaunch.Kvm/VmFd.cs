@@ -144,6 +144,12 @@ public sealed partial class VmFd
                 throw new KvmException(Errno.EEXIST, $"vCPU {id} already exists");
             }
 
+            if (Type == KvmVmType.Tdx && !IrqchipSplit)
+            {
+                // tdx_vcpu_create: a TD's vCPU has an x2APIC only, which needs the local APIC in KVM.
+                throw new KvmException(Errno.EINVAL, $"vCPU {id}: a TD's vCPU needs an in-kernel local APIC (KVM_CAP_SPLIT_IRQCHIP first)");
+            }
+
             var vcpu = new VcpuFd(this, id);
             vcpus[id] = vcpu;
             return vcpu;

@@ -1,6 +1,7 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Memory;
+using CocoLaunch.Tests.Shared;
 
 namespace CocoLaunch.Kvm.Tests;
 
@@ -11,7 +12,7 @@ internal static class KvmSetup
     public const ulong M2 = PageSize.Size2M;
     public const ulong G1 = PageSize.Size1G;
 
-    public static VmFd Vm(KvmVmType type = KvmVmType.SwProtected, KvmProfile? profile = null) => new Kvm(profile).CreateVm(type);
+    public static VmFd Vm(KvmVmType type = KvmVmType.SwProtected, KvmProfile? profile = null) => new Kvm(profile).CreateVm(type).WithTdIrqchip();
 
     public static int Gmem(this VmFd vm, ulong size, GuestMemfdFlags flags = GuestMemfdFlags.None) =>
         vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = size, Flags = flags });

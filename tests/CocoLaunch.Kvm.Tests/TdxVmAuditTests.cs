@@ -166,4 +166,17 @@ public sealed class TdxVmAuditTests
     [Fact]
     public void TdxVmIoctl_TerminateOn616_Einval() =>
         Assert.Equal(Errno.EINVAL, ErrnoOf(() => Vm(KvmVmType.Tdx, KvmProfile.Upstream with { Tdx616 = true }).MemoryEncryptOp(Cmd(KvmTdxCmdId.TerminateVm))));
+
+    /// <summary>tdx_vcpu_create: a TD's vCPU has an x2APIC only, which needs the local APIC in KVM.</summary>
+    [Fact]
+    public void TdxVcpuCreate_WithoutAnInKernelApic_Einval()
+    {
+        var vm = new Kvm().CreateVm(KvmVmType.Tdx);
+        vm.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVm, Data = new KvmTdxInitVm { Attributes = 0x1000_0000, Xfam = 0x602E7, Cpuid = [KvmTdxInitVm.GuestPhysBits(48)] } });
+        Assert.Equal(Errno.EINVAL, Assert.Throws<KvmException>(() => vm.CreateVcpu(0)).Errno);
+        vm.EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = 24 });
+        var vcpu = vm.CreateVcpu(0);
+        vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = 0UL });
+        Assert.Equal(LocalApic.DefaultBase | LocalApic.BaseEnable | LocalApic.BaseExtd | LocalApic.BaseBsp, vcpu.Apic!.BaseMsr); // tdx_vcpu_init: x2APIC
+    }
 }

@@ -136,7 +136,7 @@ public sealed class ConversionTests
     [Fact]
     public void ImplicitConversion_MemoryFaultHandlerFlipsAttribute_ThenTheUnacceptedPageKillsTheTd()
     {
-        var vm = new Kvm.Kvm().CreateVm(KvmVmType.Tdx);
+        var vm = new Kvm.Kvm().CreateVm(KvmVmType.Tdx).WithTdIrqchip();
         var vcpu = vm.RunnableTd();
         int fd = vm.CreateGuestMemfd(new KvmCreateGuestMemfd { Size = M2 });
         vm.SetUserMemoryRegion2(new KvmUserspaceMemoryRegion2 { Slot = 0, Flags = KvmMemFlags.GuestMemfd, GuestPhysAddr = Base, MemorySize = M2, UserspaceAddr = vm.Kvm.Host.Map(M2).Value, GuestMemfd = fd });

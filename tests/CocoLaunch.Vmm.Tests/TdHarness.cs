@@ -113,4 +113,34 @@ internal sealed class TdHarness
         Entry(0x1000 + (8 * 4), (1UL << 47) | 0x83); // PDPT[4]: 1 GiB shared alias of GPA 0
         return t;
     }
+
+    /// <summary>An IDT in TempMem with one 64-bit interrupt gate for <paramref name="vector"/>.</summary>
+    public static void InstallIdt(Assembler a, Label handler, int vector)
+    {
+        const ulong Idt = Data;
+        a.mov(rdi, Idt);
+        a.mov(__word_ptr[rdi + 0x1000], 256 * 16 - 1);
+        a.mov(__dword_ptr[rdi + 0x1002], (int)Idt);
+        a.mov(__dword_ptr[rdi + 0x1006], 0);
+        a.lidt(__[rdi + 0x1000]);
+        InstallGate(a, handler, vector);
+    }
+
+    public static void InstallGate(Assembler a, Label handler, int vector)
+    {
+        a.lea(rax, __[handler]);
+        a.mov(rdx, rax);
+        a.and(eax, 0xFFFF);
+        a.mov(rcx, 0x8E00_0018_0000UL); // present interrupt gate, selector 0x18
+        a.or(rax, rcx);
+        a.mov(rcx, rdx);
+        a.shr(rcx, 16);
+        a.and(ecx, 0xFFFF);
+        a.shl(rcx, 48);
+        a.or(rax, rcx);
+        a.mov(rdi, Data + (ulong)(16 * vector));
+        a.mov(__qword_ptr[rdi], rax);
+        a.shr(rdx, 32);
+        a.mov(__qword_ptr[rdi + 8], rdx);
+    }
 }

@@ -41,7 +41,7 @@ public sealed class TdRuntimeTests
     }
 
     [Theory]
-    [InlineData(0x1BUL, 0UL, 0xFEE0_0900UL)] // IA32_APIC_BASE: xAPIC enabled, BSP
+    [InlineData(0x1BUL, 0UL, 0xFEE0_0D00UL)] // IA32_APIC_BASE from KVM's APIC: enabled in x2APIC mode (tdx_vcpu_init), BSP
     [InlineData(0xFEUL, 0UL, 0x508UL)] // MTRRcap: fixed ranges, WC, 8 variable ranges
     [InlineData(0x1A0UL, 0UL, 0x1800UL)] // IA32_MISC_ENABLE: PEBS and BTS unavailable
     [InlineData(0x10UL, InvalidOperand, 0UL)] // IA32_TSC: not an MSR KVM emulates for the TD
@@ -325,35 +325,5 @@ public sealed class TdRuntimeTests
         Assert.IsType<KvmExit.Hlt>(h.Vcpu.Run());
         Assert.Equal(0UL, h.Gpr[3]); // the TDCALL ran again and accepted the page
         Assert.Equal(Firmware.Tdx.SeptState.Mapped, h.Vm.Td!.StateOf(new Gpa(0x30_0000)));
-    }
-
-    /// <summary>An IDT in TempMem with one 64-bit interrupt gate for <paramref name="vector"/>.</summary>
-    private static void InstallIdt(Assembler a, Label handler, int vector)
-    {
-        const ulong Idt = Data;
-        a.mov(rdi, Idt);
-        a.mov(__word_ptr[rdi + 0x1000], 32 * 16 - 1);
-        a.mov(__dword_ptr[rdi + 0x1002], (int)Idt);
-        a.mov(__dword_ptr[rdi + 0x1006], 0);
-        a.lidt(__[rdi + 0x1000]);
-        InstallGate(a, handler, vector);
-    }
-
-    private static void InstallGate(Assembler a, Label handler, int vector)
-    {
-        a.lea(rax, __[handler]);
-        a.mov(rdx, rax);
-        a.and(eax, 0xFFFF);
-        a.mov(rcx, 0x8E00_0018_0000UL); // present interrupt gate, selector 0x18
-        a.or(rax, rcx);
-        a.mov(rcx, rdx);
-        a.shr(rcx, 16);
-        a.and(ecx, 0xFFFF);
-        a.shl(rcx, 48);
-        a.or(rax, rcx);
-        a.mov(rdi, Data + (ulong)(16 * vector));
-        a.mov(__qword_ptr[rdi], rax);
-        a.shr(rdx, 32);
-        a.mov(__qword_ptr[rdi + 8], rdx);
     }
 }

@@ -36,6 +36,12 @@ public sealed partial class TdxVcpuBackend
                     throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VCPU: flags must be 0 and the vCPU initialised once");
                 }
 
+                // tdx_vcpu_init: the vCPU's APIC starts enabled in x2APIC mode, the BSP's with the BSP flag.
+                if (Vcpu.Apic is { } apic && !apic.TrySetBase(LocalApic.DefaultBase | LocalApic.BaseEnable | LocalApic.BaseExtd | (Vcpu.Id == 0 ? LocalApic.BaseBsp : 0)))
+                {
+                    throw new KvmException(Errno.EINVAL, "KVM_TDX_INIT_VCPU: the APIC cannot enter x2APIC mode");
+                }
+
                 InitialRcx = cmd.Data as ulong? ?? 0;
                 break;
             case KvmTdxCmdId.InitMemRegion:

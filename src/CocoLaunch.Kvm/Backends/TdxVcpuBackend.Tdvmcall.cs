@@ -48,13 +48,14 @@ public sealed partial class TdxVcpuBackend
                 (gpr[R12], gpr[R13], gpr[R14], gpr[R15]) = KvmCpuid((uint)gpr[R12], (uint)gpr[R13], c.State);
                 return null;
             case TdvmcallHlt:
-                return new KvmExit.Hlt();
+                // KVM blocks the vCPU until an interrupt can wake it (the in-kernel APIC's timer, or one already pending).
+                return Vcpu.Apic is { } apic && Vcpu.Wake(c, apic) ? null : new KvmExit.Hlt();
             case TdvmcallIo:
                 return PortIo(gpr);
             case TdvmcallMmio:
                 return Mmio(gpr);
             case TdvmcallRdmsr:
-                if (gpr[R12] <= uint.MaxValue && Msrs.TryRead((uint)gpr[R12], out ulong msr))
+                if (gpr[R12] <= uint.MaxValue && KvmMsrRead((uint)gpr[R12], out ulong msr))
                 {
                     gpr[R11] = msr;
                 }
@@ -65,7 +66,7 @@ public sealed partial class TdxVcpuBackend
 
                 return null;
             case TdvmcallWrmsr:
-                if (gpr[R12] > uint.MaxValue || !Msrs.TryWrite((uint)gpr[R12], gpr[R13]))
+                if (gpr[R12] > uint.MaxValue || !KvmMsrWrite((uint)gpr[R12], gpr[R13]))
                 {
                     gpr[R10] = TdVmcallStatus.InvalidOperand;
                 }
@@ -229,4 +230,18 @@ public sealed partial class TdxVcpuBackend
 
         return new KvmExit.SystemEvent(KvmExit.SystemEvent.TdxFatal, data);
     }
+
+    /// <summary>An MSR KVM emulates for a TD (kvm_get_msr): the local APIC's registers, then the rest of KVM's MSRs.</summary>
+    internal bool KvmMsrRead(uint index, out ulong value)
+    {
+        if (Vcpu.Apic is { } apic && apic.Claims(index))
+        {
+            return apic.TryReadMsr(index, out value);
+        }
+
+        return Msrs.TryRead(index, out value);
+    }
+
+    internal bool KvmMsrWrite(uint index, ulong value) =>
+        Vcpu.Apic is { } apic && apic.Claims(index) ? apic.TryWriteMsr(index, value) : Msrs.TryWrite(index, value);
 }

@@ -79,7 +79,23 @@ public sealed partial class TdxVcpuBackend : VcpuBackend
         }
     }
 
-    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), TdCpuid);
+    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), TdCpuid, new NativeMsrs(this));
+
+    internal override bool VirtualizesHlt => true;
+
+    /// <summary>A CPU-held MSR the module intercepts in this direction leaves the CPU (a TSC or EFER write, CSTAR, APIC_BASE).</summary>
+    internal override bool InterceptsMsr(uint index, bool write) => TdMsrVirtualization.Classify(index, write, Module.FeatureEnabled) != TdMsrAction.Native;
+
+    /// <summary>
+    /// What a TD's MSR access reaches without a TD exit: the virtual-APIC page, which is KVM's local APIC here, and
+    /// the platform's MSRs as KVM models them.
+    /// </summary>
+    private sealed class NativeMsrs(TdxVcpuBackend backend) : ITdNativeMsrs
+    {
+        public bool TryRead(uint index, out ulong value) => backend.KvmMsrRead(index, out value);
+
+        public bool TryWrite(uint index, ulong value) => backend.KvmMsrWrite(index, value);
+    }
 
     /// <summary>
     /// The TD's CPUID configuration as the module virtualises it: a leaf KVM_TDX_INIT_VM configured wins over

@@ -25,7 +25,7 @@ public abstract class VcpuBackend
     private protected VmFd Vm => Vcpu.Vm;
 
     /// <summary>The MSRs KVM emulates itself for this vCPU.</summary>
-    private protected KvmMsrs Msrs { get; }
+    internal KvmMsrs Msrs { get; }
 
     /// <summary>The backend for the vCPU's VM type: the one place the vendor is chosen.</summary>
     internal static VcpuBackend For(VcpuFd vcpu) => vcpu.Vm.Type switch
@@ -76,6 +76,15 @@ public abstract class VcpuBackend
 
     /// <summary>True when the run loop must return to <see cref="BeforeEntry"/> before entering the guest again.</summary>
     internal virtual bool MustLeaveBeforeEntry => false;
+
+    /// <summary>Whether HLT leaves the guest as something other than a halt KVM handles (a TD's HLT is a #VE).</summary>
+    internal virtual bool VirtualizesHlt => false;
+
+    /// <summary>
+    /// Whether an access to an MSR the CPU models must leave the CPU: with an in-kernel APIC, IA32_APIC_BASE is the
+    /// APIC's register, not a plain value the CPU keeps.
+    /// </summary>
+    internal virtual bool InterceptsMsr(uint index, bool write) => index == LocalApic.BaseMsrIndex && Vcpu.Apic is not null;
 
     /// <summary>
     /// Completes the exit userspace answered (<c>complete_userspace_io</c>). Returns the next exit at once when the

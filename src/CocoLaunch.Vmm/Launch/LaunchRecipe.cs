@@ -34,6 +34,7 @@ public static class LaunchRecipe
 
         if (platform == KvmVmType.Tdx)
         {
+            steps.Add(new("split-irqchip", "a TD's vCPU has an x2APIC only, kept in KVM: KVM_CREATE_VCPU fails without an in-kernel local APIC, as QEMU's kernel-irqchip=split provides", EnableSplitIrqchip));
             steps.Add(new("tdx-init-vm", "KVM_TDX_INIT_VM must come before any vCPU exists (EBUSY otherwise)", Tdx.TdxLaunchSteps.InitVm));
         }
 
@@ -100,6 +101,9 @@ public static class LaunchRecipe
 
     private static void EnableHypercallExit(LaunchContext c) =>
         c.RequireVm().EnableCap(new KvmEnableCap { Cap = KvmCap.ExitHypercall, Arg0 = 1UL << (int)KvmLimits.HcMapGpaRange });
+
+    private static void EnableSplitIrqchip(LaunchContext c) =>
+        c.RequireVm().EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = Devices.IoApic.Pins });
 
     private static void CreateVcpus(LaunchContext c)
     {

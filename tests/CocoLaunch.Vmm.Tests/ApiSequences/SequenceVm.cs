@@ -3,6 +3,7 @@ using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Firmware.Snp;
 using CocoLaunch.Kvm;
 using CocoLaunch.Memory;
+using CocoLaunch.Tests.Shared;
 
 namespace CocoLaunch.Vmm.Tests.ApiSequences;
 
@@ -49,7 +50,7 @@ internal sealed class SequenceVm
             SequenceVmKind.Tdx => KvmVmType.Tdx,
             SequenceVmKind.Snp => KvmVmType.Snp,
             _ => KvmVmType.SwProtected,
-        });
+        }).WithTdIrqchip();
 
         HostRegions = [.. Enumerable.Range(0, SlotIds).Select(_ => Vm.Kvm.Host.Map(HostRegionBytes))];
         Source = Vm.Kvm.Host.Map(16 * K4);

@@ -1,3 +1,4 @@
+using CocoLaunch.Abi;
 using CocoLaunch.Abi.Kvm;
 using CocoLaunch.Kvm;
 
@@ -5,6 +6,20 @@ namespace CocoLaunch.Tests.Shared;
 
 internal static class TdSetup
 {
+    /// <summary>
+    /// A TD's VM as QEMU makes one (kernel-irqchip=split): the local APICs in KVM, which <c>tdx_vcpu_create</c>
+    /// requires. Other VM types are returned as they are.
+    /// </summary>
+    public static VmFd WithTdIrqchip(this VmFd vm)
+    {
+        if (vm.Type == KvmVmType.Tdx)
+        {
+            vm.EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = 24 });
+        }
+
+        return vm;
+    }
+
     /// <summary>
     /// KVM_TDX_INIT_VM (SEPT_VE_DISABLE, GPAW 48), one vCPU with KVM_TDX_INIT_VCPU, and KVM_TDX_FINALIZE_VM: the least a
     /// TD needs before KVM_RUN (<c>tdx_vcpu_pre_run</c>).
