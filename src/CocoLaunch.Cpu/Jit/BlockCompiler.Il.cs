@@ -202,6 +202,14 @@ internal sealed partial class BlockCompiler
         il.Emit(OpCodes.Ldloc, ea);
         il.Emit(OpCodes.Ldloc, value);
         il.Emit(OpCodes.Call, Writes[SizeIndex(size)]);
+        ExitIfWriteStops(k, i);
+        il.MarkLabel(go);
+    }
+
+    /// <summary>After a write through the CPU: leaves the block if it reached MMIO or a page with decoded code.</summary>
+    private void ExitIfWriteStops(int k, in Instruction i)
+    {
+        var go = il.DefineLabel();
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Call, WriteStops);
         il.Emit(OpCodes.Brfalse, go);

@@ -210,19 +210,11 @@ internal sealed partial class BlockCompiler
                 // reads and writes the registers in the state.
                 WriteBackRegisters(onPath: true);
                 il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Call, GetInstructions);
-                Const(k);
-                il.Emit(OpCodes.Ldelema, typeof(Instruction));
+                LoadInstructionAddress(k);
                 il.Emit(OpCodes.Call, StringInstruction);
                 il.Emit(OpCodes.Pop);
                 ReloadRegisters();
-                var go = il.DefineLabel();
-                il.Emit(OpCodes.Ldarg_1);
-                il.Emit(OpCodes.Call, WriteStops);
-                il.Emit(OpCodes.Brfalse, go);
-                ExitAfter(k, i.NextIP);
-                il.MarkLabel(go);
+                ExitIfWriteStops(k, i);
                 break;
             }
 
@@ -351,16 +343,22 @@ internal sealed partial class BlockCompiler
         StoreRip(i.NextIP);
         var go = il.DefineLabel();
         il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Call, GetInstructions);
-        Const(k);
-        il.Emit(OpCodes.Ldelema, typeof(Instruction));
+        LoadInstructionAddress(k);
         il.Emit(OpCodes.Call, Interpret);
         il.Emit(OpCodes.Brfalse, go);
         Const(k + 1);
         il.Emit(OpCodes.Ret);
         il.MarkLabel(go);
         ReloadRegisters();
+    }
+
+    /// <summary>Pushes a reference to the block's instruction <paramref name="k"/>, for the interpreter's executors.</summary>
+    private void LoadInstructionAddress(int k)
+    {
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Call, GetInstructions);
+        Const(k);
+        il.Emit(OpCodes.Ldelema, typeof(Instruction));
     }
 
     /// <summary>Ends the block at the target on the stack (a uint64), masked to the code size.</summary>

@@ -359,16 +359,6 @@ internal sealed partial class BlockCompiler
         }
     }
 
-    private void ExitIfWriteStops(int k, in Instruction i)
-    {
-        var go = il.DefineLabel();
-        il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Call, WriteStops);
-        il.Emit(OpCodes.Brfalse, go);
-        ExitAfter(k, i.NextIP);
-        il.MarkLabel(go);
-    }
-
     private void XmmAddress(Register r, int offset)
     {
         il.Emit(OpCodes.Ldloc, xmm!);
