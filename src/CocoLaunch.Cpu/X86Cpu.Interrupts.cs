@@ -13,7 +13,7 @@ public sealed partial class X86Cpu
     private bool nmiBlocked;
 
     /// <summary>Whether an external interrupt could be taken before the next instruction.</summary>
-    public bool InterruptWindowOpen => (State.Rflags & CpuState.FlagIf) != 0 && retired != interruptShadowAt;
+    public bool InterruptWindowOpen => (State.SystemFlags & CpuState.FlagIf) != 0 && retired != interruptShadowAt;
 
     /// <summary>Whether an NMI could be taken before the next instruction (none is being handled, no MOV SS shadow).</summary>
     public bool NmiWindowOpen => !nmiBlocked && retired != interruptShadowAt;
@@ -89,7 +89,7 @@ public sealed partial class X86Cpu
     /// </summary>
     private WindowStep StepTowardInterruptWindow(ref long budget)
     {
-        if (!InterruptWindowExiting || (State.Rflags & CpuState.FlagIf) == 0)
+        if (!InterruptWindowExiting || (State.SystemFlags & CpuState.FlagIf) == 0)
         {
             return WindowStep.Closed;
         }

@@ -45,7 +45,7 @@ public sealed partial class X86Cpu
                     return total;
                 }
 
-                if (InterruptWindowExiting && (State.Rflags & CpuState.FlagIf) != 0)
+                if (InterruptWindowExiting && (State.SystemFlags & CpuState.FlagIf) != 0) // IF without materializing pending arithmetic flags
                 {
                     chainFrom = block;
                     return total; // the run loop opens the window (or runs the one shadowed instruction first)
