@@ -30,10 +30,11 @@ internal static class FirmwareRequirements
             return $"{fw.Image.Name}: no TDX metadata (the OVMF GUID table has no {OvmfGuids.TdxMetadataOffset} entry); a TDX launch needs a TDVF build";
         }
 
-        var bad = tdvf.Sections.FirstOrDefault(s => !s.IsQemuType);
+        // Payload and PayloadParam carry a direct-boot kernel, as Cloud Hypervisor loads them for td-shim; QEMU takes neither.
+        var bad = tdvf.Sections.FirstOrDefault(s => !s.IsQemuType && s.Type is not (TdvfSectionType.Payload or TdvfSectionType.PayloadParam));
         if (bad is not null)
         {
-            return $"{fw.Image.Name}: offset 0x{bad.EntryOffset:x}: {bad.Label} cannot be loaded by QEMU, which accepts only BFV, CFV, TD_HOB and TempMem";
+            return $"{fw.Image.Name}: offset 0x{bad.EntryOffset:x}: {bad.Label} cannot be loaded: the launch takes BFV, CFV, TD_HOB and TempMem (as QEMU), and Payload and PayloadParam with a kernel (as Cloud Hypervisor)";
         }
 
         return tdvf.Sections.Any(s => s.Type == TdvfSectionType.Bfv) ? null : $"{fw.Image.Name}: TDX metadata has no BFV section, so there is no firmware code to measure";

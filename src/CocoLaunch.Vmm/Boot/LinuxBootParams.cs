@@ -33,6 +33,15 @@ public static class LinuxBootParams
             throw new ArgumentException($"the e820 map needs 2 to {E820MaxEntries} entries, not {e820.Count}", nameof(e820));
         }
 
+        return BuildCore(kernel, cmdlineGpa, initrdGpa, initrdSize, e820, acpiRsdpGpa);
+    }
+
+    /// <summary>A zero page whose e820 map a firmware fills in (from the TD HOB), everything else as <see cref="Build"/>.</summary>
+    public static byte[] BuildWithoutE820(BzImage kernel, ulong cmdlineGpa, ulong initrdGpa, ulong initrdSize, ulong acpiRsdpGpa) =>
+        BuildCore(kernel, cmdlineGpa, initrdGpa, initrdSize, [], acpiRsdpGpa);
+
+    private static byte[] BuildCore(BzImage kernel, ulong cmdlineGpa, ulong initrdGpa, ulong initrdSize, IReadOnlyList<E820Entry> e820, ulong acpiRsdpGpa)
+    {
         var page = new byte[Size];
         var b = page.AsSpan();
         kernel.SetupHeader.Span.CopyTo(b[BzImage.SetupSectsAt..]);

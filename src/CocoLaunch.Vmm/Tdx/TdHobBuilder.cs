@@ -37,7 +37,8 @@ public static class TdHobBuilder
     public static IReadOnlyList<HobResource> Resources(IEnumerable<(ulong Start, ulong Length)> ram, IEnumerable<TdvfSection> sections)
     {
         var entries = MergeRam(ram).Select(r => new HobResource(r.Start, r.Length, Accepted: false)).ToList();
-        foreach (var s in sections.Where(s => s.Type is TdvfSectionType.TdHob or TdvfSectionType.TempMem))
+        // What KVM_TDX_INIT_MEM_REGION adds in RAM is accepted: the firmware's TempMem and HOB, and a Linux payload.
+        foreach (var s in sections.Where(s => s.Type is TdvfSectionType.TdHob or TdvfSectionType.TempMem or TdvfSectionType.Payload or TdvfSectionType.PayloadParam))
         {
             ulong start = s.MemoryAddress.Value;
             ulong end = start + s.MemoryDataSize;

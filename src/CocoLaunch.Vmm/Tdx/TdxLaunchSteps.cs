@@ -115,8 +115,21 @@ internal static class TdxLaunchSteps
                 var hob = c.Kvm.Host.Map(s.MemoryDataSize);
                 c.Kvm.Host.Write(hob, c.TdHob);
                 return hob;
+            case TdvfSectionType.Payload:
+                return Mapped(c, TdxLinuxPayload.Payload(c, s));
+            case TdvfSectionType.PayloadParam:
+                var payload = Metadata(c).Sections.FirstOrDefault(p => p.Type == TdvfSectionType.Payload)
+                    ?? throw new LaunchException($"{s.Label}: a PayloadParam section without a Payload section");
+                return Mapped(c, TdxLinuxPayload.PayloadParam(c, s, payload));
             default:
                 return c.Kvm.Host.Map(s.MemoryDataSize);
         }
+    }
+
+    private static Memory.Hva Mapped(LaunchContext c, byte[] bytes)
+    {
+        var hva = c.Kvm.Host.Map((ulong)bytes.Length);
+        c.Kvm.Host.Write(hva, bytes);
+        return hva;
     }
 }
