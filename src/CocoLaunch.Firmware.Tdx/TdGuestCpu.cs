@@ -100,6 +100,15 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
         }
 
         var e = cpuid(function, index);
+        if (function == 1)
+        {
+            // Leaf 1 as the module 1.5 builds it (include/auto_gen/cpuid_configurations.c): HYPERVISOR and APIC are
+            // fixed 1; x2APIC and the TSC-deadline timer are "verify" bits, the platform's own, which the emulated
+            // CPU has (its other verify bits, SSE3 to AES, it does not).
+            e.Ecx |= (1u << 21) | (1u << 24) | (1u << 31);
+            e.Edx |= 1u << 9;
+        }
+
         return (e.Eax, e.Ebx, state.CpuidEcx(function, e.Ecx), e.Edx);
     }
 
