@@ -12,8 +12,9 @@ namespace CocoLaunch.Firmware.Tdx;
 /// The MSRs a TD's access reaches without a TD exit and the CPU model does not hold: the virtual-APIC page (KVM's
 /// local APIC) and the platform's own MSRs.
 /// </param>
+/// <param name="tscKhz">The TD's TSC frequency (TD_PARAMS.TSC_FREQUENCY, which KVM sets from its default TSC rate).</param>
 public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdGuestMemory memory, Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)> cpuid,
-    ITdNativeMsrs nativeMsrs)
+    ITdNativeMsrs nativeMsrs, ulong tscKhz)
 {
     /// <summary>#VE: vector 20, no error code.</summary>
     public const int VeVector = 20;
@@ -97,6 +98,12 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
         if (function == 0x21 && index == 0)
         {
             return (0, 0x6574_6E49, 0x2020_2020, 0x5844_546C); // "IntelTDX    "
+        }
+
+        if (function == 0x15)
+        {
+            // The module's TSC leaf (cpuid_configurations.c): a 25 MHz crystal, ratio TSC_FREQUENCY in 25 MHz units.
+            return (1, tscKhz / 25_000, 25_000_000, 0);
         }
 
         var e = cpuid(function, index);

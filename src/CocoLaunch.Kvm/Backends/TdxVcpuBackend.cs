@@ -79,7 +79,7 @@ public sealed partial class TdxVcpuBackend : VcpuBackend
         }
     }
 
-    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), TdCpuid, new NativeMsrs(this));
+    private TdGuestCpu Module => module ??= new TdGuestCpu(Td, Vm.TdCall, ModuleVcpu, new TdMemory(Vm, Td), TdCpuid, new NativeMsrs(this), VcpuFd.DefaultTscKhz);
 
     internal override bool VirtualizesHlt => true;
 

@@ -52,7 +52,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.MemoryFault { Info.Flags: var f } m when f.HasFlag(KvmMemoryExitFlags.AbsentMapping) => ExitHandlers.AbsentMapping(vm, m),
                 KvmExit.MemoryFault m when vm.Kvm.Host.Limit is { Refusals: > 0 } limit =>
                     new ExitOutcome.Fail($"{limit} reached: guest access to gpa {m.Info.Gpa} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x} (KVM_RUN failed with {m.Errno})"),
-                KvmExit.MemoryFault m => Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m),
+                KvmExit.MemoryFault m => Debug(vcpu, Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m)),
                 KvmExit.Mmio m => Mmio(m),
                 KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),
                 KvmExit.SystemEvent e => ExitHandlers.SystemEvent(e),
@@ -113,5 +113,22 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return ExitOutcome.Continue;
+    }
+
+    private static ExitOutcome Debug(VcpuFd vcpu, ExitOutcome o)
+    {
+        if (o is ExitOutcome.Fail && vcpu.Cpu is { } c)
+        {
+            Console.Error.WriteLine($"DEBUG rip 0x{c.State.Rip:x} cr2 0x{c.State.Cr2:x} rax 0x{c.State.Gpr[0]:x} rdi 0x{c.State.Gpr[7]:x} rsi 0x{c.State.Gpr[6]:x}");
+            var cpu = (CocoLaunch.Cpu.X86Cpu)c;
+            foreach (ulong lin in new[] { c.State.Rip, c.State.Gpr[0], c.State.Gpr[7], c.State.Gpr[6] })
+            {
+                Console.Error.WriteLine($"DEBUG translate 0x{lin:x}: {(cpu.TryTranslate(lin, out ulong g) ? $"0x{g:x}" : "no")}");
+            }
+            byte[] code = new byte[16];
+            if (cpu.TryTranslate(c.State.Rip, out ulong rg)) { }
+        }
+
+        return o;
     }
 }

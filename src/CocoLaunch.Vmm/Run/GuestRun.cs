@@ -143,7 +143,8 @@ public static class GuestRun
                 throw new LaunchException($"running a {vm.Type} guest is not supported yet");
         }
 
-        vcpu.SetCpuid2(CpuidModel.Entries(vcpu.Id));
+        // A TD runs on an Intel CPU: the kvm-intel table (vendor, TSC leaf 0x15), under the module's own CPUID virtualization.
+        vcpu.SetCpuid2(CpuidModel.Entries(vcpu.Backend is TdxVcpuBackend ? VcpuType.KvmIntel : VcpuType.Qemu64, vcpu.Id));
         vcpu.InstructionBudget = maxInstructions;
     }
 
