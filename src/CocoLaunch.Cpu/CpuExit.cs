@@ -29,11 +29,14 @@ public abstract record CpuExit
     /// <summary>IN/INS: the platform answers with <see cref="X86Cpu.CompletePortIn"/> before running again.</summary>
     public sealed record PortIn(ushort Port, int Size) : CpuExit;
 
-    /// <summary>A read of a guest-physical address the platform does not back with RAM; answer with <see cref="X86Cpu.CompleteMmioRead"/>.</summary>
-    public sealed record MmioRead(ulong Gpa, int Size, bool Private) : CpuExit;
+    /// <summary>
+    /// A read of a guest-physical address the platform does not back with RAM; answer with <see cref="X86Cpu.CompleteMmioRead"/>.
+    /// <paramref name="Linear"/> is the linear address that reached it (a TD's #VE reports it).
+    /// </summary>
+    public sealed record MmioRead(ulong Gpa, int Size, bool Private, ulong Linear = 0) : CpuExit;
 
     /// <summary>A write to a guest-physical address that is not RAM; the instruction has completed.</summary>
-    public sealed record MmioWrite(ulong Gpa, int Size, ulong Value, bool Private) : CpuExit;
+    public sealed record MmioWrite(ulong Gpa, int Size, ulong Value, bool Private, ulong Linear = 0) : CpuExit;
 
     /// <summary>The platform stopped an access with <see cref="PlatformStop"/>; the instruction has not run and runs again.</summary>
     public sealed record Stopped(object Reason) : CpuExit;

@@ -44,9 +44,9 @@ internal sealed class GuestFault(int vector, uint? errorCode = null) : Exception
 }
 
 /// <summary>Unwinds an instruction that read MMIO: it runs again once the platform supplies the data.</summary>
-internal sealed class MmioReadPending(ulong gpa, int size, bool isPrivate) : Exception
+internal sealed class MmioReadPending(ulong gpa, int size, bool isPrivate, ulong linear) : Exception
 {
-    public CpuExit.MmioRead Exit { get; } = new(gpa, size, isPrivate);
+    public CpuExit.MmioRead Exit { get; } = new(gpa, size, isPrivate, linear);
 }
 
 /// <summary>

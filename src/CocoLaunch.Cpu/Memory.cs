@@ -97,7 +97,7 @@ public sealed unsafe partial class X86Cpu
         byte* p = FillTlb(linear, Access.Read, gpa);
         if (p == null)
         {
-            return MmioRead(gpa, size);
+            return MmioRead(gpa, size, linear);
         }
 
         return size switch
@@ -129,7 +129,7 @@ public sealed unsafe partial class X86Cpu
         if (p == null)
         {
             var (frame, isPrivate) = SplitGpa(gpa);
-            mmioWritten ??= new CpuExit.MmioWrite(frame | (gpa & 0xFFF), size, value, isPrivate);
+            mmioWritten ??= new CpuExit.MmioWrite(frame | (gpa & 0xFFF), size, value, isPrivate, linear);
             return;
         }
 
@@ -151,7 +151,7 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    private ulong MmioRead(ulong gpa, int size)
+    private ulong MmioRead(ulong gpa, int size, ulong linear)
     {
         var (frame, isPrivate) = SplitGpa(gpa);
         ulong address = frame | (gpa & 0xFFF);
@@ -161,7 +161,7 @@ public sealed unsafe partial class X86Cpu
             return mmioAnswer;
         }
 
-        throw new MmioReadPending(address, size, isPrivate);
+        throw new MmioReadPending(address, size, isPrivate, linear);
     }
 
     /// <summary>Answers the <see cref="CpuExit.MmioRead"/> just returned; the instruction runs again and reads it.</summary>

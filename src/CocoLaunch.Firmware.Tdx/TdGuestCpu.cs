@@ -35,11 +35,12 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
                 InjectVe(c, TdxVeReason.Io, IoQualification(i.Port, i.Size, isIn: true), 0);
                 return null;
             case CpuExit.MmioRead r:
-                // A shared GPA without a host mapping: an EPT violation the module reflects as #VE.
-                InjectVe(c, TdxVeReason.EptViolation, 1, r.Gpa | SharedBit);
+                // A shared GPA without a host mapping: an EPT violation the module reflects as #VE, with the linear
+                // address (Linux refuses to emulate an access it cannot place in kernel space).
+                InjectVe(c, TdxVeReason.EptViolation, 1, r.Gpa | SharedBit, linear: r.Linear);
                 return null;
             case CpuExit.MmioWrite w:
-                InjectVe(c, TdxVeReason.EptViolation, 2, w.Gpa | SharedBit);
+                InjectVe(c, TdxVeReason.EptViolation, 2, w.Gpa | SharedBit, linear: w.Linear);
                 return null;
             case CpuExit.Halt:
                 InjectVe(c, TdxVeReason.Hlt, 0, 0);
@@ -147,7 +148,7 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
     /// #VE at the instruction, with the information VEINFO.GET returns. One arriving while the last one is still
     /// unread is a #DF, as in the module.
     /// </summary>
-    private void InjectVe(IGuestCpu c, uint reason, ulong qualification, ulong gpa, CpuExit.InstructionExit? at = null)
+    private void InjectVe(IGuestCpu c, uint reason, ulong qualification, ulong gpa, CpuExit.InstructionExit? at = null, ulong linear = 0)
     {
         if (vcpu.PendingVe is not null)
         {
@@ -156,7 +157,7 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
         }
 
         uint length = at is null ? (uint)c.LastExitInstruction.Length : (uint)at.Length;
-        vcpu.PendingVe = new VeInfo(reason, qualification, 0, gpa, reason == TdxVeReason.EptViolation ? 0 : length);
+        vcpu.PendingVe = new VeInfo(reason, qualification, linear, gpa, reason == TdxVeReason.EptViolation ? 0 : length);
         Inject(c, VeVector, null, at);
     }
 
