@@ -18,6 +18,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     /// <summary>The port devices (debugcon, COM1, isa-debug-exit, ACPI power-off); without them port I/O is a failure.</summary>
     public DebugDevices? Devices { get; init; }
 
+    /// <summary>A Linux guest's board (serial, IOAPIC, PIT, RTC, ACPI power): port I/O, MMIO and IOAPIC EOIs go to it.</summary>
+    public LinuxBoard? Board { get; init; }
+
     /// <summary>One line per exit, when set (<c>launch --trace-exits</c>).</summary>
     public TextWriter? Trace { get; init; }
 
@@ -52,7 +55,8 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.MemoryFault { Info.Flags: var f } m when f.HasFlag(KvmMemoryExitFlags.AbsentMapping) => ExitHandlers.AbsentMapping(vm, m),
                 KvmExit.MemoryFault m when vm.Kvm.Host.Limit is { Refusals: > 0 } limit =>
                     new ExitOutcome.Fail($"{limit} reached: guest access to gpa {m.Info.Gpa} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x} (KVM_RUN failed with {m.Errno})"),
-                KvmExit.MemoryFault m => Debug(vcpu, Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m)),
+                KvmExit.MemoryFault m => Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m),
+                KvmExit.Io or KvmExit.Mmio or KvmExit.IoapicEoi when Board is not null => Board.Handle(exit) is { } stop ? new ExitOutcome.Stop(stop) : ExitOutcome.Continue,
                 KvmExit.Mmio m => Mmio(m),
                 KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),
                 KvmExit.SystemEvent e => ExitHandlers.SystemEvent(e),
@@ -113,22 +117,5 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return ExitOutcome.Continue;
-    }
-
-    private static ExitOutcome Debug(VcpuFd vcpu, ExitOutcome o)
-    {
-        if (o is ExitOutcome.Fail && vcpu.Cpu is { } c)
-        {
-            Console.Error.WriteLine($"DEBUG rip 0x{c.State.Rip:x} cr2 0x{c.State.Cr2:x} rax 0x{c.State.Gpr[0]:x} rdi 0x{c.State.Gpr[7]:x} rsi 0x{c.State.Gpr[6]:x}");
-            var cpu = (CocoLaunch.Cpu.X86Cpu)c;
-            foreach (ulong lin in new[] { c.State.Rip, c.State.Gpr[0], c.State.Gpr[7], c.State.Gpr[6] })
-            {
-                Console.Error.WriteLine($"DEBUG translate 0x{lin:x}: {(cpu.TryTranslate(lin, out ulong g) ? $"0x{g:x}" : "no")}");
-            }
-            byte[] code = new byte[16];
-            if (cpu.TryTranslate(c.State.Rip, out ulong rg)) { }
-        }
-
-        return o;
     }
 }

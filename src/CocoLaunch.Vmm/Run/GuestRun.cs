@@ -38,7 +38,11 @@ public static class GuestRun
 
         var running = context.Vcpus.Where(v => v.Cpu is not null || v.Sev is { AwaitsApCreation: true }).ToList();
         var references = new HostReferences(vm);
-        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Trace = options.Trace, MaxExits = int.MaxValue, References = references }).ToList();
+        // A TD firmware that carries Linux in its Payload section gets the Linux board the ACPI tables describe.
+        var board = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true
+            ? new LinuxBoard(vm, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow)
+            : null;
+        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
         var clock = Stopwatch.StartNew();
         var threads = running.Select((vcpu, i) => new Thread(() => outcomes[i] = loops[i].Run(vcpu)) { IsBackground = true, Name = $"vcpu{vcpu.Id}" }).ToList();
@@ -85,7 +89,7 @@ public static class GuestRun
         {
             ExitOutcome.Fail f => new RunResult(null, f.Problem, true, stats),
             _ when devices.ExitStatus is int status => new RunResult(status, "isa-debug-exit", false, stats),
-            _ when devices.PoweredOff => new RunResult(0, "ACPI power-off", false, stats),
+            _ when devices.PoweredOff || board?.Stop == LinuxBoard.StopPoweredOff => new RunResult(0, "ACPI power-off", false, stats),
             ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
             _ => new RunResult(null, "stopped", false, stats),
         };
