@@ -1,0 +1,62 @@
+using CocoLaunch.Tests.Shared;
+
+namespace CocoLaunch.Cli.Tests;
+
+/// <summary>
+/// Debian's kernel as a TD (launch-specs/linux-tdx.yaml, samples/linux-tdx): the Linux TD firmware accepts the RAM,
+/// the kernel detects TDX, converts its swiotlb to shared through MapGPA, runs our init and powers off.
+/// </summary>
+public sealed class LinuxTdxLaunchTests
+{
+    private static string Spec => RepoPaths.LaunchSpec("linux-tdx.yaml");
+
+    [Fact]
+    public void LinuxTdxSpec_BootsAsATd_RunsInit_AndPowersOffWithExitZero()
+    {
+        var result = CliRunner.Run("launch", Spec, "--timeout", "900", "--stats");
+        Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Stderr}\n{string.Join('\n', result.Stdout.Split('\n').TakeLast(15))}");
+        var lines = result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).Select(l => l.Length > 15 && l[0] == '[' ? l[15..] : l).ToList();
+
+        Assert.Equal("linux-tdx: TD started", lines[0]);
+        Assert.Matches(@"^linux-tdx: accepted 0x[0-9a-f]{8} bytes, [0-9a-f]{2} e820 entries; entering Linux$", lines[1]);
+        Assert.Contains("tdx: Guest detected", lines);
+        Assert.Contains("Memory Encryption Features active: Intel TDX", lines);
+        Assert.Contains("x2apic: enabled by BIOS, switching to x2apic ops", lines); // CPUID.1 x2APIC, the APIC in x2APIC mode
+        Assert.Contains("tsc: Detected 1000.000 MHz processor", lines);                   // the module's CPUID 0x15: 40 × 25 MHz
+        Assert.Contains("TSC deadline timer available", lines);
+        // The e820 map the firmware wrote from the TD HOB: its TempMem and HOB reserved, the PayloadParam ACPI data.
+        Assert.Contains("BIOS-e820: [mem 0x0000000000800000-0x000000000080afff] reserved", lines);
+        Assert.Contains("BIOS-e820: [mem 0x0000000000810000-0x000000000081ffff] ACPI data", lines);
+
+        int init = lines.IndexOf("Run /init as init process");
+        Assert.True(init > 0);
+        Assert.Equal(
+            ["cocolaunch-init: hello from PID 1", "cocolaunch-init: Linux 6.12.101+deb12-cloud-amd64 x86_64",
+                "cocolaunch-init: cpuinfo vendor_id\t: GenuineIntel, processors 1", "cocolaunch-init: file round trip ok"],
+            lines.Skip(init + 1).Take(4));
+        Assert.Contains("reboot: Power down", lines);
+
+        // The kernel's swiotlb (64 MiB and a little) went shared through MapGPA; no page came back private.
+        Assert.Matches(@"explicit to-shared [1-9]\d{3,}, to-private 0", result.Stderr);
+    }
+
+    [Fact]
+    public void Measure_CoversTheCommandLine_ThroughThePayloadParamSection()
+    {
+        string other = Path.Combine(Path.GetTempPath(), $"linux-tdx-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(other, File.ReadAllText(Spec).Replace("cmdline: console=ttyS0", "cmdline: console=ttyS0 quiet", StringComparison.Ordinal)
+            .Replace("../", Path.Combine(RepoPaths.Root, string.Empty).TrimEnd('/') + "/", StringComparison.Ordinal));
+        try
+        {
+            var a = CliRunner.Run("measure", Spec);
+            var b = CliRunner.Run("measure", other);
+            Assert.Equal((0, 0), (a.Exit, b.Exit));
+            Assert.Matches("^[0-9a-f]{96}$", a.Stdout.Trim());
+            Assert.NotEqual(a.Stdout, b.Stdout);
+        }
+        finally
+        {
+            File.Delete(other);
+        }
+    }
+}
