@@ -12,13 +12,13 @@ internal static class FirmwareRequirements
     /// <summary>Returns the first reason the firmware cannot launch this platform, or null when it can.</summary>
     public static string? Check(OvmfFirmware fw, KvmVmType platform, int vcpus, bool directBoot) => platform switch
     {
-        KvmVmType.Tdx => CheckTdx(fw),
+        KvmVmType.Tdx => CheckTdx(fw, directBoot),
         KvmVmType.Snp => CheckSev(fw, platform, vcpus, directBoot),
         KvmVmType.SevEs or KvmVmType.Sev => CheckSev(fw, platform, vcpus, directBoot),
         _ => null,
     };
 
-    private static string? CheckTdx(OvmfFirmware fw)
+    private static string? CheckTdx(OvmfFirmware fw, bool directBoot)
     {
         if (fw.Tdx.Error is { } error)
         {
@@ -35,6 +35,11 @@ internal static class FirmwareRequirements
         if (bad is not null)
         {
             return $"{fw.Image.Name}: offset 0x{bad.EntryOffset:x}: {bad.Label} cannot be loaded: the launch takes BFV, CFV, TD_HOB and TempMem (as QEMU), and Payload and PayloadParam with a kernel (as Cloud Hypervisor)";
+        }
+
+        if (tdvf.Sections.FirstOrDefault(s => s.Type is TdvfSectionType.Payload or TdvfSectionType.PayloadParam) is { } payload && !directBoot)
+        {
+            return $"{fw.Image.Name}: offset 0x{payload.EntryOffset:x}: {payload.Label} carries a kernel: the spec needs kernel (and initrd, cmdline)";
         }
 
         return tdvf.Sections.Any(s => s.Type == TdvfSectionType.Bfv) ? null : $"{fw.Image.Name}: TDX metadata has no BFV section, so there is no firmware code to measure";

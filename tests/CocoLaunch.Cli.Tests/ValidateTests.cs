@@ -92,7 +92,25 @@ public sealed class ValidateTests
         string spec = dir.Write("s.yaml", $"platform: tdx\nfirmware: {fw}\nmemory: 2G\n");
         var result = CliRunner.Run("validate", spec);
         Assert.Equal(2, result.Exit);
-        Assert.Equal($"cocolaunch: {spec}:2:11: firmware: {fw}: offset 0xf830: TDX section #1 (PermMem) cannot be loaded by QEMU, which accepts only BFV, CFV, TD_HOB and TempMem", result.ErrorLine);
+        Assert.Equal($"cocolaunch: {spec}:2:11: firmware: {fw}: offset 0xf830: TDX section #1 (PermMem) cannot be loaded: the launch takes BFV, CFV, TD_HOB and TempMem (as QEMU), and Payload and PayloadParam with a kernel (as Cloud Hypervisor)", result.ErrorLine);
+    }
+
+    [Fact]
+    public void Validate_TdxPayloadSectionWithoutAKernel_IsRejected()
+    {
+        string spec = Path.Combine(Path.GetTempPath(), $"linux-tdx-nokernel-{Guid.NewGuid():N}.yaml");
+        string fw = Path.Combine(RepoPaths.Root, "samples", "linux-tdx", "bin", "linux-tdx.fd");
+        File.WriteAllText(spec, $"platform: tdx\nfirmware: {fw}\nmemory: 256M\n");
+        try
+        {
+            var result = CliRunner.Run("validate", spec);
+            Assert.Equal(2, result.Exit);
+            Assert.EndsWith("(PayloadParam) carries a kernel: the spec needs kernel (and initrd, cmdline)", result.ErrorLine);
+        }
+        finally
+        {
+            File.Delete(spec);
+        }
     }
 
     [Fact]
