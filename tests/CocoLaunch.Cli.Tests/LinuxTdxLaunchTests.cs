@@ -41,6 +41,18 @@ public sealed class LinuxTdxLaunchTests
     }
 
     [Fact]
+    public void Measure_PredictsRtmrsOfZero_NeitherTheFirmwareNorLinuxExtendsThem()
+    {
+        // The firmware extends no RTMR, and Linux 6.12 issues no TDG.MR.RTMR.EXTEND (linux-guest.md §5): the TD
+        // HOB event measure predicts for TDVF firmware does not apply here.
+        var result = CliRunner.Run("measure", Spec, "--output-format", "json");
+        Assert.Equal(0, result.Exit);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        Assert.Equal(0, json.RootElement.GetProperty("rtmr0LaunchEvents").GetArrayLength());
+        Assert.All(json.RootElement.GetProperty("rtmrs").EnumerateArray(), r => Assert.Equal(new string('0', 96), r.GetString()));
+    }
+
+    [Fact]
     public void Measure_CoversTheCommandLine_ThroughThePayloadParamSection()
     {
         string other = Path.Combine(Path.GetTempPath(), $"linux-tdx-{Guid.NewGuid():N}.yaml");

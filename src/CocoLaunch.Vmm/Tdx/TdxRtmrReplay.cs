@@ -16,9 +16,17 @@ public static class TdxRtmrReplay
 {
     private const int EndHobLength = 8;
 
+    /// <summary>The ROM header of samples/linux-tdx: a firmware that binds Linux through MRTD and extends no RTMR.</summary>
+    private static ReadOnlySpan<byte> LinuxTdFirmwareHeader => "CocoLaunch Linux TD firmware\0"u8;
+
     public static IReadOnlyList<RtmrEvent> LaunchEvents(LaunchContext c)
     {
         var events = new List<RtmrEvent>();
+        if (c.Firmware.Bytes.Span.StartsWith(LinuxTdFirmwareHeader))
+        {
+            return events;
+        }
+
         if (c.TdHob is { } hob)
         {
             events.Add(new RtmrEvent("EV_EFI_HANDOFF_TABLES2", SHA384.HashData(hob.AsSpan(0, hob.Length - EndHobLength))));
