@@ -15,10 +15,10 @@ trap 'rm -rf "$work"' EXIT
 cflags=(-O2 -std=gnu11 -ffreestanding -nostdlib -fno-builtin -mno-red-zone -fno-pie -fno-pic
     -fno-stack-protector -mcmodel=kernel -mgeneral-regs-only -march=x86-64 -mtune=generic
     -fcf-protection=none -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-strict-aliasing -fno-ident
-    -Wall -Wextra -Werror -Isrc)
+    -Wall -Wextra -Werror -Isrc -I../tdx-common)
 
 "$CC" -c -Isrc src/stub.S -o "$work/stub.o"
-"$CC" -E -P -x c -Isrc src/tdx.ld.S -o "$work/tdx.ld"
+"$CC" -E -P -x c -Isrc ../tdx-common/tdx.ld.S -o "$work/tdx.ld"
 
 # The sample, and one misbehaving variant per scenario (src/main.c, misbehave()) for the tests.
 images=(tdx-4k)

@@ -1,6 +1,6 @@
-/* TDCALL and TDG.VP.VMCALL as the guest issues them (guest-abi.md §2, §3). */
-#ifndef LINUX_TDX_TDX_H
-#define LINUX_TDX_TDX_H
+/* TDCALL and TDG.VP.VMCALL as the guest issues them (guest-abi.md §2, §3); shared by the TD samples. */
+#ifndef TDX_COMMON_TDX_H
+#define TDX_COMMON_TDX_H
 
 typedef unsigned long u64;
 typedef unsigned int u32;

@@ -1,4 +1,4 @@
-/* Linker script for the Linux TD firmware; run through cpp first. */
+/* Linker script of the TD samples (tdx-4k, linux-tdx); run through cpp with the sample's src/ for layout.h. */
 #include "layout.h"
 
 OUTPUT_FORMAT("elf64-x86-64")
