@@ -40,6 +40,40 @@ public sealed class LinuxTdxLaunchTests
         Assert.Matches(@"explicit to-shared [1-9]\d{3,}, to-private 0", result.Stderr);
     }
 
+    /// <summary>
+    /// Without SEPT_VE_DISABLE, Linux 6.12 (disable_sept_ve) needs FLEXIBLE_PENDING_VE in CONFIG_FLAGS, which KVM does
+    /// not set: a production TD reports the misconfiguration through TDG.VP.VMCALL&lt;ReportFatalError&gt; and stops; a
+    /// debug TD (ATTRIBUTES.DEBUG) only warns and boots.
+    /// </summary>
+    [Theory]
+    [InlineData("0x0", false)]
+    [InlineData("0x1", true)]
+    public void WithoutSeptVeDisable_ProductionTdStopsWithLinuxsReason_DebugTdBoots(string attributes, bool boots)
+    {
+        string spec = Path.Combine(Path.GetTempPath(), $"linux-tdx-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Spec).Replace("attributes: 0x10000000", $"attributes: {attributes}", StringComparison.Ordinal)
+            .Replace("../", Path.Combine(RepoPaths.Root, string.Empty).TrimEnd('/') + "/", StringComparison.Ordinal));
+        try
+        {
+            var result = CliRunner.Run("launch", spec, "--timeout", "900");
+            if (boots)
+            {
+                Assert.True(result.Exit == 0, result.Stderr);
+                Assert.Contains("tdx: TD misconfiguration: SEPT #VE has to be disabled", result.Stdout); // the warning
+                Assert.Contains("cocolaunch-init: file round trip ok", result.Stdout);
+            }
+            else
+            {
+                Assert.Equal(1, result.Exit);
+                Assert.EndsWith("the TD reported a fatal error 0x0: TD misconfiguration: SEPT #VE has to be disabled", result.ErrorLine);
+            }
+        }
+        finally
+        {
+            File.Delete(spec);
+        }
+    }
+
     [Fact]
     public void Measure_PredictsRtmrsOfZero_NeitherTheFirmwareNorLinuxExtendsThem()
     {
