@@ -18,6 +18,8 @@ public static class CliApp
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // The Linux TD firmware ships beside the tool (samples/linux-tdx/bin, copied by the project).
+        Spec.DefaultFirmware.LinuxTdPath ??= Path.Combine(AppContext.BaseDirectory, "firmware", "linux-tdx.fd");
         // "help VERB" is answered like "VERB --help", which CommandLineParser renders with the verb's options.
         if (args is ["help", var verb, ..] && !verb.StartsWith('-'))
         {

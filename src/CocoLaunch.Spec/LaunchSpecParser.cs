@@ -49,6 +49,12 @@ public static class LaunchSpecParser
         return Parse(text, path, directory);
     }
 
+    /// <summary>A TD with a kernel and no firmware of its own boots under the Linux TD firmware the tool carries.</summary>
+    private static FirmwareSpec LinuxTdFirmware(YamlSpecReader reader, YamlNode platformNode) =>
+        DefaultFirmware.LinuxTdPath is { } path && File.Exists(path)
+            ? new FirmwareSpec(path, null, reader.LocationOf(platformNode))
+            : throw reader.Fail(platformNode, "platform tdx with a kernel and no firmware boots the Linux TD firmware (samples/linux-tdx), which this build does not carry: name a firmware");
+
     /// <summary>Parses spec text; relative paths are resolved against <paramref name="baseDirectory"/>.</summary>
     public static LaunchSpec Parse(string text, string file, string baseDirectory)
     {
@@ -59,7 +65,9 @@ public static class LaunchSpecParser
         var platform = reader.Choice(platformNode, "platform", Platforms);
 
         var boot = ReadDirectBoot(reader, top);
-        var firmware = platform == KvmVmType.Default && boot is not null && !top.Has("firmware") ? null : FirmwareSection.Read(reader, top);
+        var firmware = boot is not null && !top.Has("firmware") && platform is KvmVmType.Default or KvmVmType.Tdx
+            ? platform == KvmVmType.Tdx ? LinuxTdFirmware(reader, platformNode) : null
+            : FirmwareSection.Read(reader, top);
         string? vcpuType = ReadVcpuType(reader, top, platform, firmware is null);
         int vcpus = top.Optional("vcpus") is { } v ? (int)reader.Int64InRange(v, "vcpus", 1, MaxVcpus) : 1;
         var memory = MemorySection.Read(reader, top.Required("memory"), platform);
