@@ -4,7 +4,8 @@ namespace CocoLaunch.Cli.Tests;
 
 /// <summary>
 /// Debian's kernel as a TD (launch-specs/linux-tdx.yaml, samples/linux-tdx): the Linux TD firmware accepts the RAM,
-/// the kernel detects TDX, converts its swiotlb to shared through MapGPA, runs our init and powers off.
+/// the kernel detects TDX, converts its swiotlb to shared through MapGPA, and our TD init (initramfs/src/tdx-init.c)
+/// prints the MRTD and RTMRs of the TD's own TDREPORT, then powers off.
 /// </summary>
 public sealed class LinuxTdxLaunchTests
 {
@@ -30,10 +31,16 @@ public sealed class LinuxTdxLaunchTests
 
         int init = lines.IndexOf("Run /init as init process");
         Assert.True(init > 0);
+        Assert.Equal("cocolaunch-tdx-init: hello from PID 1", lines[init + 1]);
+
+        // The TD's own TDREPORT, read through Debian's tdx-guest module (TDX_CMD_GET_REPORT0): its MRTD is what
+        // `measure` predicts for the spec, and RTMR0-3 are zero (neither the firmware nor Linux extends them).
+        string measured = CliRunner.Run("measure", Spec).Stdout.Trim();
+        string zero = new('0', 96);
         Assert.Equal(
-            ["cocolaunch-init: hello from PID 1", "cocolaunch-init: Linux 6.12.101+deb12-cloud-amd64 x86_64",
-                "cocolaunch-init: cpuinfo vendor_id\t: GenuineIntel, processors 1", "cocolaunch-init: file round trip ok"],
-            lines.Skip(init + 1).Take(4));
+            [$"cocolaunch-tdx-init: MRTD {measured}", $"cocolaunch-tdx-init: RTMR0 {zero}", $"cocolaunch-tdx-init: RTMR1 {zero}",
+                $"cocolaunch-tdx-init: RTMR2 {zero}", $"cocolaunch-tdx-init: RTMR3 {zero}", "cocolaunch-tdx-init: powering off"],
+            lines.Skip(init + 2).Take(6));
         Assert.Contains("reboot: Power down", lines);
 
         // The kernel's swiotlb (64 MiB and a little) went shared through MapGPA; no page came back private.
@@ -60,7 +67,7 @@ public sealed class LinuxTdxLaunchTests
             {
                 Assert.True(result.Exit == 0, result.Stderr);
                 Assert.Contains("tdx: TD misconfiguration: SEPT #VE has to be disabled", result.Stdout); // the warning
-                Assert.Contains("cocolaunch-init: file round trip ok", result.Stdout);
+                Assert.Contains("cocolaunch-tdx-init: MRTD ", result.Stdout);
             }
             else
             {

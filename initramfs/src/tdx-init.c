@@ -1,0 +1,82 @@
+/*
+ * PID 1 of the TD initramfs (initramfs-tdx.cpio.gz): loads Debian's configfs, tsm and tdx-guest modules, asks the TDX module
+ * for its TDREPORT through /dev/tdx_guest (TDX_CMD_GET_REPORT0), prints the TD's MRTD and RTMR0-3 from it, and
+ * powers the TD off. A test compares the MRTD with what `cocolaunch measure` predicts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MODULE_INIT_COMPRESSED_FILE 4
+#define TDX_CMD_GET_REPORT0 0xC4405401UL /* _IOWR('T', 1, struct tdx_report_req) */
+#define TDINFO_AT 512                    /* after REPORTMACSTRUCT (256) and TEE_TCB_INFO (256) */
+#define MRTD_AT (TDINFO_AT + 16)         /* after ATTRIBUTES and XFAM */
+#define RTMR_AT (MRTD_AT + 4 * 48)       /* after MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG */
+
+struct tdx_report_req {
+    unsigned char reportdata[64];
+    unsigned char tdreport[1024];
+};
+
+static void say(const char *line)
+{
+    (void)!write(1, line, strlen(line));
+}
+
+static void hex_line(const char *name, const unsigned char *bytes)
+{
+    char line[160];
+    int n = snprintf(line, sizeof line, "cocolaunch-tdx-init: %s ", name);
+    for (int i = 0; i < 48; i++)
+        n += snprintf(line + n, sizeof line - n, "%02x", bytes[i]);
+    snprintf(line + n, sizeof line - n, "\n");
+    say(line);
+}
+
+static int load(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    long r = syscall(SYS_finit_module, fd, "", MODULE_INIT_COMPRESSED_FILE);
+    close(fd);
+    return (int)r;
+}
+
+int main(void)
+{
+    say("cocolaunch-tdx-init: hello from PID 1\n");
+    mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    const char *failed = load("/lib/modules/configfs.ko.xz") != 0 ? "configfs"
+                         : load("/lib/modules/tsm.ko.xz") != 0 ? "tsm"
+                         : load("/lib/modules/tdx-guest.ko.xz") != 0 ? "tdx-guest" : NULL;
+    if (failed) {
+        char line[128];
+        snprintf(line, sizeof line, "cocolaunch-tdx-init: cannot load %s: %s\n", failed, strerror(errno));
+        say(line);
+    } else {
+        static struct tdx_report_req req;
+        int fd = open("/dev/tdx_guest", O_RDWR | O_CLOEXEC);
+        if (fd < 0 || ioctl(fd, TDX_CMD_GET_REPORT0, &req) != 0) {
+            say("cocolaunch-tdx-init: TDX_CMD_GET_REPORT0 failed\n");
+        } else {
+            hex_line("MRTD", req.tdreport + MRTD_AT);
+            char name[8];
+            for (int i = 0; i < 4; i++) {
+                snprintf(name, sizeof name, "RTMR%d", i);
+                hex_line(name, req.tdreport + RTMR_AT + 48 * i);
+            }
+        }
+    }
+
+    say("cocolaunch-tdx-init: powering off\n");
+    sync();
+    reboot(RB_POWER_OFF);
+    return 0;
+}
