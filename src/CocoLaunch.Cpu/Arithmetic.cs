@@ -111,9 +111,10 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>
-    /// SHL/SAL/SHR/SAR/ROL/ROR/RCL/RCR of <paramref name="v"/> by a masked, non-zero <paramref name="count"/>: the
-    /// result, and in <paramref name="f"/> the RFLAGS to commit once the destination is written (a faulting store
-    /// must leave RFLAGS as it was). Shared with compiled blocks whose shift flags are live.
+    /// ROL/ROR/RCL/RCR of <paramref name="v"/> by a masked, non-zero <paramref name="count"/>: the result, and in
+    /// <paramref name="f"/> the RFLAGS to commit once the destination is written (a faulting store must leave RFLAGS
+    /// as it was). SHL/SHR/SAR leave their flags pending instead (<see cref="LazyShift"/>). Shared with compiled
+    /// blocks for RCL/RCR.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal ulong ShiftValue(Mnemonic op, ulong v, int count, int s, out ulong f)
@@ -125,26 +126,6 @@ public sealed partial class X86Cpu
         bool cf;
         switch (op)
         {
-            case Mnemonic.Shl or Mnemonic.Sal:
-                r = count >= bits ? 0 : (v << count) & m;
-                cf = count <= bits && ((v >> (bits - count)) & 1) != 0;
-                f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0) | ((((r & sign) != 0) ^ cf) ? FlagOf : 0);
-                break;
-            case Mnemonic.Shr:
-                r = count >= bits ? 0 : v >> count;
-                cf = count <= bits && ((v >> (count - 1)) & 1) != 0;
-                f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0) | ((v & sign) != 0 ? FlagOf : 0);
-                break;
-            case Mnemonic.Sar:
-            {
-                long sv = (long)(SignExtend(v, s));
-                int c = (int)Math.Min(count, bits - 1);
-                r = (ulong)(sv >> c) & m;
-                cf = ((ulong)(sv >> ((int)Math.Min(count, bits) - 1)) & 1) != 0;
-                f = (f & ~ArithmeticFlags) | SzpFlags(r, s) | (cf ? FlagCf : 0);
-                break;
-            }
-
             case Mnemonic.Rol:
             {
                 int c = (int)(count % bits);
