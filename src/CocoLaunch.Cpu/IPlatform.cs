@@ -13,11 +13,11 @@ public unsafe interface IPlatform
     /// </summary>
     byte* RamPage(ulong gfn, bool isPrivate, bool write);
 
-    /// <summary>Whether RDMSR/WRMSR of <paramref name="index"/> leaves the CPU even when the CPU models that MSR.</summary>
-    bool InterceptsMsr(uint index) => false;
-
-    /// <summary>The same for one direction (a TD's module intercepts some MSRs on write only).</summary>
-    bool InterceptsMsr(uint index, bool write) => InterceptsMsr(index);
+    /// <summary>
+    /// Whether RDMSR (<paramref name="write"/> false) or WRMSR of <paramref name="index"/> leaves the CPU even when the
+    /// CPU models that MSR; by direction, as a TD's module intercepts some MSRs on write only.
+    /// </summary>
+    bool InterceptsMsr(uint index, bool write) => false;
 
     /// <summary>
     /// The GPA bit that marks an access's private/shared view: TDX's shared bit (47 or 51; set means shared) or

@@ -85,20 +85,13 @@ public sealed class DefaultVcpuBackend : VcpuBackend
                 return null;
             }
 
-            case ExitInstruction.Rdmsr or ExitInstruction.Wrmsr when Vcpu.Apic is { } apic && apic.Claims((uint)s.Gpr[1]):
-                if (!ApicMsr(apic, x.Instruction == ExitInstruction.Wrmsr, s))
-                {
-                    c.InjectException(Vector.GeneralProtection, 0, x);
-                }
-
-                return null;
-            case ExitInstruction.Rdmsr when Msrs.TryRead((uint)s.Gpr[1], out ulong value):
+            case ExitInstruction.Rdmsr when KvmMsrRead((uint)s.Gpr[1], out ulong value):
                 (s.Gpr[0], s.Gpr[2]) = (value & 0xFFFF_FFFF, value >> 32);
                 return null;
-            case ExitInstruction.Wrmsr when Msrs.TryWrite((uint)s.Gpr[1], ((s.Gpr[2] & 0xFFFF_FFFF) << 32) | (s.Gpr[0] & 0xFFFF_FFFF)):
+            case ExitInstruction.Wrmsr when KvmMsrWrite((uint)s.Gpr[1], ((s.Gpr[2] & 0xFFFF_FFFF) << 32) | (s.Gpr[0] & 0xFFFF_FFFF)):
                 return null;
             case ExitInstruction.Rdmsr or ExitInstruction.Wrmsr:
-                // An MSR neither the CPU nor KVM models: #GP, as KVM injects without ignore_msrs.
+                // An MSR neither the CPU nor KVM models, or one the APIC refuses: #GP, as KVM injects without ignore_msrs.
                 c.InjectException(Vector.GeneralProtection, 0, x);
                 return null;
             case ExitInstruction.Wbinvd:

@@ -230,18 +230,4 @@ public sealed partial class TdxVcpuBackend
 
         return new KvmExit.SystemEvent(KvmExit.SystemEvent.TdxFatal, data);
     }
-
-    /// <summary>An MSR KVM emulates for a TD (kvm_get_msr): the local APIC's registers, then the rest of KVM's MSRs.</summary>
-    internal bool KvmMsrRead(uint index, out ulong value)
-    {
-        if (Vcpu.Apic is { } apic && apic.Claims(index))
-        {
-            return apic.TryReadMsr(index, out value);
-        }
-
-        return Msrs.TryRead(index, out value);
-    }
-
-    internal bool KvmMsrWrite(uint index, ulong value) =>
-        Vcpu.Apic is { } apic && apic.Claims(index) ? apic.TryWriteMsr(index, value) : Msrs.TryWrite(index, value);
 }

@@ -175,23 +175,20 @@ public abstract class VcpuBackend
         return present() ? null : Vcpu.Stopped(new CpuExit.Stopped(new VmBug($"mapping {gpa} left it outside {what}")));
     }
 
-    /// <summary>RDMSR/WRMSR of a register the in-kernel local APIC owns (ECX, EDX:EAX); false is #GP.</summary>
-    private protected static bool ApicMsr(LocalApic apic, bool write, CpuState s)
+    /// <summary>An MSR KVM emulates (kvm_get_msr): the in-kernel local APIC's registers, then KVM's others; false is #GP.</summary>
+    internal bool KvmMsrRead(uint index, out ulong value)
     {
-        uint index = (uint)s.Gpr[1];
-        if (write)
+        if (Vcpu.Apic is { } apic && apic.Claims(index))
         {
-            return apic.TryWriteMsr(index, ((s.Gpr[2] & 0xFFFF_FFFF) << 32) | (s.Gpr[0] & 0xFFFF_FFFF));
+            return apic.TryReadMsr(index, out value);
         }
 
-        if (!apic.TryReadMsr(index, out ulong value))
-        {
-            return false;
-        }
-
-        (s.Gpr[0], s.Gpr[2]) = (value & 0xFFFF_FFFF, value >> 32);
-        return true;
+        return Msrs.TryRead(index, out value);
     }
+
+    /// <summary>kvm_set_msr, as <see cref="KvmMsrRead"/>.</summary>
+    internal bool KvmMsrWrite(uint index, ulong value) =>
+        Vcpu.Apic is { } apic && apic.Claims(index) ? apic.TryWriteMsr(index, value) : Msrs.TryWrite(index, value);
 
     /// <summary>The 8 bytes of a port-IN or MMIO-read answer, zero-extended.</summary>
     private protected static ulong AnswerValue(byte[] data)

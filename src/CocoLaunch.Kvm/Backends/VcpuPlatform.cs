@@ -16,9 +16,6 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
 
     public ulong ConfidentialGpaBit => backend.ConfidentialGpaBit;
 
-    /// <summary>With an in-kernel APIC, IA32_APIC_BASE is the APIC's register, not a plain value the CPU keeps.</summary>
-    public bool InterceptsMsr(uint index) => InterceptsMsr(index, write: false) || InterceptsMsr(index, write: true);
-
     public bool InterceptsMsr(uint index, bool write) => backend.InterceptsMsr(index, write);
 
     public bool ConfidentialBitMeansPrivate => backend.ConfidentialBitMeansPrivate;
