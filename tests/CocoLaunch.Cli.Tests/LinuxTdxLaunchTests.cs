@@ -57,27 +57,19 @@ public sealed class LinuxTdxLaunchTests
     [InlineData("0x1", true)]
     public void WithoutSeptVeDisable_ProductionTdStopsWithLinuxsReason_DebugTdBoots(string attributes, bool boots)
     {
-        string spec = Path.Combine(Path.GetTempPath(), $"linux-tdx-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(spec, File.ReadAllText(Spec).Replace("attributes: 0x10000000", $"attributes: {attributes}", StringComparison.Ordinal)
-            .Replace("../", Path.Combine(RepoPaths.Root, string.Empty).TrimEnd('/') + "/", StringComparison.Ordinal));
-        try
+        using var dir = new TempDir();
+        string spec = Variant(dir, "attributes: 0x10000000", $"attributes: {attributes}");
+        var result = CliRunner.Run("launch", spec, "--timeout", "900");
+        if (boots)
         {
-            var result = CliRunner.Run("launch", spec, "--timeout", "900");
-            if (boots)
-            {
-                Assert.True(result.Exit == 0, result.Stderr);
-                Assert.Contains("tdx: TD misconfiguration: SEPT #VE has to be disabled", result.Stdout); // the warning
-                Assert.Contains("cocolaunch-tdx-init: MRTD ", result.Stdout);
-            }
-            else
-            {
-                Assert.Equal(1, result.Exit);
-                Assert.EndsWith("the TD reported a fatal error 0x0: TD misconfiguration: SEPT #VE has to be disabled", result.ErrorLine);
-            }
+            Assert.True(result.Exit == 0, result.Stderr);
+            Assert.Contains("tdx: TD misconfiguration: SEPT #VE has to be disabled", result.Stdout); // the warning
+            Assert.Contains("cocolaunch-tdx-init: MRTD ", result.Stdout);
         }
-        finally
+        else
         {
-            File.Delete(spec);
+            Assert.Equal(1, result.Exit);
+            Assert.EndsWith("the TD reported a fatal error 0x0: TD misconfiguration: SEPT #VE has to be disabled", result.ErrorLine);
         }
     }
 
@@ -96,20 +88,17 @@ public sealed class LinuxTdxLaunchTests
     [Fact]
     public void Measure_CoversTheCommandLine_ThroughThePayloadParamSection()
     {
-        string other = Path.Combine(Path.GetTempPath(), $"linux-tdx-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(other, File.ReadAllText(Spec).Replace("cmdline: console=ttyS0", "cmdline: console=ttyS0 quiet", StringComparison.Ordinal)
-            .Replace("../", Path.Combine(RepoPaths.Root, string.Empty).TrimEnd('/') + "/", StringComparison.Ordinal));
-        try
-        {
-            var a = CliRunner.Run("measure", Spec);
-            var b = CliRunner.Run("measure", other);
-            Assert.Equal((0, 0), (a.Exit, b.Exit));
-            Assert.Matches("^[0-9a-f]{96}$", a.Stdout.Trim());
-            Assert.NotEqual(a.Stdout, b.Stdout);
-        }
-        finally
-        {
-            File.Delete(other);
-        }
+        using var dir = new TempDir();
+        string other = Variant(dir, "cmdline: console=ttyS0", "cmdline: console=ttyS0 quiet");
+        var a = CliRunner.Run("measure", Spec);
+        var b = CliRunner.Run("measure", other);
+        Assert.Equal((0, 0), (a.Exit, b.Exit));
+        Assert.Matches("^[0-9a-f]{96}$", a.Stdout.Trim());
+        Assert.NotEqual(a.Stdout, b.Stdout);
     }
+
+    /// <summary>The shipped spec with one line changed, written into <paramref name="dir"/> with its paths made absolute.</summary>
+    private static string Variant(TempDir dir, string line, string replacement) =>
+        dir.Write("linux-tdx.yaml", File.ReadAllText(Spec).Replace(line, replacement, StringComparison.Ordinal)
+            .Replace("../", RepoPaths.Root.TrimEnd('/') + "/", StringComparison.Ordinal));
 }

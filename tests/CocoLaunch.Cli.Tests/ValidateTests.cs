@@ -98,19 +98,12 @@ public sealed class ValidateTests
     [Fact]
     public void Validate_TdxPayloadSectionWithoutAKernel_IsRejected()
     {
-        string spec = Path.Combine(Path.GetTempPath(), $"linux-tdx-nokernel-{Guid.NewGuid():N}.yaml");
+        using var dir = new TempDir();
         string fw = Path.Combine(RepoPaths.Root, "samples", "linux-tdx", "bin", "linux-tdx.fd");
-        File.WriteAllText(spec, $"platform: tdx\nfirmware: {fw}\nmemory: 256M\n");
-        try
-        {
-            var result = CliRunner.Run("validate", spec);
-            Assert.Equal(2, result.Exit);
-            Assert.EndsWith("(PayloadParam) carries a kernel: the spec needs kernel (and initrd, cmdline)", result.ErrorLine);
-        }
-        finally
-        {
-            File.Delete(spec);
-        }
+        string spec = dir.Write("s.yaml", $"platform: tdx\nfirmware: {fw}\nmemory: 256M\n");
+        var result = CliRunner.Run("validate", spec);
+        Assert.Equal(2, result.Exit);
+        Assert.EndsWith("(PayloadParam) carries a kernel: the spec needs kernel (and initrd, cmdline)", result.ErrorLine);
     }
 
     [Fact]
