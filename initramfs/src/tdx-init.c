@@ -1,7 +1,8 @@
 /*
  * PID 1 of the TD initramfs (initramfs-tdx.cpio.gz): loads Debian's configfs, tsm and tdx-guest modules, asks the TDX module
- * for its TDREPORT through /dev/tdx_guest (TDX_CMD_GET_REPORT0), prints the TD's MRTD and RTMR0-3 from it, and
- * powers the TD off. A test compares the MRTD with what `cocolaunch measure` predicts.
+ * for its TDREPORT through /dev/tdx_guest (TDX_CMD_GET_REPORT0), prints the TD's MRTD and RTMR0-3 from it, gets a
+ * quote through configfs-tsm and prints its size, unloads tdx-guest, and powers the TD off. Tests compare the MRTD
+ * with what `cocolaunch measure` predicts and verify the quote the VMM wrote with --evidence-out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +51,44 @@ static int load(const char *path)
     return (int)r;
 }
 
+/* A quote through configfs-tsm: REPORTDATA into inblob, the quote out of outblob (Documentation/ABI/testing/configfs-tsm). */
+static void quote(void)
+{
+    static const char report[] = "/sys/kernel/config/tsm/report/cocolaunch";
+    static unsigned char inblob[64] = "cocolaunch report data";
+    static unsigned char outblob[16384];
+    char line[160];
+    mkdir("/sys", 0755);
+    if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0 || mount("configfs", "/sys/kernel/config", "configfs", 0, NULL) != 0
+        || mkdir(report, 0700) != 0) {
+        snprintf(line, sizeof line, "cocolaunch-tdx-init: configfs-tsm: %s\n", strerror(errno));
+        say(line);
+        return;
+    }
+
+    long total = -1;
+    int in = open("/sys/kernel/config/tsm/report/cocolaunch/inblob", O_WRONLY | O_CLOEXEC);
+    if (in >= 0 && write(in, inblob, sizeof inblob) == (long)sizeof inblob && close(in) == 0) {
+        int out = open("/sys/kernel/config/tsm/report/cocolaunch/outblob", O_RDONLY | O_CLOEXEC);
+        if (out >= 0) {
+            long n;
+            total = 0;
+            while (total < (long)sizeof outblob && (n = read(out, outblob + total, sizeof outblob - total)) > 0)
+                total += n;
+            if (n < 0)
+                total = -1;
+            close(out);
+        }
+    }
+
+    if (total < 0)
+        snprintf(line, sizeof line, "cocolaunch-tdx-init: quote failed: %s\n", strerror(errno));
+    else
+        snprintf(line, sizeof line, "cocolaunch-tdx-init: quote %ld bytes\n", total);
+    say(line);
+    rmdir(report);
+}
+
 int main(void)
 {
     say("cocolaunch-tdx-init: hello from PID 1\n");
@@ -72,6 +112,18 @@ int main(void)
                 snprintf(name, sizeof name, "RTMR%d", i);
                 hex_line(name, req.tdreport + RTMR_AT + 48 * i);
             }
+        }
+        if (fd >= 0)
+            close(fd);
+
+        quote();
+        /* Unloading tdx-guest frees its shared quote buffer, which converts it back to private (MapGPA). */
+        if (syscall(SYS_delete_module, "tdx_guest", O_NONBLOCK) == 0) {
+            say("cocolaunch-tdx-init: tdx-guest unloaded\n");
+        } else {
+            char line[128];
+            snprintf(line, sizeof line, "cocolaunch-tdx-init: cannot unload tdx-guest: %s\n", strerror(errno));
+            say(line);
         }
     }
 

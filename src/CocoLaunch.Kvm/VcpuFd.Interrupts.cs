@@ -44,13 +44,16 @@ public sealed partial class VcpuFd
     /// <summary>The slice to run: no further than the APIC timer's deadline, so it fires on time.</summary>
     private long SliceUntilTimer(IGuestCpu c, long slice)
     {
-        if (Apic?.TimerDeadline is not { } due)
+        ulong now = c.Tsc;
+        foreach (ulong? deadline in (ReadOnlySpan<ulong?>)[Apic?.TimerDeadline, KickAtTsc])
         {
-            return slice;
+            if (deadline is { } due)
+            {
+                slice = due <= now ? 1 : (long)Math.Min((ulong)slice, due - now);
+            }
         }
 
-        ulong now = c.Tsc;
-        return due <= now ? 1 : (long)Math.Min((ulong)slice, due - now);
+        return slice;
     }
 
     /// <summary>
@@ -58,17 +61,31 @@ public sealed partial class VcpuFd
     /// wakes the processor. False when nothing can: interrupts are off, or no timer is armed. KVM would block the
     /// vCPU thread for good; the model returns KVM_EXIT_HLT so the VMM sees the guest has stopped.
     /// </summary>
-    internal bool Wake(IGuestCpu c, LocalApic apic)
+    internal bool Wake(IGuestCpu c, LocalApic apic) => Wake(c, apic, (c.State.Rflags & CpuState.FlagIf) != 0);
+
+    /// <summary>
+    /// <see cref="Wake(IGuestCpu, LocalApic)"/> when the guest says whether interrupts may wake it, as a TD does:
+    /// TDVMCALL&lt;HLT&gt; runs with IF clear and passes "interrupt blocked" in R12 (<c>tdx_interrupt_allowed</c>).
+    /// </summary>
+    internal bool Wake(IGuestCpu c, LocalApic apic, bool interruptsEnabled)
     {
         for (int attempt = 0; attempt < 2; attempt++)
         {
             apic.Tick(c.Tsc);
-            if (apic.NmiPending || ((c.State.Rflags & CpuState.FlagIf) != 0 && apic.PendingVector() >= 0))
+            if (apic.NmiPending || (interruptsEnabled && apic.PendingVector() >= 0))
             {
                 return true;
             }
 
-            if ((c.State.Rflags & CpuState.FlagIf) == 0 || !apic.TimerUnmasked || apic.TimerDeadline is not { } due)
+            ulong? timer = interruptsEnabled && apic.TimerUnmasked ? apic.TimerDeadline : null;
+            if (KickAtTsc is { } kick && (timer is null || kick < timer))
+            {
+                // A host timer comes first: the vCPU wakes for it, and KVM_RUN returns for the kick.
+                c.AdvanceTsc(kick > c.Tsc ? kick - c.Tsc : 0);
+                return true;
+            }
+
+            if (timer is not { } due)
             {
                 return false;
             }

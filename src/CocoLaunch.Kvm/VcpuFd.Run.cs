@@ -94,9 +94,22 @@ public sealed partial class VcpuFd
         Backend.Kicked();
     }
 
+    /// <summary>
+    /// The guest TSC at which a host timer kicks this vCPU (KVM_RUN returns KVM_EXIT_INTR), or null. Guest time is
+    /// the TSC here, and a halted vCPU's TSC jumps ahead, so host work that takes time (a quote being made) is
+    /// scheduled in guest time: the vCPU runs, or sleeps, no further than this.
+    /// </summary>
+    public ulong? KickAtTsc { get; set; }
+
     /// <summary>Consumes a pending kick: true when KVM_RUN must return −EINTR now.</summary>
     internal bool TakeKick()
     {
+        if (KickAtTsc is { } at && guest is { } c && c.Tsc >= at)
+        {
+            KickAtTsc = null;
+            return true;
+        }
+
         if (!kicked)
         {
             return false;

@@ -12,10 +12,12 @@ public sealed class LinuxTdxLaunchTests
     private static string Spec => RepoPaths.LaunchSpec("linux-tdx.yaml");
 
     [Fact]
-    public void LinuxTdxSpec_BootsAsATd_RunsInit_AndPowersOffWithExitZero()
+    public void LinuxTdxSpec_BootsAsATd_ReportsWhatMeasurePredicts_AndItsQuoteVerifies()
     {
-        var result = CliRunner.Run("launch", Spec, "--timeout", "900", "--stats");
-        Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Stderr}\n{string.Join('\n', result.Stdout.Split('\n').TakeLast(15))}");
+        using var dir = new TempDir();
+        string quotePath = Path.Combine(dir.Path, "quote.bin");
+        var result = CliRunner.Run("launch", Spec, "--timeout", "900", "--stats", "--trace-exits", "--evidence-out", quotePath);
+        Assert.True(result.Exit == 0, $"exit {result.Exit}: {string.Join('\n', result.Stderr.Split('\n').TakeLast(3))}\n{string.Join('\n', result.Stdout.Split('\n').TakeLast(15))}");
         var lines = result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).Select(l => l.Length > 15 && l[0] == '[' ? l[15..] : l).ToList();
 
         Assert.Equal("linux-tdx: TD started", lines[0]);
@@ -33,18 +35,40 @@ public sealed class LinuxTdxLaunchTests
         Assert.True(init > 0);
         Assert.Equal("cocolaunch-tdx-init: hello from PID 1", lines[init + 1]);
 
-        // The TD's own TDREPORT, read through Debian's tdx-guest module (TDX_CMD_GET_REPORT0): its MRTD is what
-        // `measure` predicts for the spec, and RTMR0-3 are zero (neither the firmware nor Linux extends them).
-        string measured = CliRunner.Run("measure", Spec).Stdout.Trim();
-        string zero = new('0', 96);
+        // The TD's own TDREPORT, read through Debian's tdx-guest module (TDX_CMD_GET_REPORT0): its MRTD and RTMRs are
+        // what `measure` predicts for the spec. Then a quote through configfs-tsm: the guest's count of its bytes is
+        // the size of the quote the VMM wrote with --evidence-out.
+        using var measured = System.Text.Json.JsonDocument.Parse(CliRunner.Run("measure", Spec, "--output-format", "json").Stdout);
+        string Predicted(string field) => measured.RootElement.GetProperty(field).GetString()!;
         Assert.Equal(
-            [$"cocolaunch-tdx-init: MRTD {measured}", $"cocolaunch-tdx-init: RTMR0 {zero}", $"cocolaunch-tdx-init: RTMR1 {zero}",
-                $"cocolaunch-tdx-init: RTMR2 {zero}", $"cocolaunch-tdx-init: RTMR3 {zero}", "cocolaunch-tdx-init: powering off"],
-            lines.Skip(init + 2).Take(6));
+            [$"cocolaunch-tdx-init: MRTD {Predicted("mrtd")}", $"cocolaunch-tdx-init: RTMR0 {Predicted("rtmr0")}", $"cocolaunch-tdx-init: RTMR1 {Predicted("rtmr1")}",
+                $"cocolaunch-tdx-init: RTMR2 {Predicted("rtmr2")}", $"cocolaunch-tdx-init: RTMR3 {Predicted("rtmr3")}",
+                $"cocolaunch-tdx-init: quote {new FileInfo(quotePath).Length} bytes", "cocolaunch-tdx-init: tdx-guest unloaded", "cocolaunch-tdx-init: powering off"],
+            lines.Skip(init + 2).Take(8));
         Assert.Contains("reboot: Power down", lines);
 
-        // The kernel's swiotlb (64 MiB and a little) went shared through MapGPA; no page came back private.
-        Assert.Matches(@"explicit to-shared [1-9]\d{3,}, to-private 0", result.Stderr);
+        // The kernel's swiotlb (64 MiB and a little) and tdx-guest's quote buffer went shared through MapGPA; unloading
+        // tdx-guest converted the buffer back. The GetQuote stayed in flight until the quote service answered it.
+        Assert.Matches(@"explicit to-shared [1-9]\d{3,}, to-private 2;", result.Stderr);
+        var quoteBuffer = System.Text.RegularExpressions.Regex.Match(result.Stderr, @"vcpu0 tdx get_quote gpa=(0x[0-9a-f]+) size=0x2000");
+        Assert.True(quoteBuffer.Success, "no GetQuote in the exit trace");
+        string gpa = quoteBuffer.Groups[1].Value;
+        var trace = result.Stderr.Split('\n').ToList();
+        int[] order =
+        [
+            trace.IndexOf($"vcpu0 hypercall nr=12 gpa={gpa} pages=2 to=shared"),
+            trace.IndexOf($"vcpu0 tdx get_quote gpa={gpa} size=0x2000"),
+            trace.FindIndex(l => l.StartsWith("vcpu0   quote service answered GetQuote", StringComparison.Ordinal)),
+            trace.IndexOf($"vcpu0 hypercall nr=12 gpa={gpa} pages=2 to=private"),
+        ];
+        Assert.True(order[0] >= 0 && order.SequenceEqual(order.Order()), $"trace lines at {string.Join(", ", order)}: to-shared, GetQuote, answer, to-private");
+
+        // The quote chains to the emulated quoting enclave's TEST root and carries the MRTD of the spec's reference values.
+        string references = Path.Combine(dir.Path, "reference-values.json");
+        Assert.Equal(0, CliRunner.Run("reference-values", Spec, "--out", references).Exit);
+        var verified = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--reference-values", references);
+        Assert.True(verified.Exit == 0, verified.Stdout + verified.Stderr);
+        Assert.Contains($"ok   measurement: MRTD {Predicted("mrtd")} is a reference value", verified.Stdout);
     }
 
     /// <summary>

@@ -131,6 +131,45 @@ public sealed class SplitIrqchipTests
         Assert.Equal(-1, vcpu.Apic!.PendingVector());
     }
 
+    /// <summary>
+    /// A host timer in guest time (<see cref="VcpuFd.KickAtTsc"/>, how the VMM's quote service answers later): a
+    /// vCPU halted with nothing else to wake it wakes at the kick's TSC, and KVM_RUN returns KVM_EXIT_INTR; the
+    /// guest then goes on after its HLT.
+    /// </summary>
+    [Fact]
+    public void KickAtTsc_WakesAHaltedVcpu_AndKvmRunReturnsIntr()
+    {
+        var vm = KvmSetup.Vm(KvmVmType.Default);
+        vm.EnableCap(Split(24));
+        var hva = vm.Kvm.Host.Map(4 << 20);
+        vm.SetUserMemoryRegion2(new KvmUserspaceMemoryRegion2 { Slot = 0, GuestPhysAddr = 0, MemorySize = 4 << 20, UserspaceAddr = hva.Value, GuestMemfd = -1 });
+        void Put(ulong gpa, byte[] bytes) => vm.Kvm.Host.Write(new Memory.Hva(hva.Value + gpa), bytes);
+        const ulong code = 0x10_0000;
+        Put(0x1000, BitConverter.GetBytes(0x2003UL));
+        Put(0x2000, BitConverter.GetBytes(0x3003UL));
+        Put(0x3000, BitConverter.GetBytes(0x83UL));
+        Put(code, Assemble(code, a =>
+        {
+            a.hlt(); // IF clear, no timer: only the kick can end it
+            a.mov(al, (byte)'K');
+            a.@out(0xE9, al);
+        }));
+
+        var vcpu = vm.CreateVcpu(0);
+        var s = new CpuState { Cr0 = 0x8000_0011, Cr3 = 0x1000, Cr4 = 0x20, Efer = 0x500, Rip = code, Rflags = 2 };
+        s.Cs = new Segment(0x08, 0, 0xFFFF_FFFF, 0xA9B);
+        vcpu.SetCpu(s, CpuVendor.Intel);
+        vcpu.KickAtTsc = 50_000;
+
+        Assert.IsType<KvmExit.Intr>(vcpu.Run());
+        Assert.Equal(50_000UL, vcpu.Cpu!.Tsc);
+        Assert.Null(vcpu.KickAtTsc);
+        var exit = Assert.IsType<KvmExit.Io>(vcpu.Run());
+        Assert.Equal((ushort)0xE9, exit.Port);
+        vcpu.Cpu.State.Rip = code;
+        Assert.IsType<KvmExit.Hlt>(vcpu.Run()); // without a kick, nothing wakes it
+    }
+
     private static byte[] Assemble(ulong at, Action<Assembler> build)
     {
         var a = new Assembler(64);

@@ -31,6 +31,9 @@ public sealed class LaunchOptions : CommonOptions
     [Option("conversion", Default = "in-place", HelpText = "How conversions are made: in-place (guest_memfd KVM_GMEM_CONVERT_*: one set of pages, EAGAIN while the VMM holds one), attributes-discard (QEMU's: attributes, then the other side discarded) or attributes.")]
     public string Conversion { get; set; } = "in-place";
 
+    [Option("evidence-out", HelpText = "Write the evidence the guest obtained from inside (a TD's last quote, from TDVMCALL GetQuote) to this file; exit 1 when it obtained none.")]
+    public string? EvidenceOut { get; set; }
+
     [Option("max-host-memory", HelpText = "Stop (exit 1) when the guest's pages would take more host memory than this (e.g. 512M; default: twice the guest's memory and 64M).")]
     public string? MaxHostMemory { get; set; }
 }
@@ -92,9 +95,9 @@ internal static class LaunchVerb
     /// <summary>A spec that boots its kernel without firmware: no measured launch, straight to the boot protocol.</summary>
     private static int LaunchKernel(LaunchOptions o, LaunchSpec spec, TextWriter stdout, TextWriter stderr)
     {
-        if (o.StopAfter is not null || o.DumpStage2 || o.TraceExits)
+        if (o.StopAfter is not null || o.DumpStage2 || o.TraceExits || o.EvidenceOut is not null)
         {
-            throw new CliInputException($"{o.Spec}: --stop-after, --dump-stage2 and --trace-exits follow a measured launch; this spec boots its kernel without firmware");
+            throw new CliInputException($"{o.Spec}: --stop-after, --dump-stage2, --trace-exits and --evidence-out follow a measured launch; this spec boots its kernel without firmware");
         }
 
         var boot = spec.DirectBoot!;
@@ -102,6 +105,18 @@ internal static class LaunchVerb
             KernelBoot.VcpuTypeOf(spec.VcpuType), MaxInstructions(o), CliArguments.Seconds(o.Timeout, "--timeout"), o.Stats);
         using var console = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(stdout);
         return KernelBoot.Run(request, console, stderr);
+    }
+
+    private static void WriteEvidence(string path, byte[] evidence)
+    {
+        try
+        {
+            File.WriteAllBytes(path, evidence);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException($"--evidence-out: cannot write {path}: {e.Message}");
+        }
     }
 
     private static ulong? MaxHostMemory(LaunchOptions o) =>
@@ -152,6 +167,19 @@ internal static class LaunchVerb
         {
             stderr.Write(result.Stats.ToString());
             stderr.WriteLine();
+        }
+
+        if (o.EvidenceOut is { } evidencePath)
+        {
+            if (result.Quotes.Count == 0)
+            {
+                CliApp.Error(stderr, $"{o.Spec}: --evidence-out: the guest obtained no quote (it made no GetQuote the quote service answered)");
+                return ExitCode.CheckFailed;
+            }
+
+            WriteEvidence(evidencePath, result.Quotes[^1]);
+            WriteEvidence(evidencePath + ".root.pem", System.Text.Encoding.ASCII.GetBytes(Attestation.TestChain.Pem("tdx-test-root.pem")));
+            stderr.WriteLine($"{CliApp.Name}: wrote {evidencePath} (the guest's last quote, signed with CocoLaunch TEST keys: it verifies against {evidencePath}.root.pem, never against Intel's root)");
         }
 
         if (result.ExitStatus is int status)

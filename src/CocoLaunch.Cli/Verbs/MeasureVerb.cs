@@ -271,6 +271,7 @@ internal static class MeasureVerb
     {
         var tdx = c.Spec.Tdx!;
         var td = c.RequireVm().Td!;
+        var final = Vmm.Tdx.TdxRtmrReplay.Final(c);
         var json = new
         {
             platform = "tdx",
@@ -289,8 +290,15 @@ internal static class MeasureVerb
             pageAdds = td.PagesAdded,
             mrExtends = td.Extends,
             bytesHashed = c.Log.TotalBytesHashed,
+            rtmr0 = final is null ? null : Convert.ToHexStringLower(final[0]),
+            rtmr1 = final is null ? null : Convert.ToHexStringLower(final[1]),
+            rtmr2 = final is null ? null : Convert.ToHexStringLower(final[2]),
+            rtmr3 = final is null ? null : Convert.ToHexStringLower(final[3]),
+            rtmrsNote = final is null
+                ? "rtmr0-3 are null: this firmware extends RTMRs while it runs with events the launch does not fix (tdx-mrtd.md §6.4); rtmr0LaunchEvents are the ones it does"
+                : "rtmr0-3 are what the TD will report: the firmware's RTMR events are all fixed at launch, and Linux 6.12 extends no RTMR",
             rtmrs = td.Rtmrs.Select(Convert.ToHexStringLower).ToArray(),
-            rtmrNote = "RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
+            rtmrNote = "rtmrs: the registers at the end of the launch. RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
                 + "the emulated launch stops before the guest runs, so they are zero here. They are also zero on hardware for "
                 + "firmware without CC measurement, such as Debian's edk2-stable202211 OVMF (tdx-mrtd.md §6.5).",
             rtmr0LaunchEvents = Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c).Select(e => new { type = e.Type, digest = Convert.ToHexStringLower(e.Digest) }).ToArray(),

@@ -49,7 +49,8 @@ public sealed partial class TdxVcpuBackend
                 return null;
             case TdvmcallHlt:
                 // KVM blocks the vCPU until an interrupt can wake it (the in-kernel APIC's timer, or one already pending).
-                return Vcpu.Apic is { } apic && Vcpu.Wake(c, apic) ? null : new KvmExit.Hlt();
+                // The TD calls with IF clear; R12 says whether interrupts are blocked once it returns (GHCI, Instruction.HLT).
+                return Vcpu.Apic is { } apic && Vcpu.Wake(c, apic, interruptsEnabled: gpr[R12] == 0) ? null : new KvmExit.Hlt();
             case TdvmcallIo:
                 return PortIo(gpr);
             case TdvmcallMmio:

@@ -139,7 +139,7 @@ public static class ExitHandlers
     /// The quote service's answer: the TDREPORT in the buffer (its MAC checked) quoted by the emulated quoting
     /// enclave, the same code as <c>cocolaunch attest</c>; the quote at offset 24 with out_len and status 0, or ERROR.
     /// </summary>
-    private static void CompleteQuote(VmFd vm, Memory.Hva buffer, ulong size)
+    private static byte[]? CompleteQuote(VmFd vm, Memory.Hva buffer, ulong size)
     {
         var header = new byte[24];
         vm.Kvm.Host.Read(buffer, header);
@@ -155,20 +155,22 @@ public static class ExitHandlers
         if (quote is null || 24 + (ulong)quote.Length > size)
         {
             vm.Kvm.Host.Write(new Memory.Hva(buffer.Value + 8), BitConverter.GetBytes(QuoteError));
-            return;
+            return null;
         }
 
         vm.Kvm.Host.Write(new Memory.Hva(buffer.Value + 24), quote);
         vm.Kvm.Host.Write(new Memory.Hva(buffer.Value + 20), BitConverter.GetBytes((uint)quote.Length));
         vm.Kvm.Host.Write(new Memory.Hva(buffer.Value + 8), BitConverter.GetBytes(0UL));
+        return quote;
     }
 
     /// <summary>
     /// GetQuote with no quote service: status QGS_UNAVAILABLE in the buffer header and SUCCESS, as QEMU answers.
     /// With <paramref name="references"/>, the request stays in flight (status IN_FLIGHT) with the buffer held, as a
-    /// quote being made holds it, until the VMM finishes it with a quote: when the guest converts the buffer, or at the end.
+    /// quote being made holds it, until the VMM finishes it with a quote (<paramref name="quoted"/> sees it): when the
+    /// guest converts the buffer, when the quote service answers (<see cref="QuoteService"/>), or at the end.
     /// </summary>
-    public static ExitOutcome GetQuote(VmFd vm, KvmExit.TdxGetQuote q, HostReferences? references = null)
+    public static ExitOutcome GetQuote(VmFd vm, KvmExit.TdxGetQuote q, HostReferences? references = null, Action<byte[]>? quoted = null)
     {
         var slot = vm.Memslots.FirstOrDefault(s => s.Contains(q.Gpa / PageSize.Size4K));
         if (slot is null || q.Size < 24)
@@ -186,7 +188,13 @@ public static class ExitHandlers
         {
             vm.Kvm.Host.Write(status, BitConverter.GetBytes(QuoteInFlight));
             var buffer = new Memory.Hva(status.Value - 8);
-            references.Take(q.Gpa, q.Size, () => CompleteQuote(vm, buffer, q.Size));
+            references.Take(q.Gpa, q.Size, () =>
+            {
+                if (CompleteQuote(vm, buffer, q.Size) is { } quote)
+                {
+                    quoted?.Invoke(quote);
+                }
+            });
         }
 
         q.Ret = TdVmcallStatus.Success;

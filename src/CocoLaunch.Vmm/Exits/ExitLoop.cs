@@ -29,6 +29,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     /// <summary>Pages the VMM holds while it works on them; conversions that meet them complete the work and retry.</summary>
     public HostReferences? References { get; init; }
 
+    /// <summary>Answers GetQuote after a time, when set; without it a request stays in flight until the buffer is converted.</summary>
+    public QuoteService? Quotes { get; init; }
+
     public int ExitCount { get; private set; }
 
     public ExitOutcome Run(VcpuFd vcpu)
@@ -60,9 +63,11 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.Mmio m => Mmio(m),
                 KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),
                 KvmExit.SystemEvent e => ExitHandlers.SystemEvent(e),
+                KvmExit.TdxGetQuote q when Quotes is not null => Quotes.Request(vcpu, q),
                 KvmExit.TdxGetQuote q => ExitHandlers.GetQuote(vm, q, References),
                 KvmExit.Hlt => new ExitOutcome.Stop("guest halted"),
                 KvmExit.Shutdown => new ExitOutcome.Stop("guest shut down (triple fault, or the guest program ended)"),
+                KvmExit.Intr when Quotes?.AnswerDue(vcpu) == true => QuoteAnswered(vcpu),
                 KvmExit.Intr => new ExitOutcome.Stop("instruction limit reached"),
                 KvmExit.InternalError e => new ExitOutcome.Fail($"KVM internal error {e.Suberror}: {e.Detail}"),
                 KvmExit.FailEntry f => new ExitOutcome.Fail($"vCPU {vcpu.Id} could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason 0x{f.HardwareEntryFailureReason:x}): {f.Detail}"),
@@ -81,6 +86,12 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return new ExitOutcome.Fail($"the guest exited {MaxExits} times without stopping");
+    }
+
+    private ExitOutcome QuoteAnswered(VcpuFd vcpu)
+    {
+        Trace?.WriteLine($"vcpu{vcpu.Id}   quote service answered GetQuote: {Quotes!.Quotes.Count} quote(s) made so far");
+        return ExitOutcome.Continue;
     }
 
     private void Retried(VcpuFd vcpu, Gpa gpa)

@@ -17,7 +17,11 @@ public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, Convers
     Action<long, TimeSpan>? Progress = null);
 
 /// <summary>How a run ended: the guest's exit status (isa-debug-exit, or 0 for ACPI power-off) or why it stopped.</summary>
-public sealed record RunResult(int? ExitStatus, string Stop, bool Failed, RunStats Stats);
+/// <param name="Quotes">The TDX quotes the quote service made for the guest, in order.</param>
+public sealed record RunResult(int? ExitStatus, string Stop, bool Failed, RunStats Stats)
+{
+    public IReadOnlyList<byte[]> Quotes { get; init; } = [];
+}
 
 /// <summary>
 /// After the launch recipe: every vCPU starts from its platform's reset state (TDX's initial state; the legacy
@@ -38,11 +42,12 @@ public static class GuestRun
 
         var running = context.Vcpus.Where(v => v.Cpu is not null || v.Sev is { AwaitsApCreation: true }).ToList();
         var references = new HostReferences(vm);
+        var quotes = new QuoteService(vm, references);
         // A TD firmware that carries Linux in its Payload section gets the Linux board the ACPI tables describe.
         var board = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true
             ? new LinuxBoard(vm, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow)
             : null;
-        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references }).ToList();
+        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
         var clock = Stopwatch.StartNew();
         var threads = running.Select((vcpu, i) => new Thread(() => outcomes[i] = loops[i].Run(vcpu)) { IsBackground = true, Name = $"vcpu{vcpu.Id}" }).ToList();
@@ -85,7 +90,7 @@ public static class GuestRun
             outcome = failure;
         }
 
-        return outcome switch
+        var result = outcome switch
         {
             ExitOutcome.Fail f => new RunResult(null, f.Problem, true, stats),
             _ when devices.ExitStatus is int status => new RunResult(status, "isa-debug-exit", false, stats),
@@ -93,6 +98,7 @@ public static class GuestRun
             ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
             _ => new RunResult(null, "stopped", false, stats),
         };
+        return result with { Quotes = quotes.Quotes };
     }
 
     /// <summary>Waits for the BSP until the time limit, reporting progress on the way; false when the limit came first.</summary>

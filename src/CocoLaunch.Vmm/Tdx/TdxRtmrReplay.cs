@@ -41,6 +41,17 @@ public static class TdxRtmrReplay
         return events;
     }
 
+    /// <summary>
+    /// RTMR0-3 as the running TD will report them, when the launch decides them all: under our Linux TD firmware,
+    /// which binds the kernel through MRTD and extends no RTMR, and Linux 6.12, which extends none either
+    /// (linux-guest.md §5). Null for other firmware, whose runtime events (variables, ACPI, the boot loader) the
+    /// launch does not fix.
+    /// </summary>
+    public static IReadOnlyList<byte[]>? Final(LaunchContext c) =>
+        c.Firmware.Bytes.Span.StartsWith(LinuxTdFirmwareHeader)
+            ? [Replay(LaunchEvents(c)), new byte[48], new byte[48], new byte[48]]
+            : null;
+
     /// <summary>RTMR after extending a zero register with each event's digest in order.</summary>
     public static byte[] Replay(IEnumerable<RtmrEvent> events)
     {
