@@ -1,5 +1,6 @@
 /*
- * PID 1 of the TD initramfs (initramfs-tdx.cpio.gz): loads Debian's configfs, tsm and tdx-guest modules, asks the TDX module
+ * PID 1 of the TD initramfs (initramfs-tdx.cpio.gz): prints the firmware's event log (CCEL), loads Debian's configfs,
+ * tsm and tdx-guest modules, asks the TDX module
  * for its TDREPORT through /dev/tdx_guest (TDX_CMD_GET_REPORT0), prints the TD's MRTD and RTMR0-3 from it, gets a
  * quote through configfs-tsm and prints its size, unloads tdx-guest, and powers the TD off. Tests compare the MRTD
  * with what `cocolaunch measure` predicts and verify the quote the VMM wrote with --evidence-out.
@@ -51,6 +52,41 @@ static int load(const char *path)
     return (int)r;
 }
 
+static unsigned int u32_at(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (unsigned int)p[3] << 24; }
+
+/*
+ * The firmware's event log, which Linux shows from the CCEL table: after the Spec ID event (a SHA-1-style
+ * TCG_PCR_EVENT), one line per TCG_PCR_EVENT2 with its MR index, type and SHA-384 digest (tdx-mrtd.md §6.3).
+ */
+static void event_log(void)
+{
+    static unsigned char log[0x8000];
+    char line[200];
+    int fd = open("/sys/firmware/acpi/tables/data/CCEL", O_RDONLY | O_CLOEXEC);
+    long size = 0, n;
+    while (fd >= 0 && size < (long)sizeof log && (n = read(fd, log + size, sizeof log - size)) > 0)
+        size += n;
+    if (fd < 0 || size < 32) {
+        say("cocolaunch-tdx-init: no CCEL event log\n");
+        return;
+    }
+    close(fd);
+
+    long at = 32 + u32_at(log + 28), events = 0;
+    while (at + 66 <= size && u32_at(log + at) != 0xFFFFFFFFu && u32_at(log + at + 8) == 1
+           && (log[at + 12] | log[at + 13] << 8) == 0x000C) {
+        int k = snprintf(line, sizeof line, "cocolaunch-tdx-init: event MR%u type 0x%08x sha384 ", u32_at(log + at), u32_at(log + at + 4));
+        for (int i = 0; i < 48; i++)
+            k += snprintf(line + k, sizeof line - k, "%02x", log[at + 14 + i]);
+        snprintf(line + k, sizeof line - k, "\n");
+        say(line);
+        at += 66 + u32_at(log + at + 62);
+        events++;
+    }
+    snprintf(line, sizeof line, "cocolaunch-tdx-init: CCEL log %ld bytes, %ld events after the Spec ID event\n", size, events);
+    say(line);
+}
+
 /* A quote through configfs-tsm: REPORTDATA into inblob, the quote out of outblob (Documentation/ABI/testing/configfs-tsm). */
 static void quote(void)
 {
@@ -58,8 +94,7 @@ static void quote(void)
     static unsigned char inblob[64] = "cocolaunch report data";
     static unsigned char outblob[16384];
     char line[160];
-    mkdir("/sys", 0755);
-    if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0 || mount("configfs", "/sys/kernel/config", "configfs", 0, NULL) != 0
+    if (mount("configfs", "/sys/kernel/config", "configfs", 0, NULL) != 0
         || mkdir(report, 0700) != 0) {
         snprintf(line, sizeof line, "cocolaunch-tdx-init: configfs-tsm: %s\n", strerror(errno));
         say(line);
@@ -93,6 +128,9 @@ int main(void)
 {
     say("cocolaunch-tdx-init: hello from PID 1\n");
     mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    mkdir("/sys", 0755);
+    mount("sysfs", "/sys", "sysfs", 0, NULL);
+    event_log();
     const char *failed = load("/lib/modules/configfs.ko.xz") != 0 ? "configfs"
                          : load("/lib/modules/tsm.ko.xz") != 0 ? "tsm"
                          : load("/lib/modules/tdx-guest.ko.xz") != 0 ? "tdx-guest" : NULL;

@@ -17,6 +17,10 @@ cflags=(-O2 -std=gnu11 -ffreestanding -nostdlib -fno-builtin -mno-red-zone -fno-
     -fcf-protection=none -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-strict-aliasing -fno-ident
     -Wall -Wextra -Werror -Isrc -I../tdx-common)
 
+# The firmware's SHA-384 first, on the host, against the FIPS 180-4 examples.
+"$CC" -O2 -Wall -Wextra -Werror -Isrc -I../tdx-common src/sha384_check.c src/sha384.c -o "$work/sha384_check"
+"$work/sha384_check"
+
 "$CC" -c -Isrc src/stub.S -o "$work/stub.o"
 "$CC" -E -P -x c -Isrc ../tdx-common/tdx.ld.S -o "$work/tdx.ld"
 
@@ -25,8 +29,13 @@ declare -A scenario=([linux-tdx]="")
 
 for image in "${images[@]}"; do
     # shellcheck disable=SC2086
-    "$CC" "${cflags[@]}" ${scenario[$image]} -c src/main.c -o "$work/$image.o"
-    "$LD" -nostdlib -static --no-dynamic-linker --build-id=none -T "$work/tdx.ld" "$work/$image.o" "$work/stub.o" -o "$work/$image.elf"
+    objects=()
+    for source in main eventlog sha384; do
+        # shellcheck disable=SC2086
+        "$CC" "${cflags[@]}" ${scenario[$image]} -c "src/$source.c" -o "$work/$image-$source.o"
+        objects+=("$work/$image-$source.o")
+    done
+    "$LD" -nostdlib -static --no-dynamic-linker --build-id=none -T "$work/tdx.ld" "${objects[@]}" "$work/stub.o" -o "$work/$image.elf"
     "$OBJCOPY" -O binary --pad-to 0x100000000 "$work/$image.elf" "$work/$image.fd"
     size=$(stat -c %s "$work/$image.fd")
     if (( size != 65536 )); then

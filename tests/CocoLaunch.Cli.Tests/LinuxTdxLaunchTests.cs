@@ -3,9 +3,10 @@ using CocoLaunch.Tests.Shared;
 namespace CocoLaunch.Cli.Tests;
 
 /// <summary>
-/// Debian's kernel as a TD (launch-specs/linux-tdx.yaml, samples/linux-tdx): the Linux TD firmware accepts the RAM,
-/// the kernel detects TDX, converts its swiotlb to shared through MapGPA, and our TD init (initramfs/src/tdx-init.c)
-/// prints the MRTD and RTMRs of the TD's own TDREPORT, then powers off.
+/// Debian's kernel as a TD (launch-specs/linux-tdx.yaml, samples/linux-tdx): the Linux TD firmware accepts the RAM
+/// and measures the TD HOB into RTMR0 and its CCEL log, the kernel detects TDX, converts its swiotlb to shared
+/// through MapGPA, and our TD init (initramfs/src/tdx-init.c) prints the event log, the MRTD and RTMRs of the TD's
+/// own TDREPORT and the size of a quote, then powers off.
 /// </summary>
 public sealed class LinuxTdxLaunchTests
 {
@@ -35,16 +36,26 @@ public sealed class LinuxTdxLaunchTests
         Assert.True(init > 0);
         Assert.Equal("cocolaunch-tdx-init: hello from PID 1", lines[init + 1]);
 
-        // The TD's own TDREPORT, read through Debian's tdx-guest module (TDX_CMD_GET_REPORT0): its MRTD and RTMRs are
-        // what `measure` predicts for the spec. Then a quote through configfs-tsm: the guest's count of its bytes is
-        // the size of the quote the VMM wrote with --evidence-out.
+        // The firmware's event log, which Linux found through the CCEL table: one TD HOB event in RTMR0 (MR index 1),
+        // its digest the one `measure` predicts (the firmware hashed the HOB in guest memory with its own SHA-384).
+        // Then the TD's own TDREPORT, read through Debian's tdx-guest module (TDX_CMD_GET_REPORT0): its MRTD and
+        // RTMRs are what `measure` predicts. Then a quote through configfs-tsm: the guest's count of its bytes is the
+        // size of the quote the VMM wrote with --evidence-out.
         using var measured = System.Text.Json.JsonDocument.Parse(CliRunner.Run("measure", Spec, "--output-format", "json").Stdout);
         string Predicted(string field) => measured.RootElement.GetProperty(field).GetString()!;
+        var hobEvent = measured.RootElement.GetProperty("rtmr0LaunchEvents").EnumerateArray().Single();
+        Assert.Equal("EV_EFI_HANDOFF_TABLES2", hobEvent.GetProperty("type").GetString());
+        string hobDigest = hobEvent.GetProperty("digest").GetString()!;
         Assert.Equal(
-            [$"cocolaunch-tdx-init: MRTD {Predicted("mrtd")}", $"cocolaunch-tdx-init: RTMR0 {Predicted("rtmr0")}", $"cocolaunch-tdx-init: RTMR1 {Predicted("rtmr1")}",
+            [$"cocolaunch-tdx-init: event MR1 type 0x8000000b sha384 {hobDigest}", "cocolaunch-tdx-init: CCEL log 32768 bytes, 1 events after the Spec ID event",
+                $"cocolaunch-tdx-init: MRTD {Predicted("mrtd")}", $"cocolaunch-tdx-init: RTMR0 {Predicted("rtmr0")}", $"cocolaunch-tdx-init: RTMR1 {Predicted("rtmr1")}",
                 $"cocolaunch-tdx-init: RTMR2 {Predicted("rtmr2")}", $"cocolaunch-tdx-init: RTMR3 {Predicted("rtmr3")}",
                 $"cocolaunch-tdx-init: quote {new FileInfo(quotePath).Length} bytes", "cocolaunch-tdx-init: tdx-guest unloaded", "cocolaunch-tdx-init: powering off"],
-            lines.Skip(init + 2).Take(8));
+            lines.Skip(init + 2).Take(10));
+
+        // The log replays to the RTMR0 the TD reported: RTMR0 = SHA-384(48 zero bytes ‖ the event's digest).
+        Assert.Equal(Predicted("rtmr0"), Convert.ToHexStringLower(System.Security.Cryptography.SHA384.HashData([.. new byte[48], .. Convert.FromHexString(hobDigest)])));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^ACPI: CCEL 0x0000000000812[0-9A-F]{3} 000038 \(v01 COCOLA COCOLNCH"));
         Assert.Contains("reboot: Power down", lines);
 
         // The kernel's swiotlb (64 MiB and a little) and tdx-guest's quote buffer went shared through MapGPA; unloading
@@ -63,12 +74,22 @@ public sealed class LinuxTdxLaunchTests
         ];
         Assert.True(order[0] >= 0 && order.SequenceEqual(order.Order()), $"trace lines at {string.Join(", ", order)}: to-shared, GetQuote, answer, to-private");
 
-        // The quote chains to the emulated quoting enclave's TEST root and carries the MRTD of the spec's reference values.
+        // The quote chains to the emulated quoting enclave's TEST root and carries the MRTD and RTMRs of the spec's
+        // reference values, signed by the CI test signer (samples/ci/test-keys) and checked against its CA.
         string references = Path.Combine(dir.Path, "reference-values.json");
-        Assert.Equal(0, CliRunner.Run("reference-values", Spec, "--out", references).Exit);
-        var verified = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--reference-values", references);
+        string keys = Path.Combine(RepoPaths.Root, "samples", "ci", "test-keys");
+        Assert.Equal(0, CliRunner.Run("reference-values", Spec, "--out", references, "--sign-cert", Path.Combine(keys, "signer.pem"), "--sign-key", Path.Combine(keys, "signer.key")).Exit);
+        var verified = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--reference-values", references, "--trust", Path.Combine(keys, "ca.pem"));
         Assert.True(verified.Exit == 0, verified.Stdout + verified.Stderr);
         Assert.Contains($"ok   measurement: MRTD {Predicted("mrtd")} is a reference value", verified.Stdout);
+        Assert.Contains($"ok   rtmr0: RTMR0 {Predicted("rtmr0")}", verified.Stdout);
+
+        // Reference values for other memory (another TD HOB, so another RTMR0, the same MRTD) do not accept the quote.
+        string other = Path.Combine(dir.Path, "other.json");
+        Assert.Equal(0, CliRunner.Run("reference-values", Variant(dir, "memory: 256M", "memory: 512M"), "--out", other).Exit);
+        var rejected = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--reference-values", other);
+        Assert.Equal(1, rejected.Exit);
+        Assert.Contains("FAIL rtmr0: RTMR0 " + Predicted("rtmr0") + ", expected ", rejected.Stdout);
     }
 
     /// <summary>
@@ -98,15 +119,19 @@ public sealed class LinuxTdxLaunchTests
     }
 
     [Fact]
-    public void Measure_PredictsRtmrsOfZero_NeitherTheFirmwareNorLinuxExtendsThem()
+    public void Measure_PredictsEveryRtmr_Rtmr0IsTheTdHobAndChangesWithMemory()
     {
-        // The firmware extends no RTMR, and Linux 6.12 issues no TDG.MR.RTMR.EXTEND (linux-guest.md §5): the TD
-        // HOB event measure predicts for TDVF firmware does not apply here.
-        var result = CliRunner.Run("measure", Spec, "--output-format", "json");
-        Assert.Equal(0, result.Exit);
-        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
-        Assert.Equal(0, json.RootElement.GetProperty("rtmr0LaunchEvents").GetArrayLength());
-        Assert.All(json.RootElement.GetProperty("rtmrs").EnumerateArray(), r => Assert.Equal(new string('0', 96), r.GetString()));
+        // The firmware extends RTMR0 with the TD HOB only, and Linux 6.12 issues no TDG.MR.RTMR.EXTEND
+        // (linux-guest.md §5): measure gives all four registers. The HOB describes the TD's memory, so RTMR0 follows it.
+        using var dir = new TempDir();
+        string bigger = Variant(dir, "memory: 256M", "memory: 512M");
+        using var a = System.Text.Json.JsonDocument.Parse(CliRunner.Run("measure", Spec, "--output-format", "json").Stdout);
+        using var b = System.Text.Json.JsonDocument.Parse(CliRunner.Run("measure", bigger, "--output-format", "json").Stdout);
+        string Field(System.Text.Json.JsonDocument d, string name) => d.RootElement.GetProperty(name).GetString()!;
+        Assert.Equal(Field(a, "rtmr0AfterLaunchEvents"), Field(a, "rtmr0"));
+        Assert.All(new[] { "rtmr1", "rtmr2", "rtmr3" }, r => Assert.Equal(new string('0', 96), Field(a, r)));
+        Assert.NotEqual(Field(a, "rtmr0"), Field(b, "rtmr0"));
+        Assert.Equal(Field(a, "mrtd"), Field(b, "mrtd")); // memory size is not in MRTD: the HOB is what binds it
     }
 
     [Fact]

@@ -1,8 +1,10 @@
 /*
- * The Linux TD firmware (samples/linux-tdx/README.md): accepts the RAM the TD HOB describes as unaccepted, writes
- * the e820 map into the zero page the VMM measured into the PayloadParam section, and enters the protected-mode
- * kernel the VMM measured into the Payload section, through the 64-bit boot protocol (RSI = the zero page).
+ * The Linux TD firmware (samples/linux-tdx/README.md): accepts the RAM the TD HOB describes as unaccepted, measures
+ * the TD HOB into RTMR0 with an event in the CCEL log, writes the e820 map into the zero page the VMM measured into
+ * the PayloadParam section, and enters the protected-mode kernel the VMM measured into the Payload section, through
+ * the 64-bit boot protocol (RSI = the zero page).
  */
+#include "eventlog.h"
 #include "layout.h"
 #include "tdx.h"
 
@@ -25,6 +27,15 @@
 
 /* The 64-bit entry of a bzImage's protected-mode kernel (boot.rst: load address + 0x200). */
 #define ENTRY_64        0x200
+
+/* The event data TDVF logs with the TD HOB (tdx-mrtd.md §6.4): "TdxTable" handoff pointers naming the HOB list. */
+struct handoff_tables {
+    u8 description_size;
+    char description[9];
+    u64 count;
+    u8 guid[16];
+    u64 table;
+} __attribute__((packed));
 
 struct e820_entry {
     u64 addr;
@@ -115,6 +126,17 @@ void main(u32 vcpu)
         }
         hob += length;
     }
+
+    /* The TD HOB is the VMM's description of memory, outside MRTD: measured into RTMR0 as TDVF measures it. */
+    static const struct handoff_tables hob_list = {
+        9, "TdxTable", 1,
+        { 0xaf, 0x96, 0xbb, 0x93, 0xf2, 0xb9, 0xb8, 0x4e, 0x94, 0x62, 0xe0, 0xba, 0x74, 0x56, 0x42, 0x36 }, /* EFI_HOB_LIST */
+        TD_HOB,
+    };
+    event_log_start();
+    u64 status = measure_event(MR_INDEX_RTMR0, EV_EFI_HANDOFF_TABLES2, (const void *)TD_HOB, (u64)hob - TD_HOB, &hob_list, sizeof hob_list);
+    if (status != 0)
+        fail("measuring the TD HOB", status);
 
     zero_page[BP_E820_ENTRIES] = (u8)entries;
     puts_("linux-tdx: accepted 0x");

@@ -39,7 +39,11 @@ internal static class ReferenceValueBuilder
             Inputs = inputs,
             Profile = Profile(spec),
             Config = Config(spec),
-            Rtmrs = spec.Platform == KvmVmType.Tdx ? [.. context.RequireVm().Td!.Rtmrs.Select(Convert.ToHexStringLower)] : null,
+            // RTMRs as the TD will report them where the launch decides them all (our Linux TD firmware); else as the
+            // launch left them, which is what a firmware without CC measurement reports.
+            Rtmrs = spec.Platform == KvmVmType.Tdx
+                ? [.. (Vmm.Tdx.TdxRtmrReplay.Final(context) ?? context.RequireVm().Td!.Rtmrs).Select(Convert.ToHexStringLower)]
+                : null,
             Log = withLog ? context.Log.Operations : null,
         };
         return (value, context);

@@ -82,7 +82,7 @@ internal static class VerifyEvidenceVerb
             }
 
             var quote = TdxQuote.Parse(evidence, o.Evidence);
-            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx") }, o.Evidence);
+            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? Rtmrs(references, quote) }, o.Evidence);
         }
 
         result = WithMeasurementRule(result, o);
@@ -167,6 +167,16 @@ internal static class VerifyEvidenceVerb
     }
 
     /// <summary>The measurements given on the command line and those of the reference values for the platform; null when neither gave any.</summary>
+    /// <summary>
+    /// The RTMRs of the reference value whose MRTD the quote carries, when it gives them: MRTD alone leaves out what the
+    /// firmware measured into RTMRs (the TD HOB, for one), so a quote must match both.
+    /// </summary>
+    private static IReadOnlyList<string?>? Rtmrs(LoadedReferences? references, TdxQuote quote)
+    {
+        string mrtd = Convert.ToHexStringLower(quote.Mrtd);
+        return references?.Document.References.FirstOrDefault(r => r.Platform == "tdx" && r.Digest == mrtd && r.Rtmrs is { Count: 4 })?.Rtmrs;
+    }
+
     private static HashSet<string>? Measurements(EvidencePolicy policy, LoadedReferences? references, string platform)
     {
         var all = new HashSet<string>(policy.Measurements ?? new HashSet<string>());

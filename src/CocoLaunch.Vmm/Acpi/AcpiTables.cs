@@ -20,19 +20,26 @@ public static class AcpiTables
         byte[] madt = Madt.Build(platform);
         ulong rsdpGpa = baseGpa;
         ulong xsdtGpa = AlignUp(rsdpGpa + Rsdp.Length);
-        ulong fadtGpa = AlignUp(xsdtGpa + (ulong)Xsdt.LengthFor(2));
+        byte[]? ccel = platform.EventLog is { } log ? Ccel.Build(log) : null;
+        ulong fadtGpa = AlignUp(xsdtGpa + (ulong)Xsdt.LengthFor(ccel is null ? 2 : 3));
         ulong madtGpa = AlignUp(fadtGpa + Fadt.Length);
-        ulong dsdtGpa = AlignUp(madtGpa + (ulong)madt.Length);
+        ulong ccelGpa = AlignUp(madtGpa + (ulong)madt.Length);
+        ulong dsdtGpa = AlignUp(ccelGpa + (ulong)(ccel?.Length ?? 0));
 
         byte[] fadt = Fadt.Build(platform, dsdtGpa);
-        byte[] xsdt = Xsdt.Build([fadtGpa, madtGpa]);
+        byte[] xsdt = Xsdt.Build(ccel is null ? [fadtGpa, madtGpa] : [fadtGpa, madtGpa, ccelGpa]);
         byte[] rsdp = Rsdp.Build(xsdtGpa);
 
-        var placed = new (string, ulong, byte[])[]
+        var placed = new List<(string, ulong, byte[])>
         {
-            ("RSD PTR ", rsdpGpa, rsdp), (Xsdt.Signature, xsdtGpa, xsdt), (Fadt.Signature, fadtGpa, fadt),
-            (Madt.Signature, madtGpa, madt), (Dsdt.Signature, dsdtGpa, dsdt),
+            ("RSD PTR ", rsdpGpa, rsdp), (Xsdt.Signature, xsdtGpa, xsdt), (Fadt.Signature, fadtGpa, fadt), (Madt.Signature, madtGpa, madt),
         };
+        if (ccel is not null)
+        {
+            placed.Add((Ccel.Signature, ccelGpa, ccel));
+        }
+
+        placed.Add((Dsdt.Signature, dsdtGpa, dsdt));
         var bytes = new byte[dsdtGpa + (ulong)dsdt.Length - baseGpa];
         foreach (var (_, gpa, table) in placed)
         {

@@ -11,11 +11,12 @@ namespace CocoLaunch.Vmm.Tdx;
 /// Linux in a TD firmware's TDVF Payload and PayloadParam sections (samples/linux-tdx), PAGE.ADDed and measured
 /// into MRTD: the Payload holds the protected-mode kernel at the section's start (the kernel's 64-bit entry is at
 /// +0x200) and the initrd at the section's top; the PayloadParam holds the zero page, then the command line at
-/// +0x1000 and the ACPI tables at +0x2000. The firmware adds the e820 map from the TD HOB.
+/// +0x1000, the ACPI tables at +0x2000 and, from +0x8000, the area the firmware writes its event log into (the
+/// CCEL table points at it). The firmware adds the e820 map from the TD HOB.
 /// </summary>
 internal static class TdxLinuxPayload
 {
-    private const ulong CmdlineOffset = 0x1000, AcpiOffset = 0x2000, Page = 0x1000;
+    private const ulong CmdlineOffset = 0x1000, AcpiOffset = 0x2000, EventLogOffset = 0x8000, EventLogSize = 0x8000, Page = 0x1000;
 
     /// <summary>The Payload section's bytes for the spec's kernel and initrd.</summary>
     public static byte[] Payload(LaunchContext c, TdvfSection payload)
@@ -34,10 +35,12 @@ internal static class TdxLinuxPayload
         var (kernel, initrd) = Load(c);
         string cmdline = c.Spec.DirectBoot?.Cmdline ?? string.Empty;
         ulong baseGpa = param.MemoryAddress.Value;
-        var acpi = Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, CmosRtc: true), baseGpa + AcpiOffset);
-        if (AcpiOffset + (ulong)acpi.Bytes.Length > param.MemoryDataSize || (ulong)cmdline.Length >= AcpiOffset - CmdlineOffset)
+        var log = new Acpi.CcEventLog(Acpi.CcEventLog.Tdx, EventLogSize, baseGpa + EventLogOffset);
+        var acpi = Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, CmosRtc: true, EventLog: log), baseGpa + AcpiOffset);
+        if (AcpiOffset + (ulong)acpi.Bytes.Length > EventLogOffset || EventLogOffset + EventLogSize > param.MemoryDataSize
+            || (ulong)cmdline.Length >= AcpiOffset - CmdlineOffset)
         {
-            throw new LaunchException($"{param.Label}: 0x{param.MemoryDataSize:x} bytes do not hold the command line and the ACPI tables");
+            throw new LaunchException($"{param.Label}: 0x{param.MemoryDataSize:x} bytes do not hold the command line, the ACPI tables and the event log");
         }
 
         var bytes = new byte[param.MemoryDataSize];

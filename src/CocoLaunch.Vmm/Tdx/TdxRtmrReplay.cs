@@ -16,17 +16,15 @@ public static class TdxRtmrReplay
 {
     private const int EndHobLength = 8;
 
-    /// <summary>The ROM header of samples/linux-tdx: a firmware that binds Linux through MRTD and extends no RTMR.</summary>
+    /// <summary>
+    /// The ROM header of samples/linux-tdx: a firmware that binds Linux through MRTD and measures only the TD HOB,
+    /// as TDVF's first event, into RTMR0.
+    /// </summary>
     private static ReadOnlySpan<byte> LinuxTdFirmwareHeader => "CocoLaunch Linux TD firmware\0"u8;
 
     public static IReadOnlyList<RtmrEvent> LaunchEvents(LaunchContext c)
     {
         var events = new List<RtmrEvent>();
-        if (c.Firmware.Bytes.Span.StartsWith(LinuxTdFirmwareHeader))
-        {
-            return events;
-        }
-
         if (c.TdHob is { } hob)
         {
             events.Add(new RtmrEvent("EV_EFI_HANDOFF_TABLES2", SHA384.HashData(hob.AsSpan(0, hob.Length - EndHobLength))));
@@ -43,8 +41,8 @@ public static class TdxRtmrReplay
 
     /// <summary>
     /// RTMR0-3 as the running TD will report them, when the launch decides them all: under our Linux TD firmware,
-    /// which binds the kernel through MRTD and extends no RTMR, and Linux 6.12, which extends none either
-    /// (linux-guest.md §5). Null for other firmware, whose runtime events (variables, ACPI, the boot loader) the
+    /// which binds the kernel through MRTD and extends RTMR0 with the TD HOB alone, and Linux 6.12, which extends no
+    /// RTMR (linux-guest.md §5). Null for other firmware, whose runtime events (variables, ACPI, the boot loader) the
     /// launch does not fix.
     /// </summary>
     public static IReadOnlyList<byte[]>? Final(LaunchContext c) =>

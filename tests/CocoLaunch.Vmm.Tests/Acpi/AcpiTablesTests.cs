@@ -82,6 +82,22 @@ public sealed class AcpiTablesTests
         Assert.Equal(Gpa("APIC"), U64(x, 44));
     }
 
+    /// <summary>
+    /// With a CC event log, the XSDT lists a CCEL table of the layout in tdx-mrtd.md §6.2 (ACPI 6.5 §5.2.34): CC type,
+    /// LAML at 40 and LASA at 48. That Linux finds the log through it is the TD boot test's (LinuxTdxLaunchTests).
+    /// </summary>
+    [Fact]
+    public void Xsdt_WithAnEventLog_ListsTheCcelTable()
+    {
+        var set = AcpiTables.Build(new AcpiPlatform(CpuCount: 1, EventLog: new CcEventLog(CcEventLog.Tdx, 0x8000, 0x81_8000)), Base);
+        var x = Table(set, "XSDT");
+        var ccel = Table(set, "CCEL");
+        Assert.Equal(36 + 24, x.Length);
+        Assert.Equal(set.Tables.Single(t => t.Signature == "CCEL").Gpa, U64(x, 52));
+        Assert.Equal((56, (byte)1, (byte)2, 0), (ccel.Length, ccel[8], ccel[36], Sum(ccel)));
+        Assert.Equal((0x8000UL, 0x81_8000UL), (U64(ccel, 40), U64(ccel, 48)));
+    }
+
     [Fact]
     public void Fadt_Revision65_HardwareReducedFields()
     {
