@@ -85,6 +85,16 @@ static void event_log(void)
     }
     snprintf(line, sizeof line, "cocolaunch-tdx-init: CCEL log %ld bytes, %ld events after the Spec ID event\n", size, events);
     say(line);
+
+    /* The records themselves, for a verifier on the host (cocolaunch verify-evidence --event-log). */
+    say("cocolaunch-tdx-init: CCEL ");
+    for (long i = 0; i < at; i += 32) {
+        int k = 0;
+        for (long j = i; j < at && j < i + 32; j++)
+            k += snprintf(line + k, sizeof line - k, "%02x", log[j]);
+        say(line);
+    }
+    say("\n");
 }
 
 /* A quote through configfs-tsm: REPORTDATA into inblob, the quote out of outblob (Documentation/ABI/testing/configfs-tsm). */

@@ -14,7 +14,7 @@ public static class CliApp
     public static string Version =>
         typeof(CliApp).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
 
-    private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence";
+    private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -46,7 +46,7 @@ public static class CliApp
             s.AutoVersion = true;
         });
 
-        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions, BootOptions, ReferenceValuesOptions, VerifyOptions, AttestOptions, VerifyEvidenceOptions>(args);
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions, BootOptions, ReferenceValuesOptions, VerifyOptions, AttestOptions, VerifyEvidenceOptions, EventLogOptions>(args);
         bool verbose = args.Contains("--verbose");
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
@@ -61,6 +61,7 @@ public static class CliApp
             (VerifyOptions o) => Guarded(() => VerifyVerb.Run(o, stdout), stderr, verbose),
             (AttestOptions o) => Guarded(() => AttestVerb.Run(o, stdout), stderr, verbose),
             (VerifyEvidenceOptions o) => Guarded(() => VerifyEvidenceVerb.Run(o, stdout), stderr, verbose),
+            (EventLogOptions o) => Guarded(() => EventLogVerb.Run(o, stdout), stderr, verbose),
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
@@ -102,7 +103,7 @@ public static class CliApp
         _ => null,
     };
 
-    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions)];
+    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions), typeof(EventLogOptions)];
 
     /// <summary>
     /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default

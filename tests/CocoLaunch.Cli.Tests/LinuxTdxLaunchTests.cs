@@ -48,10 +48,28 @@ public sealed class LinuxTdxLaunchTests
         string hobDigest = hobEvent.GetProperty("digest").GetString()!;
         Assert.Equal(
             [$"cocolaunch-tdx-init: event MR1 type 0x8000000b sha384 {hobDigest}", "cocolaunch-tdx-init: CCEL log 32768 bytes, 1 events after the Spec ID event",
-                $"cocolaunch-tdx-init: MRTD {Predicted("mrtd")}", $"cocolaunch-tdx-init: RTMR0 {Predicted("rtmr0")}", $"cocolaunch-tdx-init: RTMR1 {Predicted("rtmr1")}",
+                lines[init + 4], $"cocolaunch-tdx-init: MRTD {Predicted("mrtd")}", $"cocolaunch-tdx-init: RTMR0 {Predicted("rtmr0")}", $"cocolaunch-tdx-init: RTMR1 {Predicted("rtmr1")}",
                 $"cocolaunch-tdx-init: RTMR2 {Predicted("rtmr2")}", $"cocolaunch-tdx-init: RTMR3 {Predicted("rtmr3")}",
                 $"cocolaunch-tdx-init: quote {new FileInfo(quotePath).Length} bytes", "cocolaunch-tdx-init: tdx-guest unloaded", "cocolaunch-tdx-init: powering off"],
-            lines.Skip(init + 2).Take(10));
+            lines.Skip(init + 2).Take(11));
+
+        // The log's records, which the TD printed in hex: `eventlog` reads them, their TD HOB event carries the same
+        // bytes as real OVMF's (trustee's CCEL_data_ovmf: "TdxTable", the HOB list GUID, the HOB at 0x809000), and
+        // `verify-evidence --event-log` replays them to the quote's RTMRs.
+        Assert.StartsWith("cocolaunch-tdx-init: CCEL ", lines[init + 4]);
+        string log = Path.Combine(dir.Path, "ccel.bin");
+        File.WriteAllBytes(log, Convert.FromHexString(lines[init + 4]["cocolaunch-tdx-init: CCEL ".Length..]));
+        var eventlog = CliRunner.Run("eventlog", log, "--format", "json");
+        Assert.Equal(0, eventlog.Exit);
+        using var parsed = System.Text.Json.JsonDocument.Parse(eventlog.Stdout);
+        Assert.Equal(Predicted("rtmr0"), parsed.RootElement.GetProperty("rtmr0").GetString());
+        Assert.Equal("CVRkeFRhYmxlAAEAAAAAAAAAr5a7k/K5uE6UYuC6dFZCNgCQgAAAAAAA", parsed.RootElement.GetProperty("events")[0].GetProperty("eventData").GetString());
+        var replayed = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--event-log", log, "--no-measurement-check");
+        Assert.True(replayed.Exit == 0, replayed.Stdout);
+        Assert.Contains("ok   event-log: its 1 events replay to the quote's RTMR0-3", replayed.Stdout);
+        var foreign = CliRunner.Run("verify-evidence", quotePath, "--root", quotePath + ".root.pem", "--event-log", RepoPaths.TestData("ccel/CCEL_data_ovmf"), "--no-measurement-check");
+        Assert.Equal(1, foreign.Exit);
+        Assert.Contains("FAIL event-log: RTMR0 replays to 8566f998", foreign.Stdout);
 
         // The log replays to the RTMR0 the TD reported: RTMR0 = SHA-384(48 zero bytes ‖ the event's digest).
         Assert.Equal(Predicted("rtmr0"), Convert.ToHexStringLower(System.Security.Cryptography.SHA384.HashData([.. new byte[48], .. Convert.FromHexString(hobDigest)])));

@@ -25,6 +25,9 @@ internal static class RepoPaths
 
     public static string LaunchSpec(string name) => Path.Combine(Root, "launch-specs", name);
 
+    /// <summary>A file under tests/data (see its README for where each came from).</summary>
+    public static string TestData(string name) => Path.Combine(Root, "tests", "data", name);
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

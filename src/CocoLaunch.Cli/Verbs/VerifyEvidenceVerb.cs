@@ -53,6 +53,9 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("at", HelpText = "Check certificate validity at this UTC time (ISO 8601) instead of now.")]
     public string? At { get; set; }
 
+    [Option("event-log", HelpText = "TDX: the guest's CC event log (its CCEL log area); its replay must give the quote's RTMR0-3.")]
+    public string? EventLog { get; set; }
+
     [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
     public OutputFormat Format { get; set; }
 }
@@ -69,6 +72,11 @@ internal static class VerifyEvidenceVerb
         VerificationResult result;
         if (kind == EvidenceKind.SnpReport)
         {
+            if (o.EventLog is not null)
+            {
+                throw new CliInputException("--event-log: a CC event log replays to a TDX quote's RTMRs; an SNP report has none");
+            }
+
             var report = SnpReport.Parse(evidence, o.Evidence);
             var vcek = Certificate(o.Vcek ?? Path.Combine(dir, "vcek.pem"), "--vcek");
             var ask = Certificate(o.Ask ?? Path.Combine(dir, "ask.pem"), "--ask");
@@ -83,6 +91,10 @@ internal static class VerifyEvidenceVerb
 
             var quote = TdxQuote.Parse(evidence, o.Evidence);
             result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? Rtmrs(references, quote) }, o.Evidence);
+            if (o.EventLog is { } logPath)
+            {
+                result = result with { Findings = [.. result.Findings, Replayed(EventLogVerb.Load(logPath, "--event-log"), quote)] };
+            }
         }
 
         result = WithMeasurementRule(result, o);
@@ -167,6 +179,24 @@ internal static class VerifyEvidenceVerb
     }
 
     /// <summary>The measurements given on the command line and those of the reference values for the platform; null when neither gave any.</summary>
+    /// <summary>
+    /// The event log's replay against the quote (as trustee and go-tdx-guest check it): equal RTMRs mean the log's
+    /// events are the ones the registers hold, so checking events is as good as checking registers.
+    /// </summary>
+    private static Finding Replayed(Formats.Tcg.CcEventLog log, TdxQuote quote)
+    {
+        if (!log.Algorithms.Any(a => a.Algorithm == Formats.Tcg.TcgAlgorithm.Sha384))
+        {
+            return new Finding("event-log", false, "the log has no SHA-384 digests, so it cannot replay to RTMRs");
+        }
+
+        var replayed = log.Replay();
+        var differ = Enumerable.Range(0, 4).Where(i => !quote.Rtmr(i).SequenceEqual(replayed[i])).ToList();
+        return differ.Count == 0
+            ? new Finding("event-log", true, $"its {log.Events.Count} events replay to the quote's RTMR0-3")
+            : new Finding("event-log", false, string.Join("; ", differ.Select(i => $"RTMR{i} replays to {Convert.ToHexStringLower(replayed[i])}, the quote has {Convert.ToHexStringLower(quote.Rtmr(i))}")));
+    }
+
     /// <summary>
     /// The RTMRs of the reference value whose MRTD the quote carries, when it gives them: MRTD alone leaves out what the
     /// firmware measured into RTMRs (the TD HOB, for one), so a quote must match both.

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using CocoLaunch.Formats.Tcg;
+using CommandLine;
+
+namespace CocoLaunch.Cli.Verbs;
+
+[Verb("eventlog", HelpText = "Print a CC event log (a TDX guest's CCEL log, /sys/firmware/acpi/tables/data/CCEL): every event with its MR index, type, digest and decoded data, and the RTMRs its replay gives.")]
+public sealed class EventLogOptions : CommonOptions
+{
+    [Value(0, MetaName = "FILE", Required = true, HelpText = "The event log (the CCEL table's log area).")]
+    public string File { get; set; } = string.Empty;
+
+    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    public OutputFormat Format { get; set; }
+}
+
+internal static class EventLogVerb
+{
+    public static int Run(EventLogOptions o, TextWriter stdout)
+    {
+        var log = Load(o.File, "FILE");
+        bool sha384 = log.Algorithms.Any(a => a.Algorithm == TcgAlgorithm.Sha384);
+        string?[] rtmrs = sha384 ? log.Replay().Select(Convert.ToHexStringLower).ToArray() : new string?[4];
+        if (o.Format == OutputFormat.Json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new
+            {
+                file = o.File,
+                algorithms = log.Algorithms.Select(a => TcgAlgorithm.Name(a.Algorithm)),
+                events = log.Events.Select(e => new
+                {
+                    offset = e.Offset,
+                    mrIndex = e.MrIndex,
+                    type = e.TypeName,
+                    typeValue = e.Type,
+                    digests = e.Digests.Select(d => new { alg = TcgAlgorithm.Name(d.Algorithm), digest = Convert.ToHexStringLower(d.Bytes) }),
+                    data = EventData.Describe(e),
+                    eventData = Convert.ToBase64String(e.Data),
+                }),
+                length = log.Length,
+                rtmr0 = rtmrs[0],
+                rtmr1 = rtmrs[1],
+                rtmr2 = rtmrs[2],
+                rtmr3 = rtmrs[3],
+            }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            return ExitCode.Ok;
+        }
+
+        stdout.WriteLine($"{o.File}: {log.Events.Count} events after the Spec ID event ({string.Join(", ", log.Algorithms.Select(a => TcgAlgorithm.Name(a.Algorithm)))}), {log.Length} bytes");
+        foreach (var e in log.Events)
+        {
+            string digest = e.Digest(TcgAlgorithm.Sha384) is { } d ? Convert.ToHexStringLower(d) : string.Join(" ", e.Digests.Select(x => $"{TcgAlgorithm.Name(x.Algorithm)}:{Convert.ToHexStringLower(x.Bytes)}"));
+            stdout.WriteLine($"0x{e.Offset:x5}  MR{e.MrIndex}  {e.TypeName,-34} {digest}");
+            stdout.WriteLine($"         {EventData.Describe(e)}");
+        }
+
+        if (!sha384)
+        {
+            stdout.WriteLine("RTMRs not replayed: the log has no SHA-384 digests (TDX RTMRs are SHA-384)");
+        }
+
+        for (int i = 0; i < rtmrs.Length && sha384; i++)
+        {
+            stdout.WriteLine($"RTMR{i} {rtmrs[i]}");
+        }
+
+        return ExitCode.Ok;
+    }
+
+    /// <summary>Reads and parses a log; a malformed one is an input error naming the file and offset.</summary>
+    public static CcEventLog Load(string path, string what)
+    {
+        byte[] bytes = Reports.ReferenceValueLoader.Read(path, what);
+        try
+        {
+            return CcEventLog.Parse(bytes, path);
+        }
+        catch (EventLogFormatException e)
+        {
+            throw new CliInputException(e.Message);
+        }
+    }
+}
