@@ -26,11 +26,20 @@ public sealed record ReferenceValue
     /// <summary>The guest configuration that shaped the digest or the evidence: vcpus, vcpuType, policy, attributes, …</summary>
     public IReadOnlyDictionary<string, string> Config { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>TDX: RTMR0–3 as the emulated launch leaves them (zero until the guest extends them).</summary>
+    /// <summary>
+    /// TDX: RTMR0–3 as the TD will report them where the launch decides its firmware's events, else as the emulated
+    /// launch leaves them (zero until the guest extends them).
+    /// </summary>
     public IReadOnlyList<string>? Rtmrs { get; init; }
+
+    /// <summary>TDX: the firmware's RTMR events in log order, where the launch decides them; a CC event log must hold these.</summary>
+    public IReadOnlyList<ReferenceEvent>? RtmrEvents { get; init; }
 
     public IReadOnlyList<MeasuredOperation>? Log { get; init; }
 }
+
+/// <summary>One expected event of a CC event log: its CC MR index (1 = RTMR0), type name and SHA-384 digest.</summary>
+public sealed record ReferenceEvent(uint MrIndex, string Type, string Sha384);
 
 /// <summary>A set of reference values, as <c>reference-values</c> writes it and <c>verify</c> reads it.</summary>
 public sealed record ReferenceValueDocument(string ToolVersion, IReadOnlyList<ReferenceValue> References)

@@ -69,6 +69,21 @@ public static class ReferenceValueJson
             w.WriteEndArray();
         }
 
+        if (r.RtmrEvents is { } events)
+        {
+            w.WriteStartArray("rtmrEvents");
+            foreach (var e in events)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("mr", e.MrIndex);
+                w.WriteString("type", e.Type);
+                w.WriteString("sha384", e.Sha384);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
         if (r.Log is { } log)
         {
             w.WriteStartObject("log");
@@ -213,8 +228,22 @@ public static class ReferenceValueJson
             Inputs = [.. r.Array(e, "inputs", $"{at}.inputs").Select((i, n) =>
                 new ReferenceInput(r.String(i, "role", $"{at}.inputs[{n}].role"), r.String(i, "path", $"{at}.inputs[{n}].path"), r.String(i, "sha256", $"{at}.inputs[{n}].sha256")))],
             Rtmrs = e.TryGetProperty("rtmrs", out _) ? [.. r.Array(e, "rtmrs", $"{at}.rtmrs").Select((x, i) => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw r.Fail($"{at}.rtmrs[{i}]", "expected a string"))] : null,
+            RtmrEvents = e.TryGetProperty("rtmrEvents", out _) ? [.. r.Array(e, "rtmrEvents", $"{at}.rtmrEvents").Select((x, i) => ReadEvent(r, x, $"{at}.rtmrEvents[{i}]"))] : null,
             Log = e.TryGetProperty("log", out var log) ? ReadLog(r, log, $"{at}.log") : null,
         };
+    }
+
+    private static ReferenceEvent ReadEvent(Reader r, JsonElement e, string at)
+    {
+        if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("mr", out var mr) || !mr.TryGetUInt32(out uint index) || index is 0 or > 4)
+        {
+            throw r.Fail($"{at}.mr", "expected a CC MR index 1 to 4");
+        }
+
+        string digest = r.String(e, "sha384", $"{at}.sha384");
+        return digest.Length == 96 && digest.All(char.IsAsciiHexDigitLower)
+            ? new ReferenceEvent(index, r.String(e, "type", $"{at}.type"), digest)
+            : throw r.Fail($"{at}.sha384", "expected 96 lowercase hex digits");
     }
 
     private static List<MeasuredOperation> ReadLog(Reader r, JsonElement log, string at)

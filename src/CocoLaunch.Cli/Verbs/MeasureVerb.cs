@@ -30,6 +30,9 @@ public sealed class MeasureOptions : CommonOptions
     [Option("tdreport", HelpText = "Also write the 1024-byte TDREPORT (TDG.MR.REPORT) to this file; its MAC uses an emulator key, not hardware.")]
     public string? TdReport { get; set; }
 
+    [Option("event-log", HelpText = "TDX: also write the CC event log (CCEL) the firmware will write, where the launch decides it (our Linux TD firmware).")]
+    public string? EventLog { get; set; }
+
     [Option("report-data", HelpText = "REPORTDATA for --tdreport: 64 bytes as 128 hex digits (default zeros).")]
     public string? ReportData { get; set; }
 
@@ -118,6 +121,11 @@ internal static class MeasureVerb
                 throw new CliInputException($"--tdreport: cannot write '{o.TdReport}': {e.Message}");
             }
         }
+        if (o.EventLog is { } logPath)
+        {
+            WriteEventLog(context, logPath);
+        }
+
         if (o.Explain)
         {
             foreach (var op in context.Log.Operations)
@@ -265,6 +273,25 @@ internal static class MeasureVerb
             measuredOperations = c.Log.Count,
         };
         stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static void WriteEventLog(LaunchContext c, string path)
+    {
+        if (c.Spec.Platform != KvmVmType.Tdx)
+        {
+            throw new CliInputException("--event-log: a CC event log is predicted for platform tdx");
+        }
+
+        var events = Vmm.Tdx.TdxRtmrReplay.LoggedEvents(c)
+            ?? throw new CliInputException("--event-log: this firmware's event log is not predicted: it logs events while it runs (variables, ACPI tables, the boot loader) that the launch does not fix");
+        try
+        {
+            File.WriteAllBytes(path, Formats.Tcg.CcEventLogWriter.Write(events));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException($"--event-log: cannot write '{path}': {e.Message}");
+        }
     }
 
     private static void WriteJson(LaunchContext c, byte[] mrtd, TextWriter stdout)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using CocoLaunch.Attestation;
+using CocoLaunch.Attestation.ReferenceValues;
 using CocoLaunch.Attestation.Snp;
 using CocoLaunch.Attestation.Tdx;
 using CocoLaunch.Cli.Reports;
@@ -90,10 +91,12 @@ internal static class VerifyEvidenceVerb
             }
 
             var quote = TdxQuote.Parse(evidence, o.Evidence);
-            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? Rtmrs(references, quote) }, o.Evidence);
+            var matched = Matched(references, quote);
+            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? matched?.Rtmrs }, o.Evidence);
             if (o.EventLog is { } logPath)
             {
-                result = result with { Findings = [.. result.Findings, Replayed(EventLogVerb.Load(logPath, "--event-log"), quote)] };
+                var log = EventLogVerb.Load(logPath, "--event-log");
+                result = result with { Findings = [.. result.Findings, Replayed(log, quote), .. matched?.RtmrEvents is { } expected ? [EventsMatch(log, expected)] : Array.Empty<Finding>()] };
             }
         }
 
@@ -198,13 +201,43 @@ internal static class VerifyEvidenceVerb
     }
 
     /// <summary>
-    /// The RTMRs of the reference value whose MRTD the quote carries, when it gives them: MRTD alone leaves out what the
-    /// firmware measured into RTMRs (the TD HOB, for one), so a quote must match both.
+    /// The reference value whose MRTD the quote carries: its RTMRs, when it gives them, must match too, since MRTD
+    /// alone leaves out what the firmware measured into RTMRs (the TD HOB, for one).
     /// </summary>
-    private static IReadOnlyList<string?>? Rtmrs(LoadedReferences? references, TdxQuote quote)
+    private static ReferenceValue? Matched(LoadedReferences? references, TdxQuote quote)
     {
         string mrtd = Convert.ToHexStringLower(quote.Mrtd);
-        return references?.Document.References.FirstOrDefault(r => r.Platform == "tdx" && r.Digest == mrtd && r.Rtmrs is { Count: 4 })?.Rtmrs;
+        return references?.Document.References.FirstOrDefault(r => r.Platform == "tdx" && r.Digest == mrtd && r.Rtmrs is { Count: 4 });
+    }
+
+    /// <summary>
+    /// The log's measured events (not EV_NO_ACTION) against the reference value's, one by one, naming the first that
+    /// differs: registers that differ say only that something did, the event says what.
+    /// </summary>
+    private static Finding EventsMatch(Formats.Tcg.CcEventLog log, IReadOnlyList<ReferenceEvent> expected)
+    {
+        var events = log.Events.Where(e => e.Type != Formats.Tcg.TcgEventType.NoAction).ToList();
+        for (int i = 0; i < Math.Max(events.Count, expected.Count); i++)
+        {
+            if (i >= events.Count)
+            {
+                return new Finding("event-log.events", false, $"the log ends after {events.Count} events; the reference value's event {i + 1} is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
+            }
+
+            var e = events[i];
+            string digest = e.Digest(Formats.Tcg.TcgAlgorithm.Sha384) is { } d ? Convert.ToHexStringLower(d) : "(no sha384 digest)";
+            if (i >= expected.Count)
+            {
+                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}, MR{e.MrIndex} {e.TypeName} {digest}) is not in the reference value, which has {expected.Count}");
+            }
+
+            if (e.MrIndex != expected[i].MrIndex || e.TypeName != expected[i].Type || digest != expected[i].Sha384)
+            {
+                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}) is MR{e.MrIndex} {e.TypeName} {digest}; the reference value's is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
+            }
+        }
+
+        return new Finding("event-log.events", true, $"its {events.Count} measured events are the reference value's, in order");
     }
 
     private static HashSet<string>? Measurements(EvidencePolicy policy, LoadedReferences? references, string platform)

@@ -50,6 +50,39 @@ public static class TdxRtmrReplay
             ? [Replay(LaunchEvents(c)), new byte[48], new byte[48], new byte[48]]
             : null;
 
+    /// <summary>
+    /// The event log the firmware will write, where the launch decides it all (see <see cref="Final"/>): the Spec ID
+    /// event, then the TD HOB event with TDVF's "TdxTable" handoff pointers naming the HOB list. Null otherwise.
+    /// </summary>
+    public static IReadOnlyList<Formats.Tcg.LoggedEvent>? LoggedEvents(LaunchContext c)
+    {
+        var hobSection = c.Ovmf?.Tdx.Value?.Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
+        if (Final(c) is null || hobSection is null || LaunchEvents(c) is not [{ } hob])
+        {
+            return null;
+        }
+
+        return [new Formats.Tcg.LoggedEvent(MrIndexRtmr0, Formats.Tcg.TcgEventType.EfiHandoffTables2, hob.Digest, HandoffTables(hobSection.MemoryAddress.Value))];
+    }
+
+    /// <summary>CC MR index 1 is RTMR0 (tdx-mrtd.md §6.1).</summary>
+    public const uint MrIndexRtmr0 = 1;
+
+    /// <summary>TD_HANDOFF_TABLE_POINTERS2: description size, "TdxTable\0", one table, EFI_HOB_LIST_GUID, the HOB's GPA.</summary>
+    private static byte[] HandoffTables(ulong hobGpa)
+    {
+        var data = new byte[1 + 9 + 8 + 16 + 8];
+        data[0] = 9;
+        "TdxTable\0"u8.CopyTo(data.AsSpan(1));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(10), 1);
+        TdHobGuid.TryWriteBytes(data.AsSpan(18));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(34), hobGpa);
+        return data;
+    }
+
+    /// <summary>The GUID TDVF names the TD HOB with in this event (tdx-mrtd.md §6.4).</summary>
+    private static readonly Guid TdHobGuid = new("93bb96af-b9f2-4eb8-9462-e0ba74564236");
+
     /// <summary>RTMR after extending a zero register with each event's digest in order.</summary>
     public static byte[] Replay(IEnumerable<RtmrEvent> events)
     {
