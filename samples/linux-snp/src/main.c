@@ -221,10 +221,14 @@ __attribute__((noreturn)) void main(void)
     if (!key || size == 0 || size % sizeof ranges[0] != 0 || size > sizeof ranges)
         refuse(REFUSE_FW_CFG, "fw_cfg has no usable " E820_FILE);
     fw_cfg_read(key, ranges, size);
-    for (u32 i = 0; i < size / sizeof ranges[0]; i++)
-        if (ranges[i].type == E820_RAM)
-            add_ram(ranges[i].addr & ~(PAGE - 1), (ranges[i].addr + ranges[i].size) & ~(PAGE - 1));
-    if (ram_end(SHARED_WINDOW) < ACPI_TABLES + ACPI_SIZE)
+    int covered = 0;
+    for (u32 i = 0; i < size / sizeof ranges[0]; i++) {
+        if (ranges[i].type != E820_RAM)
+            continue;
+        add_ram(ranges[i].addr & ~(PAGE - 1), (ranges[i].addr + ranges[i].size) & ~(PAGE - 1));
+        covered |= ranges[i].addr <= SHARED_WINDOW && ranges[i].addr + ranges[i].size >= ACPI_TABLES + ACPI_SIZE;
+    }
+    if (!covered)
         refuse(REFUSE_LAYOUT, "RAM does not cover the firmware's pages");
     struct validation v = { 0, 0, 0 };
     validate_ram(&v);
