@@ -19,7 +19,7 @@
 #define E820_FILE           "etc/e820"
 #define ACPI_FILE           "etc/cocolaunch/acpi"
 #define VMM_E820_MAX        32
-#define LEGACY_HOLE         0xA0000     /* [0xA0000, 1 MiB): VGA and ROM space, left out of the map */
+#define LEGACY_HOLE         0xA0000     /* [0xA0000, 1 MiB): VGA and ROM space, reserved but validated: Linux scans it */
 #define LOW_MEGABYTE        0x100000
 
 static int console_ready;
@@ -135,11 +135,11 @@ static void add(u64 start, u64 end, u32 type)
     e820_count++;
 }
 
-/* One VMM RAM range: the legacy hole left out, the firmware's pages reserved, its ACPI tables ACPI data. */
+/* One VMM RAM range: the legacy hole and the firmware's pages reserved, its ACPI tables ACPI data. */
 static void add_ram(u64 start, u64 end)
 {
     static const struct { u64 start, end; u32 type; } carve[] = {
-        { LEGACY_HOLE, LOW_MEGABYTE, 0 },
+        { LEGACY_HOLE, LOW_MEGABYTE, E820_RESERVED },
         { SEC_MEM, FIRMWARE_END, E820_RESERVED },
         { ACPI_TABLES, ACPI_TABLES + ACPI_SIZE, E820_ACPI },
     };
@@ -149,8 +149,7 @@ static void add_ram(u64 start, u64 end)
         if (s >= e)
             continue;
         add(at, s, E820_RAM);
-        if (carve[i].type)
-            add(s, e, carve[i].type);
+        add(s, e, carve[i].type);
         at = e;
     }
     add(at, end, E820_RAM);

@@ -60,7 +60,7 @@ public static class CpuidModel
     {
         VcpuType.KvmIntel => [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
             (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0)],
-        VcpuType.EpycSnp => [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x4000_0000, 0), (0x4000_0001, 0),
+        VcpuType.EpycSnp => [(0, 0), (1, 0), (6, 0), (7, 0), (0x4000_0000, 0), (0x4000_0001, 0),
             (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0), (0x8000_001F, 0)],
         _ => [(0, 0), (1, 0), (0xD, 0), (0xD, 1), (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0008, 0)],
     };
@@ -118,13 +118,16 @@ public static class CpuidModel
 
     private static (uint, uint, uint, uint) EpycSnp(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
     {
-        (0, _) => (0xD, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
-        // Family 0x17 model 1 stepping 2 (EPYC-v4's signature); ECX: CX16, x2APIC, POPCNT, TSC-deadline, XSAVE,
-        // RDRAND, HYPERVISOR; EDX as qemu64's.
-        (1, _) => (0x0080_0F12, (vcpuIndex << 24) | 0x0001_0800, 0xC5A0_2000, 0x0709_BB79),
+        // Max basic leaf 7: an SNP Linux reads 0xD.1 whenever leaf 0xD exists, and its CPUID-table check then
+        // requires XSAVEC or XSAVES (snp_cpuid_postprocess), which the CPU lacks; so no XSAVE, and FXSAVE it is.
+        (0, _) => (0x7, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
+        // Family 0x17 model 1 stepping 2 (EPYC-v4's signature); ECX: CX16, x2APIC, POPCNT, TSC-deadline, RDRAND,
+        // HYPERVISOR; EDX as qemu64's.
+        (1, _) => (0x0080_0F12, (vcpuIndex << 24) | 0x0001_0800, 0xC1A0_2000, 0x0709_BB79),
         (6, _) => (0x4, 0, 0, 0),
-        (7, 0) => (0, 0x0014_0481, 0x0040_0004, 0),
-        (0xD, _) => Xsave(subleaf),
+        // KvmIntel's leaf 7 without FSGSBASE: with it, the paranoid entry an SNP guest's every #VC takes reads the
+        // CPU number with LSL (GET_PERCPU_BASE), which the CPU does not implement.
+        (7, 0) => (0, 0x0014_0480, 0x0040_0004, 0),
         (0x4000_0000, _) => (0x4000_0001, 0x4B4D_564B, 0x564B_4D56, 0x0000_004D),
         (0x4000_0001, _) => (0, 0, 0, 0),
         (0x8000_0000, _) => (0x8000_001F, 0x6874_7541, 0x444D_4163, 0x6974_6E65),

@@ -6,8 +6,8 @@ namespace CocoLaunch.Vmm.Snp;
 
 /// <summary>
 /// The CPUID page the VMM hands the SNP firmware at launch, as QEMU fills it from the vCPU's CPUID table: one entry
-/// per leaf of <see cref="VcpuType.EpycSnp"/>, the table the hypervisor answers from too. Leaves 0xD.0 and 0xD.1 say
-/// they hold for XCR0 = x87|SSE (xcr0_in 1), as Linux's lookup (snp_cpuid) requires of them. The page's contents are
+/// per leaf of <see cref="VcpuType.EpycSnp"/>, the table the hypervisor answers from too. Leaves 0xD.0 and 0xD.1, if
+/// any, say they hold for XCR0 = x87|SSE (xcr0_in 1), as Linux's lookup (snp_cpuid) requires of them. The page's contents are
 /// not part of the launch digest: the PSP checks them against the platform instead.
 /// </summary>
 public static class SnpCpuidTable
