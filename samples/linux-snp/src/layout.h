@@ -38,7 +38,7 @@
 #define HASHES_PAGE         0x812000
 #define HASH_TABLE          0x812C00
 #define HASH_TABLE_SIZE     0x400
-#define FIRMWARE_END        0x820000                /* [SEC_MEM, FIRMWARE_END) is e820 reserved */
+#define FIRMWARE_END        0x820000                /* [SECRETS, FIRMWARE_END) is e820 reserved */
 #define ACPI_TABLES         0x820000
 #define ACPI_SIZE           0x10000
 

@@ -135,12 +135,16 @@ static void add(u64 start, u64 end, u32 type)
     e820_count++;
 }
 
-/* One VMM RAM range: the legacy hole and the firmware's pages reserved, its ACPI tables ACPI data. */
+/*
+ * One VMM RAM range: the legacy hole and the secrets, CPUID and hashes pages reserved, the ACPI tables ACPI data.
+ * SNP_SEC_MEM stays RAM: it holds the zero page, the command line and the setup_data, which Linux reserves itself,
+ * and which it must map encrypted (an SEV guest maps e820-reserved ranges it ioremaps decrypted, setup_data too).
+ */
 static void add_ram(u64 start, u64 end)
 {
     static const struct { u64 start, end; u32 type; } carve[] = {
         { LEGACY_HOLE, LOW_MEGABYTE, E820_RESERVED },
-        { SEC_MEM, FIRMWARE_END, E820_RESERVED },
+        { SECRETS, FIRMWARE_END, E820_RESERVED },
         { ACPI_TABLES, ACPI_TABLES + ACPI_SIZE, E820_ACPI },
     };
     u64 at = start;
