@@ -14,7 +14,11 @@ namespace CocoLaunch.Vmm.Run;
 /// <param name="Trace">One line per exit, when set.</param>
 /// <param name="Progress">Called about twice a second while the guest runs, with the instructions retired so far.</param>
 public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, ConversionMode Conversion, Stream Console, TextWriter? Trace = null,
-    Action<long, TimeSpan>? Progress = null);
+    Action<long, TimeSpan>? Progress = null)
+{
+    /// <summary>What an SNP direct boot's fw_cfg serves instead of the measured initrd or command line, when set.</summary>
+    public Snp.ServedBlobs? Served { get; init; }
+}
 
 /// <summary>How a run ended: the guest's exit status (isa-debug-exit, or 0 for ACPI power-off) or why it stopped.</summary>
 /// <param name="Quotes">The TDX quotes the quote service made for the guest, in order.</param>
@@ -50,7 +54,7 @@ public static class GuestRun
             : null;
         if (board is not null && SnpLinux(context))
         {
-            board.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm)));
+            board.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
         }
         var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];

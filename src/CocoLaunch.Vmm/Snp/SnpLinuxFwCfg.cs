@@ -23,9 +23,15 @@ public static class SnpLinuxFwCfg
     private const uint E820Ram = 1;
     private const int E820EntrySize = 20;
 
-    public static FwCfg Build(LaunchContext c, IDmaMemory memory)
+    /// <param name="served">Blobs to serve instead of the measured ones (a VMM lying to the firmware), or null.</param>
+    public static FwCfg Build(LaunchContext c, IDmaMemory memory, ServedBlobs? served = null)
     {
-        var boot = c.Spec.DirectBoot ?? throw new LaunchException("an SNP Linux boot needs kernel (and initrd, cmdline) in the spec");
+        var measured = c.Spec.DirectBoot ?? throw new LaunchException("an SNP Linux boot needs kernel (and initrd, cmdline) in the spec");
+        var boot = served is null ? measured : measured with
+        {
+            InitrdPath = served.InitrdPath ?? measured.InitrdPath,
+            Cmdline = served.Cmdline ?? measured.Cmdline,
+        };
         byte[] file = Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel");
         var kernel = BzImage.Parse(file);
         int setupLength = file.Length - kernel.ProtectedModeKernel.Length;
@@ -68,3 +74,9 @@ public static class SnpLinuxFwCfg
         return bytes;
     }
 }
+
+/// <summary>
+/// An initrd or command line the VMM serves through fw_cfg in place of the ones it measured into the hashes page:
+/// what a host that swaps the blobs after the launch would do, for which the firmware's check exists.
+/// </summary>
+public sealed record ServedBlobs(string? InitrdPath, string? Cmdline);
