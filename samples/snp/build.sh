@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 cflags=(-O2 -std=gnu11 -ffreestanding -nostdlib -fno-builtin -mno-red-zone -fno-pie -fno-pic
     -fno-stack-protector -mcmodel=kernel -mgeneral-regs-only -march=x86-64 -mtune=generic
     -fcf-protection=none -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-strict-aliasing -fno-ident
-    -Wall -Wextra -Werror -Isrc)
+    -Wall -Wextra -Werror -Isrc -I../snp-common)
 "$CC" "${cflags[@]}" -c src/aes_gcm.c -o "$work/aes_gcm.o"
 "$CC" -c -Isrc src/stub.S -o "$work/stub.o"
 "$CC" -E -P -x c -Isrc src/snp.ld.S -o "$work/snp.ld"

@@ -18,8 +18,9 @@ public static class CliApp
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        // The Linux TD firmware ships beside the tool (samples/linux-tdx/bin, copied by the project).
+        // The Linux TD and SNP firmware ship beside the tool (samples/linux-tdx/bin, samples/linux-snp/bin, copied by the project).
         Spec.DefaultFirmware.LinuxTdPath ??= Path.Combine(AppContext.BaseDirectory, "firmware", "linux-tdx.fd");
+        Spec.DefaultFirmware.LinuxSnpPath ??= Path.Combine(AppContext.BaseDirectory, "firmware", "linux-snp.fd");
         // "help VERB" is answered like "VERB --help", which CommandLineParser renders with the verb's options.
         if (args is ["help", var verb, ..] && !verb.StartsWith('-'))
         {

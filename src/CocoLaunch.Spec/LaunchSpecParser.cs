@@ -55,6 +55,12 @@ public static class LaunchSpecParser
             ? new FirmwareSpec(path, null, reader.LocationOf(platformNode))
             : throw reader.Fail(platformNode, "platform tdx with a kernel and no firmware boots the Linux TD firmware (samples/linux-tdx), which this build does not carry: name a firmware");
 
+    /// <summary>An SNP guest with a kernel and no firmware of its own boots under the Linux SNP firmware the tool carries.</summary>
+    private static FirmwareSpec LinuxSnpFirmware(YamlSpecReader reader, YamlNode platformNode) =>
+        DefaultFirmware.LinuxSnpPath is { } path && File.Exists(path)
+            ? new FirmwareSpec(path, null, reader.LocationOf(platformNode))
+            : throw reader.Fail(platformNode, "platform snp with a kernel and no firmware boots the Linux SNP firmware (samples/linux-snp), which this build does not carry: name a firmware");
+
     /// <summary>Parses spec text; relative paths are resolved against <paramref name="baseDirectory"/>.</summary>
     public static LaunchSpec Parse(string text, string file, string baseDirectory)
     {
@@ -65,8 +71,13 @@ public static class LaunchSpecParser
         var platform = reader.Choice(platformNode, "platform", Platforms);
 
         var boot = ReadDirectBoot(reader, top);
-        var firmware = boot is not null && !top.Has("firmware") && platform is KvmVmType.Default or KvmVmType.Tdx
-            ? platform == KvmVmType.Tdx ? LinuxTdFirmware(reader, platformNode) : null
+        var firmware = boot is not null && !top.Has("firmware") && platform is KvmVmType.Default or KvmVmType.Tdx or KvmVmType.Snp
+            ? platform switch
+            {
+                KvmVmType.Tdx => LinuxTdFirmware(reader, platformNode),
+                KvmVmType.Snp => LinuxSnpFirmware(reader, platformNode),
+                _ => null,
+            }
             : FirmwareSection.Read(reader, top);
         string? vcpuType = ReadVcpuType(reader, top, platform, firmware is null);
         int vcpus = top.Optional("vcpus") is { } v ? (int)reader.Int64InRange(v, "vcpus", 1, MaxVcpus) : 1;

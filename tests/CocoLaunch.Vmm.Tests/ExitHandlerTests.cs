@@ -134,8 +134,13 @@ public sealed class ExitHandlerTests
     [Fact]
     public void SystemEvent_SevTermination_NamesTheRequest()
     {
+        // GHCB MSR protocol termination (guest-abi.md §4): [15:12] reason set 0, [23:16] reason code 0x10.
         var outcome = ExitHandlers.SystemEvent(new KvmExit.SystemEvent(KvmExit.SystemEvent.SevTerm, [0x0000_0000_0010_0100]));
-        Assert.Equal(new ExitOutcome.Stop("the guest asked to terminate (system event 6, data 0x100100)"), outcome);
+        Assert.Equal(new ExitOutcome.Stop("the SEV guest asked to terminate: reason set 0, code 16"), outcome);
+
+        // A GHCB termination event's data is the GHCB's GPA: no reason to decode there.
+        var ghcb = ExitHandlers.SystemEvent(new KvmExit.SystemEvent(KvmExit.SystemEvent.SevTerm, [0x40_0000]));
+        Assert.Equal(new ExitOutcome.Stop("the guest asked to terminate (system event 6, data 0x400000)"), ghcb);
     }
 
     [Fact]

@@ -6,6 +6,7 @@
  */
 #include "layout.h"
 #include "ghcb.h"
+#include "aes_gcm.h"
 
 #define PAGE            0x1000UL
 #define CBIT            (1UL << 51)

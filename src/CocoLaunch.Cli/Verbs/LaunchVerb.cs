@@ -34,6 +34,12 @@ public sealed class LaunchOptions : CommonOptions
     [Option("evidence-out", HelpText = "Write the evidence the guest obtained from inside (a TD's last quote, from TDVMCALL GetQuote) to this file; exit 1 when it obtained none.")]
     public string? EvidenceOut { get; set; }
 
+    [Option("serve-initrd", HelpText = "SNP direct boot: after measuring the spec's initrd, serve this file through fw_cfg instead, as a VMM that swaps what the firmware reads would (the firmware must refuse it).")]
+    public string? ServeInitrd { get; set; }
+
+    [Option("serve-cmdline", HelpText = "SNP direct boot: after measuring the spec's command line, serve this one through fw_cfg instead (the firmware must refuse it).")]
+    public string? ServeCmdline { get; set; }
+
     [Option("max-host-memory", HelpText = "Stop (exit 1) when the guest's pages would take more host memory than this (e.g. 512M; default: twice the guest's memory and 64M).")]
     public string? MaxHostMemory { get; set; }
 }
@@ -149,7 +155,10 @@ internal static class LaunchVerb
                 Action<long, TimeSpan>? progress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && !o.TraceExits
                     ? (n, t) => stderr.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"\r{CliApp.Name}: running: {n / 1e6:0.0} M instructions, {t.TotalSeconds:0.0} s "))
                     : null;
-                result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions(max, timeout, conversion, console, o.TraceExits ? stderr : null, progress));
+                result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions(max, timeout, conversion, console, o.TraceExits ? stderr : null, progress)
+                {
+                    Served = o.ServeInitrd is null && o.ServeCmdline is null ? null : new Vmm.Snp.ServedBlobs(o.ServeInitrd, o.ServeCmdline),
+                });
                 if (progress is not null)
                 {
                     stderr.Write("\r\u001b[K"); // clear the progress line

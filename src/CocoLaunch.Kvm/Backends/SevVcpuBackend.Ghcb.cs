@@ -267,10 +267,10 @@ public sealed partial class SevVcpuBackend
         if (write)
         {
             ulong value = (U64(ghcb, Ghcb.Rdx) << 32) | (uint)U64(ghcb, Ghcb.Rax);
-            return Msrs.TryWrite(index, value) ? (0UL, 0UL) : (1UL, 0x8000_030DUL);
+            return KvmMsrWrite(index, value) ? (0UL, 0UL) : (1UL, 0x8000_030DUL);
         }
 
-        if (!Msrs.TryRead(index, out ulong read))
+        if (!KvmMsrRead(index, out ulong read))
         {
             return (1UL, 0x8000_030DUL);
         }

@@ -13,6 +13,14 @@ public enum VcpuType
     /// TSC frequency in leaf 0x15, so Linux needs no PIT to calibrate (linux-guest.md §3, §4).
     /// </summary>
     KvmIntel,
+
+    /// <summary>
+    /// An AMD EPYC vCPU as KVM presents one to an SEV-SNP guest (linux-guest.md §4, §6): leaf 0x8000001F with SEV,
+    /// SEV-ES, SNP and the C-bit, RDRAND (which an SEV-ES/SNP Linux requires), and the KVM signature, x2APIC,
+    /// TSC-deadline timer, ARAT and invariant TSC of <see cref="KvmIntel"/>. The launch also writes it into the SNP
+    /// CPUID page.
+    /// </summary>
+    EpycSnp,
 }
 
 /// <summary>
@@ -34,16 +42,28 @@ public static class CpuidModel
     /// <summary>The vendor whose decoding and system-call rules the CPU follows for a table.</summary>
     public static CpuVendor Vendor(VcpuType type) => type == VcpuType.KvmIntel ? CpuVendor.Intel : CpuVendor.Amd;
 
+    /// <summary>SEV, SEV-ES and SNP (EAX bits 1, 3, 4); EBX: the C-bit (51) and one bit of physical address reduction.</summary>
+    public const uint SevLeafEax = 0x1A, SevLeafEbx = 51 | (1 << 6);
+
     public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Query(uint leaf, uint subleaf, uint vcpuIndex = 0) =>
         Query(VcpuType.Qemu64, leaf, subleaf, vcpuIndex);
 
     public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Query(VcpuType type, uint leaf, uint subleaf, uint vcpuIndex = 0) =>
-        type == VcpuType.KvmIntel ? KvmIntel(leaf, subleaf, vcpuIndex) : Qemu64(leaf, subleaf, vcpuIndex);
+        type switch
+        {
+            VcpuType.KvmIntel => KvmIntel(leaf, subleaf, vcpuIndex),
+            VcpuType.EpycSnp => EpycSnp(leaf, subleaf, vcpuIndex),
+            _ => Qemu64(leaf, subleaf, vcpuIndex),
+        };
 
-    private static IEnumerable<(uint Leaf, uint Subleaf)> Leaves(VcpuType type) => type == VcpuType.KvmIntel
-        ? [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
-            (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0)]
-        : [(0, 0), (1, 0), (0xD, 0), (0xD, 1), (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0008, 0)];
+    private static IEnumerable<(uint Leaf, uint Subleaf)> Leaves(VcpuType type) => type switch
+    {
+        VcpuType.KvmIntel => [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
+            (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0)],
+        VcpuType.EpycSnp => [(0, 0), (1, 0), (6, 0), (7, 0), (0x4000_0000, 0), (0x4000_0001, 0),
+            (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0), (0x8000_001F, 0)],
+        _ => [(0, 0), (1, 0), (0xD, 0), (0xD, 1), (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0008, 0)],
+    };
 
     private static (uint, uint, uint, uint) Qemu64(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
     {
@@ -93,6 +113,29 @@ public static class CpuidModel
         (0x8000_0001, _) => (0, 0, 0x0000_0021, 0x2C10_0800),
         (0x8000_0007, _) => (0, 0, 0, 0x100), // invariant TSC
         (0x8000_0008, _) => (0x0000_3028, 0, 0, 0),
+        _ => (0, 0, 0, 0),
+    };
+
+    private static (uint, uint, uint, uint) EpycSnp(uint leaf, uint subleaf, uint vcpuIndex) => (leaf, subleaf) switch
+    {
+        // Max basic leaf 7: an SNP Linux reads 0xD.1 whenever leaf 0xD exists, and its CPUID-table check then
+        // requires XSAVEC or XSAVES (snp_cpuid_postprocess), which the CPU lacks; so no XSAVE, and FXSAVE it is.
+        (0, _) => (0x7, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
+        // Family 0x17 model 1 stepping 2 (EPYC-v4's signature); ECX: CX16, x2APIC, POPCNT, TSC-deadline, RDRAND,
+        // HYPERVISOR; EDX as qemu64's.
+        (1, _) => (0x0080_0F12, (vcpuIndex << 24) | 0x0001_0800, 0xC1A0_2000, 0x0709_BB79),
+        (6, _) => (0x4, 0, 0, 0),
+        // KvmIntel's leaf 7 without FSGSBASE: with it, the paranoid entry an SNP guest's every #VC takes reads the
+        // CPU number with LSL (GET_PERCPU_BASE), which the CPU does not implement.
+        (7, 0) => (0, 0x0014_0480, 0x0040_0004, 0),
+        (0x4000_0000, _) => (0x4000_0001, 0x4B4D_564B, 0x564B_4D56, 0x0000_004D),
+        (0x4000_0001, _) => (0, 0, 0, 0),
+        (0x8000_0000, _) => (0x8000_001F, 0x6874_7541, 0x444D_4163, 0x6974_6E65),
+        (0x8000_0001, _) => (0x0080_0F12, 0, 0x0000_0021, 0x2C10_0800),
+        (0x8000_0007, _) => (0, 0, 0, 0x100),
+        // 48-bit physical addresses, as EPYC reports them; XSAVEERPTR as qemu64's.
+        (0x8000_0008, _) => (0x0000_3030, 0x4, 0, 0),
+        (0x8000_001F, _) => (SevLeafEax, SevLeafEbx, 0, 0),
         _ => (0, 0, 0, 0),
     };
 

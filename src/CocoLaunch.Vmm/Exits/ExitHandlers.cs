@@ -130,6 +130,12 @@ public static class ExitHandlers
             return new ExitOutcome.Stop($"the TD reported a fatal error 0x{e.Data[12]:x}{(message.Length > 0 ? ": " + message : string.Empty)}");
         }
 
+        // The GHCB MSR protocol's request carries its reason (guest-abi.md §4); a GHCB event's data is the GHCB's GPA.
+        if (e.Type == KvmExit.SystemEvent.SevTerm && e.Data.Length > 0 && (e.Data[0] & 0xFFF) == 0x100)
+        {
+            return new ExitOutcome.Stop($"the SEV guest asked to terminate: reason set {(e.Data[0] >> 12) & 0xF}, code {(e.Data[0] >> 16) & 0xFF}");
+        }
+
         return new ExitOutcome.Stop($"the guest asked to terminate (system event {e.Type}, data 0x{(e.Data.Length > 0 ? e.Data[0] : 0):x})");
     }
 

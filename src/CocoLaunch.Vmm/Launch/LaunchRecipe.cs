@@ -13,7 +13,8 @@ public static class LaunchRecipe
     /// <summary>The SNP step after which the launch digest covers the firmware pages alone.</summary>
     public const string SnpFirmwareStep = "snp-launch-update-firmware";
 
-    public static IReadOnlyList<LaunchStep> For(KvmVmType platform)
+    /// <param name="linux">A direct-boot kernel: an SNP guest then gets the local APICs a Linux board needs.</param>
+    public static IReadOnlyList<LaunchStep> For(KvmVmType platform, bool linux = false)
     {
         var steps = new List<LaunchStep> { new("create-vm", "every other ioctl needs the VM fd", CreateVm) };
         bool legacySev = platform is KvmVmType.Sev or KvmVmType.SevEs;
@@ -30,6 +31,11 @@ public static class LaunchRecipe
         if (platform is KvmVmType.Tdx or KvmVmType.Snp)
         {
             steps.Add(new("exit-hypercall", "the guest's MapGPA/page-state changes reach the VMM as KVM_HC_MAP_GPA_RANGE exits, enabled before any vCPU runs, as QEMU does", EnableHypercallExit));
+        }
+
+        if (platform == KvmVmType.Snp && linux)
+        {
+            steps.Add(new("split-irqchip", "Linux's local APICs live in KVM, as QEMU's kernel-irqchip=split provides; the userspace board has the IOAPIC", EnableSplitIrqchip));
         }
 
         if (platform == KvmVmType.Tdx)
@@ -71,7 +77,7 @@ public static class LaunchRecipe
     /// <summary>Runs the recipe up to and including <paramref name="stopAfter"/> (all steps when null).</summary>
     public static LaunchContext Run(LaunchContext context, string? stopAfter)
     {
-        var steps = For(context.Spec.Platform);
+        var steps = For(context.Spec.Platform, context.Spec.DirectBoot is not null);
         if (stopAfter is not null && steps.All(s => s.Name != stopAfter))
         {
             throw new LaunchException($"--stop-after: no step '{stopAfter}' in the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == context.Spec.Platform).Key} launch (steps: {string.Join(", ", steps.Select(s => s.Name))})");

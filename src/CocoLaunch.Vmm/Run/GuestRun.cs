@@ -14,7 +14,11 @@ namespace CocoLaunch.Vmm.Run;
 /// <param name="Trace">One line per exit, when set.</param>
 /// <param name="Progress">Called about twice a second while the guest runs, with the instructions retired so far.</param>
 public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, ConversionMode Conversion, Stream Console, TextWriter? Trace = null,
-    Action<long, TimeSpan>? Progress = null);
+    Action<long, TimeSpan>? Progress = null)
+{
+    /// <summary>What an SNP direct boot's fw_cfg serves instead of the measured initrd or command line, when set.</summary>
+    public Snp.ServedBlobs? Served { get; init; }
+}
 
 /// <summary>How a run ended: the guest's exit status (isa-debug-exit, or 0 for ACPI power-off) or why it stopped.</summary>
 /// <param name="Quotes">The TDX quotes the quote service made for the guest, in order.</param>
@@ -43,10 +47,15 @@ public static class GuestRun
         var running = context.Vcpus.Where(v => v.Cpu is not null || v.Sev is { AwaitsApCreation: true }).ToList();
         var references = new HostReferences(vm);
         var quotes = new QuoteService(vm, references);
-        // A TD firmware that carries Linux in its Payload section gets the Linux board the ACPI tables describe.
-        var board = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true
+        // A TD firmware that carries Linux in its Payload section, and an SNP firmware given a kernel, get the Linux
+        // board the ACPI tables describe; the SNP firmware reads its kernel from the board's fw_cfg.
+        var board = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true || SnpLinux(context)
             ? new LinuxBoard(vm, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow)
             : null;
+        if (board is not null && SnpLinux(context))
+        {
+            board.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
+        }
         var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
         var clock = Stopwatch.StartNew();
@@ -127,6 +136,9 @@ public static class GuestRun
         }
     }
 
+    /// <summary>An SNP launch with a direct-boot kernel: its firmware boots Linux from fw_cfg.</summary>
+    public static bool SnpLinux(LaunchContext context) => context.Spec.Platform == KvmVmType.Snp && context.Spec.DirectBoot is not null;
+
     /// <summary>Private pages the guest made usable: TDX accepts, SNP validations.</summary>
     private static long Accepted(VmFd vm) => vm.Td?.AcceptedPages ?? vm.Snp?.Rmp.ValidatedByGuest ?? 0;
 
@@ -154,7 +166,9 @@ public static class GuestRun
         }
 
         // A TD runs on an Intel CPU: the kvm-intel table (vendor, TSC leaf 0x15), under the module's own CPUID virtualization.
-        vcpu.SetCpuid2(CpuidModel.Entries(vcpu.Backend is TdxVcpuBackend ? VcpuType.KvmIntel : VcpuType.Qemu64, vcpu.Id));
+        // An SNP vCPU answers from the table the launch wrote into its CPUID page.
+        var cpuid = vcpu.Backend switch { TdxVcpuBackend => VcpuType.KvmIntel, SevVcpuBackend when vm.Type == KvmVmType.Snp => VcpuType.EpycSnp, _ => VcpuType.Qemu64 };
+        vcpu.SetCpuid2(CpuidModel.Entries(cpuid, vcpu.Id));
         vcpu.InstructionBudget = maxInstructions;
     }
 

@@ -61,7 +61,7 @@ internal static class SnpLaunchSteps
                     break;
                 case SevSectionType.Cpuid:
                     // The CPUID page's contents are not part of the digest; the firmware checks them separately.
-                    Update(c, SnpPageType.Cpuid, s.Gpa, Page, c.Kvm.Host.Map(Page));
+                    Update(c, SnpPageType.Cpuid, s.Gpa, Page, CpuidPage(c));
                     break;
                 case SevSectionType.SnpKernelHashes when c.Spec.DirectBoot is { } boot:
                     var page = c.Kvm.Host.Map(Page);
@@ -79,7 +79,7 @@ internal static class SnpLaunchSteps
         foreach (var s in sev.Metadata.Sections.Where(s => vmm.IsEc2() && s.Type == SevSectionType.Cpuid))
         {
             c.Log.Section = $"SEV #{s.Index} {s.TypeName}";
-            Update(c, SnpPageType.Cpuid, s.Gpa, Page, c.Kvm.Host.Map(Page));
+            Update(c, SnpPageType.Cpuid, s.Gpa, Page, CpuidPage(c));
         }
 
         c.Log.Section = string.Empty;
@@ -122,6 +122,9 @@ internal static class SnpLaunchSteps
         c.Log.Section = string.Empty;
         c.LaunchDigest = c.RequireVm().Snp!.LaunchDigest;
     }
+
+    /// <summary>The CPUID page the VMM fills, as QEMU does, from the vCPU's CPUID table.</summary>
+    private static Memory.Hva CpuidPage(LaunchContext c) => HostCopy(c, SnpCpuidTable.Page());
 
     private static Memory.Hva HostCopy(LaunchContext c, byte[] bytes)
     {

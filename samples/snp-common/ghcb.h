@@ -1,8 +1,11 @@
-/* The GHCB MSR protocol, the GHCB page and PVALIDATE as the guest uses them (guest-abi.md §4–§6). */
-#ifndef SNP_SAMPLE_GHCB_H
-#define SNP_SAMPLE_GHCB_H
+/* The GHCB MSR protocol, the GHCB page, PVALIDATE and RMPADJUST as our SNP guests use them (guest-abi.md §4–§6). */
+#ifndef SNP_COMMON_GHCB_H
+#define SNP_COMMON_GHCB_H
 
-#include "aes_gcm.h"
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
 
 #define MSR_GHCB        0xC0010130
 #define GHCB_RAX        0x1F8
