@@ -17,7 +17,7 @@ public sealed class FuzzCrashException(string message) : Exception(message);
 /// </summary>
 public sealed class Targets : IDisposable
 {
-    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms"];
+    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "ccel"];
 
     /// <summary>Certificates are checked at a fixed time so that a run does not depend on the day (the evidence is from 2022-2023).</summary>
     private const string At = "2025-06-01T00:00:00Z";
@@ -65,6 +65,8 @@ public sealed class Targets : IDisposable
         yield return ("vcek.der", "tests/data/attestation/snp-go-sev-guest/vcek.der");
         yield return ("report.bin", "tests/data/attestation/snp-go-sev-guest/report.bin");
         yield return ("intel-root.pem", "tests/data/attestation/tdx-go-tdx-guest/intel_sgx_root_ca.pem");
+        yield return ("quote.bin", "fuzz/fixtures/linux-tdx-quote.bin");
+        yield return ("quote.bin.root.pem", "fuzz/fixtures/linux-tdx-quote.bin.root.pem");
         yield return ("ca.pem", "samples/ci/test-keys/ca.pem");
         yield return ("signed.json", "fuzz/fixtures/signed.json");
     }
@@ -98,8 +100,20 @@ public sealed class Targets : IDisposable
 
         // CMS SignedData: as a detached signature of a fixed document, then as an enveloping message, both with --trust.
         "cms" => Cms(input),
+
+        // A CC event log: eventlog prints and replays it (text and JSON), and verify-evidence replays it against the
+        // quote our Linux TD got, whose reference value names its events.
+        "ccel" => EventLog(input),
         _ => throw new InvalidOperationException(target),
     };
+
+    private int EventLog(byte[] input)
+    {
+        string log = Write("ccel.bin", input);
+        Cli(log, "eventlog", "{0}");
+        Cli(log, "eventlog", "{0}", "--format", "json");
+        return Cli(log, "verify-evidence", W("quote.bin"), "--root", W("quote.bin.root.pem"), "--event-log", "{0}", "--no-measurement-check");
+    }
 
     private int Firmware(byte[] input)
     {

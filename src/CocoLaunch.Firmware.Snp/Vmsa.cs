@@ -113,6 +113,41 @@ public static class Vmsa
         return v;
     }
 
+    /// <summary>
+    /// The VMSA an SVSM starts from, every vCPU alike: 32-bit flat protected mode at the SVSM's entry, as COCONUT's
+    /// QEMU builds it for the SVSM at VMPL0 (sev-snp-measure's snp:svsm mode, whose digests come from real launches).
+    /// SEV_FEATURES is SNPActive alone; the vCPU signature is in RDX as at any QEMU reset. MXCSR has its reset value
+    /// but the x87 FCW stays 0: so the VMSAs of the real launches behind sev-snp-measure's SVSM test digests have it.
+    /// </summary>
+    public static byte[] BuildSvsm(uint entry, uint vcpuSignature)
+    {
+        const ushort Code32 = 0xC9B, Data32 = 0xC93;
+        var v = new byte[Size];
+        Segment(v, Field.Es, 0x10, Data32, 0xFFFF_FFFF, 0);
+        Segment(v, Field.Cs, 0x08, Code32, 0xFFFF_FFFF, 0);
+        Segment(v, Field.Ss, 0x10, Data32, 0xFFFF_FFFF, 0);
+        Segment(v, Field.Ds, 0x10, Data32, 0xFFFF_FFFF, 0);
+        Segment(v, Field.Fs, 0x10, Data32, 0xFFFF_FFFF, 0);
+        Segment(v, Field.Gs, 0, 0x93, 0xFFFF, 0);
+        Segment(v, Field.Gdtr, 0, 0, 0xFFFF, 0);
+        Segment(v, Field.Ldtr, 0, 0x82, 0xFFFF, 0);
+        Segment(v, Field.Idtr, 0, 0, 0xFFFF, 0);
+        Segment(v, Field.Tr, 0, 0x8B, 0xFFFF, 0);
+        U64(v, Field.Efer, 0x1000);
+        U64(v, Field.Cr4, 0x40);
+        U64(v, Field.Cr0, 0x11); // PE: the SVSM starts in protected mode
+        U64(v, Field.Dr7, 0x400);
+        U64(v, Field.Dr6, 0xFFFF_0FF0);
+        U64(v, Field.Rflags, 0x2);
+        U64(v, Field.Rip, entry);
+        U64(v, Field.GPat, 0x0007_0406_0007_0406UL);
+        U64(v, Field.Rdx, vcpuSignature);
+        U64(v, Field.SevFeatures, 0x1);
+        U64(v, Field.Xcr0, 0x1);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(Field.Mxcsr), 0x1F80);
+        return v;
+    }
+
     private static void Segment(byte[] v, int at, ushort selector, ushort attrib, uint limit, ulong baseAddress)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(at), selector);

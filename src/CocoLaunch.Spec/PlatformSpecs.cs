@@ -74,7 +74,16 @@ public sealed record SnpSpec(
     /// launch resumes from it instead of measuring the firmware again (48 bytes).
     /// </summary>
     public byte[]? OvmfHash { get; init; }
+
+    /// <summary>An SVSM (COCONUT-SVSM) that runs at VMPL0 below the firmware, when the guest has one.</summary>
+    public SvsmSpec? Svsm { get; init; }
 }
+
+/// <summary>
+/// An SVSM image and where it goes: QEMU maps it just below the firmware's variable store, so it ends
+/// <paramref name="VarsSize"/> bytes below the firmware (sev-snp-measure's --vars-size or the size of --vars-file).
+/// </summary>
+public sealed record SvsmSpec(string Path, ulong VarsSize, SpecLocation Location);
 
 /// <summary>Legacy SEV and SEV-ES launch parameters.</summary>
 public sealed record SevSpec(VmmType VmmType, VcpuIdentity? Vcpu, uint Policy);

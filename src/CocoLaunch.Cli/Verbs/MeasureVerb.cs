@@ -39,11 +39,20 @@ public sealed class MeasureOptions : CommonOptions
     [Option("snp-ovmf-hash", HelpText = "sev-snp-measure form: the firmware pages' digest from --mode snp:ovmf-hash (96 hex digits), used instead of measuring them.")]
     public string? SnpOvmfHash { get; set; }
 
-    [Option("mode", HelpText = "sev-snp-measure form: snp, seves, sev, or snp:ovmf-hash (the digest of the firmware pages alone).")]
+    [Option("mode", HelpText = "sev-snp-measure form: snp, seves, sev, snp:svsm (an SVSM below OVMF), or snp:ovmf-hash (the digest of the firmware pages alone).")]
     public string? Mode { get; set; }
 
     [Option("ovmf", HelpText = "sev-snp-measure form: the OVMF image.")]
     public string? Ovmf { get; set; }
+
+    [Option("svsm", HelpText = "sev-snp-measure form, snp:svsm: the SVSM image (COCONUT-SVSM).")]
+    public string? Svsm { get; set; }
+
+    [Option("vars-size", HelpText = "sev-snp-measure form, snp:svsm: the size of OVMF's variable store, below which the SVSM ends (any base).")]
+    public string? VarsSize { get; set; }
+
+    [Option("vars-file", HelpText = "sev-snp-measure form, snp:svsm: OVMF's variable store file, whose size is used as --vars-size.")]
+    public string? VarsFile { get; set; }
 
     [Option("vcpus", HelpText = "sev-snp-measure form: the number of vCPUs.")]
     public int? Vcpus { get; set; }

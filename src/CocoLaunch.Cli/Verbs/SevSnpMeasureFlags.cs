@@ -12,6 +12,8 @@ internal static class SevSnpMeasureFlags
 {
     public const string OvmfHashMode = "snp:ovmf-hash";
 
+    public const string SvsmMode = "snp:svsm";
+
     public static LaunchSpec ToSpec(MeasureOptions o)
     {
         if (o.Mode == OvmfHashMode)
@@ -22,13 +24,18 @@ internal static class SevSnpMeasureFlags
                 new MemorySpec(2UL << 30, []), null, new SnpSpec(VmmType.Qemu, null, 0x1, 0x30000, null, null, null), null);
         }
 
+        if ((o.Svsm ?? o.VarsSize ?? o.VarsFile) is not null && o.Mode != SvsmMode)
+        {
+            throw new CliInputException($"--svsm, --vars-size and --vars-file belong to --mode {SvsmMode}");
+        }
+
         var platform = o.Mode switch
         {
-            "snp" => KvmVmType.Snp,
+            "snp" or SvsmMode => KvmVmType.Snp,
             "seves" => KvmVmType.SevEs,
             "sev" => KvmVmType.Sev,
             null => throw new CliInputException("--mode is required with --ovmf (snp, seves or sev)"),
-            _ => throw new CliInputException($"--mode: '{o.Mode}' is not one of: snp, seves, sev, {OvmfHashMode}"),
+            _ => throw new CliInputException($"--mode: '{o.Mode}' is not one of: snp, seves, sev, {SvsmMode}, {OvmfHashMode}"),
         };
 
         string ovmf = o.Ovmf ?? throw new CliInputException($"--ovmf is required with --mode {o.Mode}");
@@ -65,10 +72,31 @@ internal static class SevSnpMeasureFlags
             throw new CliInputException("--snp-ovmf-hash applies to --mode snp only");
         }
 
-        var snp = platform == KvmVmType.Snp ? new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null) { OvmfHash = OvmfHash(o.SnpOvmfHash) } : null;
+        var svsm = o.Mode == SvsmMode ? Svsm(o, vmm, boot) : null;
+        var snp = platform == KvmVmType.Snp ? new SnpSpec(vmm, vcpu, features, 0x30000, null, null, null) { OvmfHash = OvmfHash(o.SnpOvmfHash), Svsm = svsm } : null;
         var sev = platform == KvmVmType.Snp ? null : new SevSpec(vmm, vcpu, platform == KvmVmType.SevEs ? 0x5u : 0x1u);
         return new LaunchSpec("--ovmf", platform, new FirmwareSpec(Existing(ovmf, "--ovmf"), null, new SpecLocation("--ovmf", 0, 0)), boot, vcpus,
             new MemorySpec(2UL << 30, []), null, snp, sev);
+    }
+
+    /// <summary>snp:svsm's inputs: the SVSM, and the variable store's size, given or from its file (exactly one).</summary>
+    private static SvsmSpec Svsm(MeasureOptions o, VmmType vmm, DirectBootSpec? boot)
+    {
+        string svsm = o.Svsm ?? throw new CliInputException($"--svsm is required with --mode {SvsmMode}");
+        if ((o.VarsSize is null) == (o.VarsFile is null))
+        {
+            throw new CliInputException($"--mode {SvsmMode} needs exactly one of --vars-size and --vars-file");
+        }
+
+        if (vmm != VmmType.Qemu || boot is not null || o.SnpOvmfHash is not null)
+        {
+            throw new CliInputException($"--mode {SvsmMode} is defined for --vmm-type QEMU without --kernel or --snp-ovmf-hash, as in sev-snp-measure");
+        }
+
+        ulong vars = o.VarsSize is { } size ? CliArguments.Number(size, "--vars-size") : (ulong)new FileInfo(Existing(o.VarsFile!, "--vars-file")).Length;
+        return vars % 0x1000 == 0 && vars <= 64UL << 20
+            ? new SvsmSpec(Existing(svsm, "--svsm"), vars, new SpecLocation("--svsm", 0, 0))
+            : throw new CliInputException($"--vars-size: 0x{vars:x} is not a whole number of 4 KiB pages up to 64 MiB");
     }
 
     private static byte[]? OvmfHash(string? hex)

@@ -24,7 +24,7 @@ internal static class SnpSection
 
     public static SnpSpec Read(YamlSpecReader reader, YamlNode node)
     {
-        string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data"];
+        string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data", "svsm"];
         var map = reader.Mapping(node, "snp", keys);
         var vmm = map.Optional("vmm-type") is { } t ? reader.Choice(t, "snp.vmm-type", VcpuSection.VmmTypes) : VmmType.Qemu;
         var vcpu = VcpuSection.Read(reader, map, "snp");
@@ -50,6 +50,12 @@ internal static class SnpSection
             throw reader.Fail(map.KeyNode("id-auth"), "snp.id-auth: given without snp.id-block; the authentication information signs an ID block");
         }
 
+        var svsm = map.Optional("svsm") is { } sv ? Svsm(reader, sv) : null;
+        if (svsm is not null && !vmm.IsQemu())
+        {
+            throw reader.Fail(map.KeyNode("svsm"), "snp.svsm: an SVSM launch is defined for QEMU's VMM type only (as sev-snp-measure's snp:svsm mode)");
+        }
+
         return new SnpSpec(
             vmm,
             vcpu,
@@ -57,7 +63,31 @@ internal static class SnpSection
             policy,
             idBlock,
             map.Optional("id-auth") is { } auth ? reader.Blob(auth, "snp.id-auth", IdAuthSize) : null,
-            map.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null);
+            map.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null)
+        {
+            Svsm = svsm,
+        };
+    }
+
+    /// <summary><c>svsm: {path: SVSM, vars-size: N}</c> or <c>{path: SVSM, vars-file: OVMF_VARS.fd}</c>.</summary>
+    private static SvsmSpec Svsm(YamlSpecReader reader, YamlNode node)
+    {
+        var map = reader.Mapping(node, "snp.svsm", "path", "vars-size", "vars-file");
+        var path = map.Required("path");
+        var size = map.Optional("vars-size");
+        var file = map.Optional("vars-file");
+        if ((size is null) == (file is null))
+        {
+            throw reader.Fail(node, "snp.svsm: give the firmware's variable store as exactly one of vars-size and vars-file; the SVSM ends that far below the firmware");
+        }
+
+        ulong vars = size is not null ? reader.Size(size, "snp.svsm.vars-size") : (ulong)new FileInfo(reader.ExistingFile(file!, "snp.svsm.vars-file")).Length;
+        if (vars % 0x1000 != 0 || vars > 64UL << 20)
+        {
+            throw reader.Fail(size ?? file!, $"snp.svsm: a variable store of 0x{vars:x} bytes is not a whole number of 4 KiB pages up to 64 MiB");
+        }
+
+        return new SvsmSpec(reader.ExistingFile(path, "snp.svsm.path"), vars, reader.LocationOf(path));
     }
 
     private static ulong Policy(YamlSpecReader reader, YamlNode node)

@@ -42,6 +42,8 @@ public static class GuestMemoryLayout
             }
         }
 
+        // An SVSM sits below the firmware's variable store, in the same private slot (QEMU's SVSM layout).
+        firmwareSize += spec.Snp?.Svsm is { } svsm ? Snp.SvsmImage.Extent(svsm) : 0;
         var firmware = new PlannedSlot((uint)slots.Count, new Gpa(Gpa.FourGiB.Value - firmwareSize), firmwareSize, spec.Platform is KvmVmType.Tdx or KvmVmType.Snp, Firmware: true);
         var clash = slots.FirstOrDefault(s => s.Gpa.Value < firmware.End && firmware.Gpa.Value < s.End);
         if (clash is not null)

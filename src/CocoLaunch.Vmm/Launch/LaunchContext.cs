@@ -57,6 +57,9 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
     /// <summary>The TD HOB the launch wrote (end HOB included).</summary>
     public byte[]? TdHob { get; internal set; }
 
+    /// <summary>The SVSM the SNP launch measured after the firmware, when the spec has one.</summary>
+    internal Snp.SvsmImage? Svsm { get; set; }
+
     public VmFd? Vm { get; internal set; }
 
     public List<VcpuFd> Vcpus { get; } = [];

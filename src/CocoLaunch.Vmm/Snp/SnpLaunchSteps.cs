@@ -32,10 +32,18 @@ internal static class SnpLaunchSteps
             Update(c, SnpPageType.Normal, c.Firmware.LoadAddress, (ulong)c.Firmware.Size, c.Kvm.Host.MapFile(c.Firmware.Bytes));
         }
 
+        if (c.Spec.Snp.Svsm is { } spec)
+        {
+            // Then the SVSM's pages, as sev-snp-measure's snp:svsm mode orders them.
+            var svsm = c.Svsm = SvsmImage.Load(spec, c.Firmware.LoadAddress);
+            c.Log.Section = "SVSM";
+            Update(c, SnpPageType.Normal, svsm.Gpa, (ulong)svsm.Image.Size, c.Kvm.Host.MapFile(svsm.Image.Bytes));
+        }
+
         c.Log.Section = string.Empty;
     }
 
-    /// <summary>Each SEV metadata section by type, in table order (never sorted).</summary>
+    /// <summary>Each SEV metadata section by type, in table order (never sorted): the SVSM's when there is one, not the firmware's.</summary>
     public static void LaunchUpdate(LaunchContext c)
     {
         var sev = Sev(c);
@@ -93,6 +101,12 @@ internal static class SnpLaunchSteps
         var profile = ProfileOf(snp.VmmType);
         for (int i = 0; i < c.Vcpus.Count; i++)
         {
+            if (c.Svsm is { } svsm)
+            {
+                c.Vcpus[i].SevEsSaveArea = Vmsa.BuildSvsm(svsm.Entry, snp.Vcpu?.Signature ?? 0); // every vCPU enters the SVSM
+                continue;
+            }
+
             uint eip = i == 0 ? Vmsa.BspResetEip : sev.ApResetEip ?? throw new LaunchException("the firmware has no SEV-ES reset block for the APs");
             c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures, snp.VmmType == VmmType.QemuLegacyInit);
         }
@@ -144,7 +158,7 @@ internal static class SnpLaunchSteps
     };
 
     private static SevFirmwareInfo Sev(LaunchContext c) =>
-        c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata");
+        c.Svsm?.Sev ?? (c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata"));
 
     private static byte[] HashTable(DirectBootSpec boot) =>
         SevHashTable.Build(Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel"), boot.InitrdPath is null ? [] : Abi.IO.InputFile.ReadAllBytes(boot.InitrdPath, Abi.IO.InputFile.BootImageLimit, "initrd"), boot.Cmdline);
