@@ -158,6 +158,21 @@ public sealed class LinuxTdxLaunchTests
     }
 
     [Fact]
+    public void Verify_OfAnotherMemorySize_MatchesMrtdButNamesRtmr0AndTheTdHobEvent()
+    {
+        using var dir = new TempDir();
+        string references = Path.Combine(dir.Path, "rv.json");
+        Assert.Equal(0, CliRunner.Run("reference-values", Spec, "--out", references).Exit);
+        Assert.Equal(0, CliRunner.Run("verify", Spec, "--reference-values", references).Exit);
+        var result = CliRunner.Run("verify", Variant(dir, "memory: 256M", "memory: 512M"), "--reference-values", references);
+        Assert.Equal(1, result.Exit);
+        var lines = result.Stdout.Split('\n');
+        Assert.StartsWith("match: linux-tdx MRTD ", lines[0]);
+        Assert.Equal("MISMATCH: linux-tdx RTMR0", lines[1]);
+        Assert.StartsWith("  first differing RTMR event 1: expected MR1 EV_EFI_HANDOFF_TABLES2 ", lines[4]);
+    }
+
+    [Fact]
     public void Measure_CoversTheCommandLine_ThroughThePayloadParamSection()
     {
         using var dir = new TempDir();

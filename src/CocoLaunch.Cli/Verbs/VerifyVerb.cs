@@ -57,7 +57,12 @@ internal static class VerifyVerb
         }
 
         string expected = expectedHex ?? reference!.Digest;
-        bool match = expected == actual.Digest;
+        bool digestMatch = expected == actual.Digest;
+        // Reference values that fix RTMRs (a TD whose firmware events the launch decides) must match those too.
+        int rtmr = reference?.Rtmrs is { Count: 4 } wantRtmrs && reference.RtmrEvents is not null && actual.Rtmrs is { Count: 4 } gotRtmrs
+            ? Enumerable.Range(0, 4).FirstOrDefault(r => wantRtmrs[r] != gotRtmrs[r], -1)
+            : -1;
+        bool match = digestMatch && rtmr < 0;
         int? divergence = reference?.Log is { } log ? MeasurementLog.FirstDivergence(log, actual.Log!) : null;
         var inputs = reference?.Inputs.Select(i => (i.Role, Expected: i.Sha256, Actual: actual.Inputs.FirstOrDefault(a => a.Role == i.Role)?.Sha256)).ToList() ?? [];
 
@@ -74,6 +79,7 @@ internal static class VerifyVerb
                 signer = loaded?.Signer?.Subject,
                 signerTrusted = loaded?.Trusted ?? false,
                 firstDivergence = divergence is int d ? new { operation = d, expected = Line(reference!.Log!, d), actual = Line(actual.Log!, d) } : null,
+                rtmrMismatch = rtmr >= 0 ? new { rtmr, expected = reference!.Rtmrs![rtmr], actual = actual.Rtmrs![rtmr], firstEvent = FirstEvent(reference.RtmrEvents!, actual.RtmrEvents ?? []) } : null,
                 inputs = inputs.Select(i => new { role = i.Role, expected = i.Expected, actual = i.Actual, same = i.Expected == i.Actual }),
             };
             stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
@@ -86,10 +92,19 @@ internal static class VerifyVerb
             stdout.WriteLine($"reference values signed by {signer.Subject}{(loaded.Trusted ? ", trusted" : " (not checked against a trust anchor: give --trust)")}");
         }
 
-        if (match)
+        if (digestMatch)
         {
             stdout.WriteLine($"match: {actual.Name} {what} {actual.Digest}");
-            return ExitCode.Ok;
+            if (rtmr < 0)
+            {
+                return ExitCode.Ok;
+            }
+
+            stdout.WriteLine($"MISMATCH: {actual.Name} RTMR{rtmr}");
+            stdout.WriteLine($"  expected: {reference!.Rtmrs![rtmr]}");
+            stdout.WriteLine($"  actual:   {actual.Rtmrs![rtmr]}");
+            stdout.WriteLine($"  {FirstEvent(reference.RtmrEvents!, actual.RtmrEvents ?? [])}");
+            return ExitCode.CheckFailed;
         }
 
         stdout.WriteLine($"MISMATCH: {actual.Name} {what}");
@@ -112,6 +127,21 @@ internal static class VerifyVerb
         }
 
         return ExitCode.CheckFailed;
+    }
+
+    /// <summary>The first RTMR event that differs, in words.</summary>
+    private static string FirstEvent(IReadOnlyList<ReferenceEvent> expected, IReadOnlyList<ReferenceEvent> actual)
+    {
+        for (int i = 0; i < Math.Max(expected.Count, actual.Count); i++)
+        {
+            string Of(IReadOnlyList<ReferenceEvent> events) => i < events.Count ? $"MR{events[i].MrIndex} {events[i].Type} {events[i].Sha384}" : "(end of log)";
+            if (i >= expected.Count || i >= actual.Count || expected[i] != actual[i])
+            {
+                return $"first differing RTMR event {i + 1}: expected {Of(expected)}, actual {Of(actual)}";
+            }
+        }
+
+        return "the RTMR events are the same; the registers differ";
     }
 
     private static string Line(IReadOnlyList<MeasuredOperation> log, int i) =>
