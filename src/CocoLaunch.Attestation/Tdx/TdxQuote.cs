@@ -24,6 +24,9 @@ public sealed class TdxQuote
     {
         public const int TeeTcbSvn = 0x000, MrSeam = 0x010, MrSignerSeam = 0x040, SeamAttributes = 0x070, TdAttributes = 0x078, Xfam = 0x080;
         public const int Mrtd = 0x088, MrConfigId = 0x0B8, MrOwner = 0x0E8, MrOwnerConfig = 0x118, Rtmr0 = 0x148, ReportData = 0x208;
+
+        /// <summary>TD quote body 1.5 only: the TEE TCB SVN of the TDX module the TD would be relaunched on, and MRSERVICETD.</summary>
+        public const int TeeTcbSvn2 = 0x248, MrServiceTd = 0x258;
     }
 
     private TdxQuote(byte[] bytes) => Bytes = bytes;
@@ -41,7 +44,8 @@ public sealed class TdxQuote
 
     public ReadOnlyMemory<byte> AttestationKey { get; private set; }
 
-    public ReadOnlyMemory<byte> QeReport { get; private set; }
+    /// <summary>The quoting enclave's SGX report, signed by the PCK key.</summary>
+    public QeReport QeReport { get; private set; } = null!;
 
     public ReadOnlyMemory<byte> QeReportSignature { get; private set; }
 
@@ -49,6 +53,20 @@ public sealed class TdxQuote
 
     /// <summary>The PCK chain as the quote carries it (certification data type 5: PEM, leaf first).</summary>
     public string PckChainPem { get; private set; } = string.Empty;
+
+    /// <summary>Zero bytes after the signature data: the quote buffer of the TDX guest driver is larger than the quote, and tools write it whole. They are not signed.</summary>
+    public int Padding { get; private set; }
+
+    /// <summary>True for a TD quote body 1.5 (v5 body type 3), which carries TEE_TCB_SVN2 and MRSERVICETD.</summary>
+    public bool IsBody15 => BodyBytes.Length == Body15Size;
+
+    public ReadOnlySpan<byte> TeeTcbSvn => BodyBytes.Span.Slice(Body.TeeTcbSvn, 16);
+
+    public ReadOnlySpan<byte> TeeTcbSvn2 => IsBody15 ? BodyBytes.Span.Slice(Body.TeeTcbSvn2, 16) : [];
+
+    public ReadOnlySpan<byte> MrSignerSeam => BodyBytes.Span.Slice(Body.MrSignerSeam, 48);
+
+    public ReadOnlySpan<byte> SeamAttributes => BodyBytes.Span.Slice(Body.SeamAttributes, 8);
 
     public ReadOnlySpan<byte> Mrtd => BodyBytes.Span.Slice(Body.Mrtd, 48);
 
@@ -95,12 +113,13 @@ public sealed class TdxQuote
         q.BodyBytes = bytes.AsMemory(bodyAt, bodySize);
         int sigLength = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(s[lengthAt..]), int.MaxValue);
         int at = lengthAt + 4;
-        if ((long)at + sigLength != bytes.Length)
+        if ((long)at + sigLength > bytes.Length || s[(at + sigLength)..].IndexOfAnyExcept((byte)0) >= 0)
         {
             throw new EvidenceFormatException($"{name}: the signature data length at 0x{lengthAt:x} is {sigLength}, but {bytes.Length - at} bytes follow it");
         }
 
-        q.ReadSignatureData(bytes, at, name);
+        q.ReadSignatureData(bytes.AsMemory(0, at + sigLength).ToArray(), at, name);
+        q.Padding = bytes.Length - at - sigLength;
         return q;
     }
 
@@ -120,7 +139,7 @@ public sealed class TdxQuote
 
         int d = c + 6;
         Need(s, d + QeReportSize + 64 + 2, name, "the QE report");
-        QeReport = bytes.AsMemory(d, QeReportSize);
+        QeReport = new QeReport(bytes.AsMemory(d, QeReportSize));
         QeReportSignature = bytes.AsMemory(d + QeReportSize, 64);
         int authAt = d + QeReportSize + 64;
         int authSize = BinaryPrimitives.ReadUInt16LittleEndian(s[authAt..]);
