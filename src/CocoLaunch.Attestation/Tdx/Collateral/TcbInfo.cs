@@ -46,7 +46,7 @@ public sealed record TcbInfo(
             root.Hex("fmspc", 6),
             root.Hex("pceId", 2),
             root.Int("tcbEvaluationDataNumber", int.MaxValue),
-            root.TryGet("tdxModule") is { } module ? Module(module, "TDX", null) : null,
+            root.TryGet("tdxModule") is { } module ? Module(module, "tdxModule", null) : null,
             root.TryGet("tdxModuleIdentities") is null ? [] : [.. root.Items("tdxModuleIdentities").Select(m => Module(m, m.String("id"), m.Items("tcbLevels").Select(IsvSvnLevelOf).ToList()))],
             [.. root.Items("tcbLevels").Select(Level)]);
     }
