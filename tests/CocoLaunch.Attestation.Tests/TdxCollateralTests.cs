@@ -168,4 +168,16 @@ public sealed class TdxCollateralTests
         Assert.StartsWith("root-ca.crl ('Intel SGX Root CA' CRL of 2023-04-03, 0 revoked): its signature by certificate 'Intel SGX Root CA'", Find(result, "crl.intel-sgx-root-ca").Detail, StringComparison.Ordinal);
         Assert.False(result.Passed);
     }
+
+    [Fact]
+    public void APckChainOfferedAsTheTcbSigningChain_IsRefused_ThoughItChainsToTheRoot()
+    {
+        // A platform's PCK key could otherwise sign a TCB info of its own making.
+        var quote = RealEvidence.Quote("tdx-trustee/quote.bin");
+        var collateral = GoTdxGuest(crls: false) with { SigningChain = quote.PckChain("q") };
+        var result = TdxQuoteVerifier.Verify(quote, RealEvidence.IntelRoot, new EvidencePolicy(At: GoTdxGuestNow, AllowDebug: true), "q", collateral);
+
+        Assert.Equal("certificate 'Intel SGX PCK Certificate' (serial 0099C1712024A45E82EF4F19BE96BF52EA98E95B19) is not the Intel SGX TCB Signing certificate", Find(result, "tcb-signing-chain").Detail);
+        Assert.Equal("not checked: the TCB Signing chain failed (tcb-signing-chain)", Find(result, "tcb-info.signature").Detail);
+    }
 }

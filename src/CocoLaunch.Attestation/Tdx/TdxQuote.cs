@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using CocoLaunch.Attestation.Certificates;
 
 namespace CocoLaunch.Attestation.Tdx;
 
@@ -163,20 +164,7 @@ public sealed class TdxQuote
     }
 
     /// <summary>The certificates of the PCK chain, leaf first.</summary>
-    public IReadOnlyList<X509Certificate2> PckChain(string name)
-    {
-        var certs = new X509Certificate2Collection();
-        try
-        {
-            certs.ImportFromPem(PckChainPem);
-        }
-        catch (CryptographicException e)
-        {
-            throw new EvidenceFormatException($"{name}: the PCK certificate chain is not PEM ({e.Message})");
-        }
-
-        return certs.Count > 0 ? [.. certs] : throw new EvidenceFormatException($"{name}: the PCK certificate chain holds no certificate");
-    }
+    public IReadOnlyList<X509Certificate2> PckChain(string name) => PemCertificates.Read(PckChainPem, $"{name}: the PCK certificate chain");
 
     private static void Need(ReadOnlySpan<byte> s, long end, string name, string what)
     {

@@ -39,7 +39,9 @@ public sealed record IntelCollateral(
     /// <summary>
     /// From one JSON document in the form dcap-qvl's get_collateral and Phala's attestation API give (QuoteCollateralV3):
     /// tcb_info and qe_identity as the signed JSON text, their signatures in hex, the issuer chains in PEM, and the
-    /// root CA and PCK CRLs as hex DER.
+    /// root CA and PCK CRLs as hex DER. PCS signs TCB info and QE identity with the same TCB Signing certificate, so
+    /// tcb_info_issuer_chain serves both; qe_identity_issuer_chain repeats it, and pck_crl_issuer_chain repeats the
+    /// quote's own PCK CA and root.
     /// </summary>
     public static IntelCollateral FromQuoteCollateralJson(byte[] json, string file)
     {
@@ -65,18 +67,5 @@ public sealed record IntelCollateral(
     }
 
     /// <summary>PEM certificates, leaf (the TCB Signing certificate) first.</summary>
-    private static X509Certificate2[] Chain(string pem, string name)
-    {
-        var certs = new X509Certificate2Collection();
-        try
-        {
-            certs.ImportFromPem(pem);
-        }
-        catch (CryptographicException e)
-        {
-            throw new EvidenceFormatException($"{name}: not PEM certificates ({e.Message.TrimEnd('.')})");
-        }
-
-        return certs.Count > 0 ? [.. certs] : throw new EvidenceFormatException($"{name}: holds no PEM certificate");
-    }
+    private static X509Certificate2[] Chain(string pem, string name) => PemCertificates.Read(pem, $"{name}: the issuer chain");
 }

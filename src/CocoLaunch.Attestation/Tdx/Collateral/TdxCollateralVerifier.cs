@@ -11,6 +11,8 @@ namespace CocoLaunch.Attestation.Tdx.Collateral;
 /// </summary>
 public static class TdxCollateralVerifier
 {
+    private const string TcbSigningName = "Intel SGX TCB Signing";
+
     public static IEnumerable<Finding> Verify(TdxQuote quote, IReadOnlyList<X509Certificate2> pckChain, X509Certificate2 root, IntelCollateral collateral, EvidencePolicy policy)
     {
         var at = policy.At ?? DateTimeOffset.UtcNow;
@@ -19,7 +21,11 @@ public static class TdxCollateralVerifier
         X509Certificate2? signer = null;
         if (collateral.TcbInfoDocument is not null || collateral.QeIdentityDocument is not null)
         {
-            string? problem = collateral.SigningChain.Count == 0 ? "no TCB-Info-Issuer-Chain was given" : CertificateChain.Verify(collateral.SigningChain, root, at);
+            // Any certificate under the Intel root verifies against it, a PCK certificate too: the signer must be the one
+            // Intel names for collateral (go-tdx-guest's verify checks the same common name).
+            string? problem = collateral.SigningChain.Count == 0 ? "no TCB-Info-Issuer-Chain was given"
+                : collateral.SigningChain[0].GetNameInfo(X509NameType.SimpleName, false) != TcbSigningName ? $"{CertificateChain.Describe(collateral.SigningChain[0])} is not the {TcbSigningName} certificate"
+                : CertificateChain.Verify(collateral.SigningChain, root, at);
             findings.Add(new("tcb-signing-chain", problem is null, problem ?? $"{CertificateChain.Describe(collateral.SigningChain[0])} ← {CertificateChain.Describe(root)}"));
             signer = problem is null ? collateral.SigningChain[0] : null;
         }
@@ -73,7 +79,7 @@ public static class TdxCollateralVerifier
     {
         if (signer is null)
         {
-            return new(check, false, "not checked: the TCB Signing certificate does not chain to the root");
+            return new(check, false, "not checked: the TCB Signing chain failed (tcb-signing-chain)");
         }
 
         string? error = null;
