@@ -68,4 +68,17 @@ public sealed class MalformedCollateralTests
         var crl = RealEvidence.Bytes("tdx-go-tdx-guest/pck-platform-ca.crl");
         Assert.StartsWith("c.crl: not an X.509 CRL: the CertificateList cannot be read", Assert.Throws<EvidenceFormatException>(() => RevocationList.Parse(crl[..1000], "c.crl")).Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("\"TD_QE\"", 3, "q.json: enclaveIdentity.id is not UTF-8 text")]
+    [InlineData("\"signature\":\"", 13, "q.json: at byte 493: a string that is not UTF-8")]
+    public void InvalidUtf8InAString_IsAFormatError(string find, int into, string message)
+    {
+        // Found by mutating the collateral: the JSON readers check UTF-8 only when a string is read, and threw.
+        var bytes = RealEvidence.Bytes("tdx-go-tdx-guest/qeIdentity.json").ToList();
+        int at = Encoding.ASCII.GetString([.. bytes]).IndexOf(find, StringComparison.Ordinal) + into;
+        bytes.Insert(at, 0xFF);
+        var e = Assert.Throws<EvidenceFormatException>(() => IntelCollateral.FromPcsFiles(null, ([.. bytes], "q.json"), null, []));
+        Assert.Equal(message, e.Message);
+    }
 }

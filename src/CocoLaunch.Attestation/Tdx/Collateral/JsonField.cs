@@ -15,10 +15,24 @@ internal readonly record struct JsonField(JsonElement Element, string Path, stri
         Element.ValueKind != JsonValueKind.Object ? throw Fail($"{Path} is {Element.ValueKind}, not an object")
         : Element.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? new JsonField(v, $"{Path}.{name}", File) : null;
 
-    public string String(string name)
+    public string String(string name) => Get(name).Text();
+
+    /// <summary>This value as a string.</summary>
+    public string Text()
     {
-        var f = Get(name);
-        return f.Element.ValueKind == JsonValueKind.String ? f.Element.GetString()! : throw f.Fail($"{f.Path} is {f.Element.ValueKind}, not a string");
+        if (Element.ValueKind != JsonValueKind.String)
+        {
+            throw Fail($"{Path} is {Element.ValueKind}, not a string");
+        }
+
+        try
+        {
+            return Element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Fail($"{Path} is not UTF-8 text"); // JsonDocument checks UTF-8 only when a string is read
+        }
     }
 
     public int Int(string name, int max)

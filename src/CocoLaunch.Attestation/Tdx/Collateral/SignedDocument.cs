@@ -55,6 +55,11 @@ public sealed record SignedDocument(string File, ReadOnlyMemory<byte> Signed, by
         {
             throw new EvidenceFormatException($"{file}: not JSON: {e.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // The reader checks UTF-8 only when a string is read.
+            throw new EvidenceFormatException($"{file}: at byte {reader.TokenStartIndex}: a string that is not UTF-8");
+        }
 
         return signed is { } s
             ? new SignedDocument(file, s, ReadSignature(signature, file, "signature"))

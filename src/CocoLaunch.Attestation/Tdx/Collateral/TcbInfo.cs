@@ -82,5 +82,5 @@ public sealed record TcbInfo(
     }
 
     internal static IReadOnlyList<string> Advisories(JsonField level) =>
-        level.TryGet("advisoryIDs") is null ? [] : [.. level.Items("advisoryIDs").Select(a => a.Element.ValueKind == System.Text.Json.JsonValueKind.String ? a.Element.GetString()! : throw a.Fail($"{a.Path} is not a string"))];
+        level.TryGet("advisoryIDs") is null ? [] : [.. level.Items("advisoryIDs").Select(a => a.Text())];
 }
