@@ -51,12 +51,12 @@ public sealed class RealTdxQuotesTests
     }
 
     [Fact]
-    public void PaddingThatIsNotZero_IsAFormatError_NamingTheLength()
+    public void PaddingThatIsNotZero_IsAFormatError_NamingTheByte()
     {
         var bytes = RealEvidence.Bytes("tdx-trustee/quote-6.bin");
         bytes[^1] = 0x01;
         var e = Assert.Throws<EvidenceFormatException>(() => TdxQuote.Parse(bytes, "q"));
-        Assert.Equal("q: the signature data length at 0x278 is 4300, but 4370 bytes follow it", e.Message);
+        Assert.Equal("q: the signature data (length 4300 at 0x278) ends at 0x1348, but byte 0x138d after it is not zero padding", e.Message);
     }
 
     private static string Describe(System.Security.Cryptography.X509Certificates.X509Certificate2 c) => $"certificate '{c.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false)}'";

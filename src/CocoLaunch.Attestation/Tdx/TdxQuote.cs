@@ -114,13 +114,19 @@ public sealed class TdxQuote
         q.BodyBytes = bytes.AsMemory(bodyAt, bodySize);
         int sigLength = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(s[lengthAt..]), int.MaxValue);
         int at = lengthAt + 4;
-        if ((long)at + sigLength > bytes.Length || s[(at + sigLength)..].IndexOfAnyExcept((byte)0) >= 0)
+        if ((long)at + sigLength > bytes.Length)
         {
             throw new EvidenceFormatException($"{name}: the signature data length at 0x{lengthAt:x} is {sigLength}, but {bytes.Length - at} bytes follow it");
         }
 
-        q.ReadSignatureData(bytes.AsMemory(0, at + sigLength).ToArray(), at, name);
-        q.Padding = bytes.Length - at - sigLength;
+        int end = at + sigLength;
+        if (s[end..].IndexOfAnyExcept((byte)0) is >= 0 and int stray)
+        {
+            throw new EvidenceFormatException($"{name}: the signature data (length {sigLength} at 0x{lengthAt:x}) ends at 0x{end:x}, but byte 0x{end + stray:x} after it is not zero padding");
+        }
+
+        q.ReadSignatureData(bytes.AsMemory(0, end).ToArray(), at, name);
+        q.Padding = bytes.Length - end;
         return q;
     }
 
