@@ -180,4 +180,16 @@ public sealed class TdxCollateralTests
         Assert.Equal("certificate 'Intel SGX PCK Certificate' (serial 0099C1712024A45E82EF4F19BE96BF52EA98E95B19) is not the Intel SGX TCB Signing certificate", Find(result, "tcb-signing-chain").Detail);
         Assert.Equal("not checked: the TCB Signing chain failed (tcb-signing-chain)", Find(result, "tcb-info.signature").Detail);
     }
+
+    [Fact]
+    public void ACrlInPem_ReadsAsItsDer()
+    {
+        // PCS serves CRLs in PEM unless asked for DER; go-tdx-guest's copy is the DER.
+        var der = RealEvidence.Bytes("tdx-go-tdx-guest/pck-platform-ca.crl");
+        string pem = new(System.Security.Cryptography.PemEncoding.Write("X509 CRL", der));
+        var fromPem = Certificates.RevocationList.Parse(Encoding.ASCII.GetBytes(pem), "pck.pem");
+
+        Assert.Equal((44, "Intel SGX PCK Platform CA", new DateTimeOffset(2023, 7, 8, 7, 27, 52, TimeSpan.Zero)), (fromPem.Revoked.Count, fromPem.IssuerName, fromPem.NextUpdate!.Value));
+        Assert.Equal(der, fromPem.Der);
+    }
 }
