@@ -17,7 +17,7 @@ public sealed class FuzzCrashException(string message) : Exception(message);
 /// </summary>
 public sealed class Targets : IDisposable
 {
-    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "ccel"];
+    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "tdx-collateral", "crl", "ccel"];
 
     /// <summary>Certificates are checked at a fixed time so that a run does not depend on the day (the evidence is from 2022-2023).</summary>
     private const string At = "2025-06-01T00:00:00Z";
@@ -65,8 +65,9 @@ public sealed class Targets : IDisposable
         yield return ("vcek.der", "tests/data/attestation/snp-go-sev-guest/vcek.der");
         yield return ("report.bin", "tests/data/attestation/snp-go-sev-guest/report.bin");
         yield return ("intel-root.pem", "tests/data/attestation/tdx-go-tdx-guest/intel_sgx_root_ca.pem");
-        yield return ("quote.bin", "fuzz/fixtures/linux-tdx-quote.bin");
-        yield return ("quote.bin.root.pem", "fuzz/fixtures/linux-tdx-quote.bin.root.pem");
+        yield return ("quote.bin", "tests/data/attestation/tdx-dcap-qvl/quote.bin");
+        yield return ("linux-tdx-quote.bin", "fuzz/fixtures/linux-tdx-quote.bin");
+        yield return ("linux-tdx-quote.bin.root.pem", "fuzz/fixtures/linux-tdx-quote.bin.root.pem");
         yield return ("ca.pem", "samples/ci/test-keys/ca.pem");
         yield return ("signed.json", "fuzz/fixtures/signed.json");
     }
@@ -101,6 +102,14 @@ public sealed class Targets : IDisposable
         // CMS SignedData: as a detached signature of a fixed document, then as an enveloping message, both with --trust.
         "cms" => Cms(input),
 
+        // Intel's collateral in dcap-qvl's one-file JSON (TCB info, QE identity, signatures, issuer chain, hex CRLs),
+        // checked against the real quote it belongs with, inside its period.
+        "tdx-collateral" => Cli(Write("collateral.json", input), "verify-evidence", W("quote.bin"), "--root", W("intel-root.pem"), "--collateral", "{0}",
+            "--no-measurement-check", "--at", "2025-07-01T00:00:00Z"),
+
+        // A CRL, DER or PEM, against a real TDX quote's chain and a real SNP report's.
+        "crl" => Crl(input),
+
         // A CC event log: eventlog prints and replays it (text and JSON), and verify-evidence replays it against the
         // quote our Linux TD got, whose reference value names its events.
         "ccel" => EventLog(input),
@@ -112,7 +121,7 @@ public sealed class Targets : IDisposable
         string log = Write("ccel.bin", input);
         Cli(log, "eventlog", "{0}");
         Cli(log, "eventlog", "{0}", "--format", "json");
-        return Cli(log, "verify-evidence", W("quote.bin"), "--root", W("quote.bin.root.pem"), "--event-log", "{0}", "--no-measurement-check");
+        return Cli(log, "verify-evidence", W("linux-tdx-quote.bin"), "--root", W("linux-tdx-quote.bin.root.pem"), "--event-log", "{0}", "--no-measurement-check");
     }
 
     private int Firmware(byte[] input)
@@ -141,6 +150,14 @@ public sealed class Targets : IDisposable
             "--reference-values", W("signed.json"), "--signature", "{0}", "--trust", W("ca.pem"), "--at", At);
         return Cli(Write("enveloped.p7m", input), "verify-evidence", W("report.bin"), "--root", W("ark.pem"), "--vcek", W("vcek.der"), "--ask", W("ask.pem"),
             "--reference-values", "{0}", "--trust", W("ca.pem"), "--at", At);
+    }
+
+    private int Crl(byte[] input)
+    {
+        string crl = Write("list.crl", input);
+        Cli(crl, "verify-evidence", W("quote.bin"), "--root", W("intel-root.pem"), "--crl", "{0}", "--no-measurement-check", "--at", "2025-07-01T00:00:00Z");
+        return Cli(crl, "verify-evidence", W("report.bin"), "--root", W("ark.pem"), "--vcek", W("vcek.der"), "--ask", W("ask.pem"), "--crl", "{0}",
+            "--no-measurement-check", "--at", At);
     }
 
     private string W(string name) => Path.Combine(work, name);

@@ -22,6 +22,7 @@ public sealed class EvidenceFormatException(string message) : Exception(message)
 /// <param name="AllowedVmpls">SNP: the VMPLs a report may come from.</param>
 /// <param name="ReportData">The 64 bytes the evidence must carry (a nonce, a key hash).</param>
 /// <param name="Rtmrs">TDX: expected RTMR0–3 (null entries are not checked).</param>
+/// <param name="AllowedTcbStatuses">TDX with Intel collateral: the TCB statuses accepted (null: UpToDate only).</param>
 public sealed record EvidencePolicy(
     IReadOnlySet<string>? Measurements = null,
     bool AllowDebug = false,
@@ -29,4 +30,5 @@ public sealed record EvidencePolicy(
     IReadOnlySet<uint>? AllowedVmpls = null,
     byte[]? ReportData = null,
     IReadOnlyList<string?>? Rtmrs = null,
-    DateTimeOffset? At = null);
+    DateTimeOffset? At = null,
+    IReadOnlySet<string>? AllowedTcbStatuses = null);

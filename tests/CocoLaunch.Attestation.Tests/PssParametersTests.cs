@@ -12,10 +12,10 @@ public sealed class PssParametersTests
     [InlineData("3000")] // all defaults: SHA-1, which AMD does not use
     [InlineData("30")] // truncated
     public void PssHash_MalformedOrUnsupported_IsNull(string der) =>
-        Assert.Null(CertificateChain.PssHash(Convert.FromHexString(der)));
+        Assert.Null(SignedObject.PssHash(Convert.FromHexString(der)));
 
     [Fact]
     public void PssHash_Sha384WithMgf1Sha384AndSalt48_IsSha384() =>
-        Assert.Equal(HashAlgorithmName.SHA384, CertificateChain.PssHash(Convert.FromHexString(
+        Assert.Equal(HashAlgorithmName.SHA384, SignedObject.PssHash(Convert.FromHexString(
             "3034" + "a00f300d06096086480165030402020500" + "a11c301a06092a864886f70d010108300d06096086480165030402020500" + "a203020130")));
 }

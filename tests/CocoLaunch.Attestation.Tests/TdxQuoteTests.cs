@@ -55,7 +55,7 @@ public sealed class TdxQuoteTests
     {
         var bytes = File.ReadAllBytes(Data("tdx-trustee/quote.bin"));
         var e = Assert.Throws<EvidenceFormatException>(() => TdxQuote.Parse([.. bytes, 0x0A], "q"));
-        Assert.Equal("q: the signature data length at 0x278 is 4300, but 4301 bytes follow it", e.Message);
+        Assert.Equal("q: the signature data (length 4300 at 0x278) ends at 0x1348, but byte 0x1348 after it is not zero padding", e.Message);
     }
 
     [Fact]

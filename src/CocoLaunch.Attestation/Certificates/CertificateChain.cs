@@ -1,4 +1,3 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -11,10 +10,6 @@ namespace CocoLaunch.Attestation.Certificates;
 /// </summary>
 public static class CertificateChain
 {
-    private const string RsaPss = "1.2.840.113549.1.1.10", Sha256Rsa = "1.2.840.113549.1.1.11", Sha384Rsa = "1.2.840.113549.1.1.12";
-    private const string EcdsaSha256 = "1.2.840.10045.4.3.2", EcdsaSha384 = "1.2.840.10045.4.3.3";
-    private const string Sha256Oid = "2.16.840.1.101.3.4.2.1", Sha384Oid = "2.16.840.1.101.3.4.2.2";
-
     /// <summary>
     /// Null when <paramref name="chain"/> (leaf first, root last or omitted) leads to <paramref name="root"/>; else
     /// the first problem, naming the certificate.
@@ -72,7 +67,7 @@ public static class CertificateChain
             return $"{name} signs another certificate but is not a CA";
         }
 
-        return SignatureProblem(cert, issuer) is { } problem ? $"{name}: {problem}" : null;
+        return SignedObject.Problem(cert.RawDataMemory, issuer) is { } problem ? $"{name}: {problem}" : null;
     }
 
     /// <summary>"'CN' (serial …)": how messages name a certificate.</summary>
@@ -80,125 +75,4 @@ public static class CertificateChain
 
     private static bool IsCa(X509Certificate2 cert) =>
         cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
-
-    private static string? SignatureProblem(X509Certificate2 cert, X509Certificate2 issuer)
-    {
-        ReadOnlyMemory<byte> tbs;
-        string algorithm;
-        ReadOnlyMemory<byte>? parameters;
-        byte[] signature;
-        try
-        {
-            var reader = new AsnReader(cert.RawDataMemory, AsnEncodingRules.DER).ReadSequence();
-            tbs = reader.ReadEncodedValue();
-            var algorithmId = reader.ReadSequence();
-            algorithm = algorithmId.ReadObjectIdentifier();
-            parameters = algorithmId.HasData ? algorithmId.ReadEncodedValue() : null;
-            signature = reader.ReadBitString(out _);
-        }
-        catch (AsnContentException e)
-        {
-            return $"malformed certificate ({e.Message})";
-        }
-
-        // The keys and signatures come from the evidence: OpenSSL throws on a malformed one, and that is this certificate's problem.
-        try
-        {
-            switch (algorithm)
-            {
-                case RsaPss:
-                    using (var rsa = issuer.GetRSAPublicKey())
-                    {
-                        if (rsa is null)
-                        {
-                            return "signed with RSA-PSS, but the issuer's key is not RSA";
-                        }
-
-                        var hash = PssHash(parameters);
-                        return hash is null ? "RSA-PSS parameters other than SHA-256/384 with MGF1 of the same hash and salt of its length"
-                            : rsa.VerifyData(tbs.Span, signature, hash.Value, RSASignaturePadding.Pss) ? null : "the RSA-PSS signature does not verify";
-                    }
-
-                case Sha256Rsa or Sha384Rsa:
-                    using (var rsa = issuer.GetRSAPublicKey())
-                    {
-                        var hash = algorithm == Sha256Rsa ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
-                        return rsa is null ? "signed with RSA, but the issuer's key is not RSA"
-                            : rsa.VerifyData(tbs.Span, signature, hash, RSASignaturePadding.Pkcs1) ? null : "the RSA signature does not verify";
-                    }
-
-                case EcdsaSha256 or EcdsaSha384:
-                    using (var ec = issuer.GetECDsaPublicKey())
-                    {
-                        var hash = algorithm == EcdsaSha256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
-                        return ec is null ? "signed with ECDSA, but the issuer's key is not EC"
-                            : ec.VerifyData(tbs.Span, signature, hash, DSASignatureFormat.Rfc3279DerSequence) ? null : "the ECDSA signature does not verify";
-                    }
-
-                default:
-                    return $"signature algorithm {algorithm} is not one AMD or Intel uses";
-            }
-        }
-        catch (CryptographicException e)
-        {
-            return $"the signature cannot be checked with the issuer's key ({e.Message.TrimEnd('.')})";
-        }
-    }
-
-    /// <summary>RSASSA-PSS-params: the hash, when MGF1 uses the same hash and the salt is the hash's length (as AMD and .NET sign).</summary>
-    internal static HashAlgorithmName? PssHash(ReadOnlyMemory<byte>? parameters)
-    {
-        if (parameters is not { } p)
-        {
-            return null;
-        }
-
-        try
-        {
-            var seq = new AsnReader(p, AsnEncodingRules.DER).ReadSequence();
-            string? hash = null, mgfHash = null;
-            int salt = 20;
-            while (seq.HasData)
-            {
-                var tag = seq.PeekTag();
-                if (tag.TagClass != TagClass.ContextSpecific)
-                {
-                    return null; // RSASSA-PSS-params holds only [0]..[3]; AsnReader refuses a universal tag as a sequence's with an ArgumentException
-                }
-
-                var field = seq.ReadSequence(tag);
-                switch (tag.TagValue)
-                {
-                    case 0:
-                        hash = field.ReadSequence().ReadObjectIdentifier();
-                        break;
-                    case 1:
-                        var mgf = field.ReadSequence();
-                        mgf.ReadObjectIdentifier(); // MGF1
-                        mgfHash = mgf.ReadSequence().ReadObjectIdentifier();
-                        break;
-                    case 2:
-                        if (!field.TryReadInt32(out salt))
-                        {
-                            return null;
-                        }
-
-                        break;
-                    default:
-                        break;
-                }
-            }
-
-            return (hash, mgfHash, salt) switch
-            {
-                (Sha384Oid, Sha384Oid, 48) => HashAlgorithmName.SHA384,
-                (Sha256Oid, Sha256Oid, 32) => HashAlgorithmName.SHA256,
-                _ => null,
-            };
-        }
-        catch (AsnContentException)
-        {
-            return null;
-        }
-    }
 }

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace CocoLaunch.Attestation.Snp;
 
-/// <summary>AMD's VCEK extensions (arc 1.3.6.1.4.1.3704.1; snp-launch-digest.md §15): the TCB it was issued for, and the chip.</summary>
+/// <summary>AMD's VCEK and VLEK extensions (arc 1.3.6.1.4.1.3704.1; snp-launch-digest.md §15): the TCB it was issued for, and the chip.</summary>
 public static class VcekCertificate
 {
     private const string Arc = "1.3.6.1.4.1.3704.1.";
@@ -34,6 +34,13 @@ public static class VcekCertificate
         }
     }
 
+    /// <summary>
+    /// Which key a certificate certifies, by its subject: AMD's KDS issues "SEV-VCEK" per chip and TCB, and "SEV-VLEK"
+    /// to a cloud provider (KEY_INFO.SIGNING_KEY 0 and 1).
+    /// </summary>
+    public static SigningKey KindOf(X509Certificate2 cert) =>
+        cert.GetNameInfo(X509NameType.SimpleName, false) == "SEV-VLEK" ? SigningKey.Vlek : SigningKey.Vcek;
+
     /// <summary>hwID: the chip id as raw octets (no ASN.1 tag on Milan/Genoa).</summary>
     public static byte[]? HardwareId(X509Certificate2 vcek) => Extension(vcek, Arc + "4");
 
@@ -56,4 +63,11 @@ public static class VcekCertificate
 
     private static byte[]? Extension(X509Certificate2 cert, string oid) =>
         cert.Extensions.FirstOrDefault(e => e.Oid?.Value == oid)?.RawData;
+}
+
+/// <summary>The key that signs an SNP report, as KEY_INFO.SIGNING_KEY numbers it.</summary>
+public enum SigningKey
+{
+    Vcek = 0,
+    Vlek = 1,
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using CocoLaunch.Attestation.Certificates;
 
 namespace CocoLaunch.Attestation.Tdx;
 
@@ -24,6 +25,9 @@ public sealed class TdxQuote
     {
         public const int TeeTcbSvn = 0x000, MrSeam = 0x010, MrSignerSeam = 0x040, SeamAttributes = 0x070, TdAttributes = 0x078, Xfam = 0x080;
         public const int Mrtd = 0x088, MrConfigId = 0x0B8, MrOwner = 0x0E8, MrOwnerConfig = 0x118, Rtmr0 = 0x148, ReportData = 0x208;
+
+        /// <summary>TD quote body 1.5 only: the TEE TCB SVN of the TDX module the TD would be relaunched on, and MRSERVICETD.</summary>
+        public const int TeeTcbSvn2 = 0x248, MrServiceTd = 0x258;
     }
 
     private TdxQuote(byte[] bytes) => Bytes = bytes;
@@ -41,7 +45,8 @@ public sealed class TdxQuote
 
     public ReadOnlyMemory<byte> AttestationKey { get; private set; }
 
-    public ReadOnlyMemory<byte> QeReport { get; private set; }
+    /// <summary>The quoting enclave's SGX report, signed by the PCK key.</summary>
+    public QeReport QeReport { get; private set; } = null!;
 
     public ReadOnlyMemory<byte> QeReportSignature { get; private set; }
 
@@ -49,6 +54,20 @@ public sealed class TdxQuote
 
     /// <summary>The PCK chain as the quote carries it (certification data type 5: PEM, leaf first).</summary>
     public string PckChainPem { get; private set; } = string.Empty;
+
+    /// <summary>Zero bytes after the signature data: the quote buffer of the TDX guest driver is larger than the quote, and tools write it whole. They are not signed.</summary>
+    public int Padding { get; private set; }
+
+    /// <summary>True for a TD quote body 1.5 (v5 body type 3), which carries TEE_TCB_SVN2 and MRSERVICETD.</summary>
+    public bool IsBody15 => BodyBytes.Length == Body15Size;
+
+    public ReadOnlySpan<byte> TeeTcbSvn => BodyBytes.Span.Slice(Body.TeeTcbSvn, 16);
+
+    public ReadOnlySpan<byte> TeeTcbSvn2 => IsBody15 ? BodyBytes.Span.Slice(Body.TeeTcbSvn2, 16) : [];
+
+    public ReadOnlySpan<byte> MrSignerSeam => BodyBytes.Span.Slice(Body.MrSignerSeam, 48);
+
+    public ReadOnlySpan<byte> SeamAttributes => BodyBytes.Span.Slice(Body.SeamAttributes, 8);
 
     public ReadOnlySpan<byte> Mrtd => BodyBytes.Span.Slice(Body.Mrtd, 48);
 
@@ -95,12 +114,19 @@ public sealed class TdxQuote
         q.BodyBytes = bytes.AsMemory(bodyAt, bodySize);
         int sigLength = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(s[lengthAt..]), int.MaxValue);
         int at = lengthAt + 4;
-        if ((long)at + sigLength != bytes.Length)
+        if ((long)at + sigLength > bytes.Length)
         {
             throw new EvidenceFormatException($"{name}: the signature data length at 0x{lengthAt:x} is {sigLength}, but {bytes.Length - at} bytes follow it");
         }
 
-        q.ReadSignatureData(bytes, at, name);
+        int end = at + sigLength;
+        if (s[end..].IndexOfAnyExcept((byte)0) is >= 0 and int stray)
+        {
+            throw new EvidenceFormatException($"{name}: the signature data (length {sigLength} at 0x{lengthAt:x}) ends at 0x{end:x}, but byte 0x{end + stray:x} after it is not zero padding");
+        }
+
+        q.ReadSignatureData(bytes.AsMemory(0, end).ToArray(), at, name);
+        q.Padding = bytes.Length - end;
         return q;
     }
 
@@ -120,7 +146,7 @@ public sealed class TdxQuote
 
         int d = c + 6;
         Need(s, d + QeReportSize + 64 + 2, name, "the QE report");
-        QeReport = bytes.AsMemory(d, QeReportSize);
+        QeReport = new QeReport(bytes.AsMemory(d, QeReportSize));
         QeReportSignature = bytes.AsMemory(d + QeReportSize, 64);
         int authAt = d + QeReportSize + 64;
         int authSize = BinaryPrimitives.ReadUInt16LittleEndian(s[authAt..]);
@@ -144,20 +170,7 @@ public sealed class TdxQuote
     }
 
     /// <summary>The certificates of the PCK chain, leaf first.</summary>
-    public IReadOnlyList<X509Certificate2> PckChain(string name)
-    {
-        var certs = new X509Certificate2Collection();
-        try
-        {
-            certs.ImportFromPem(PckChainPem);
-        }
-        catch (CryptographicException e)
-        {
-            throw new EvidenceFormatException($"{name}: the PCK certificate chain is not PEM ({e.Message})");
-        }
-
-        return certs.Count > 0 ? [.. certs] : throw new EvidenceFormatException($"{name}: the PCK certificate chain holds no certificate");
-    }
+    public IReadOnlyList<X509Certificate2> PckChain(string name) => PemCertificates.Read(PckChainPem, $"{name}: the PCK certificate chain");
 
     private static void Need(ReadOnlySpan<byte> s, long end, string name, string what)
     {

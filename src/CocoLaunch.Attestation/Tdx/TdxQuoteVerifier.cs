@@ -1,19 +1,20 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CocoLaunch.Attestation.Certificates;
+using CocoLaunch.Attestation.Tdx.Collateral;
 
 namespace CocoLaunch.Attestation.Tdx;
 
 /// <summary>
 /// Verifies a TDX quote (tdx-mrtd.md §9): the PCK chain up to the given root, the QE report's signature by the PCK key
 /// and its binding of the attestation key, the quote's signature, then MRTD, RTMRs, attributes and report data.
-/// Intel's PCS collateral (TCB info, QE identity, CRLs) is not consulted.
+/// With Intel's collateral (TCB info, QE identity, CRLs), <see cref="TdxCollateralVerifier"/> adds the TCB status.
 /// </summary>
 public static class TdxQuoteVerifier
 {
     private const ulong AttributeDebug = 1;
 
-    public static VerificationResult Verify(TdxQuote quote, X509Certificate2 root, EvidencePolicy policy, string name)
+    public static VerificationResult Verify(TdxQuote quote, X509Certificate2 root, EvidencePolicy policy, string name, IntelCollateral? collateral = null)
     {
         var findings = new List<Finding>();
         var chain = quote.PckChain(name);
@@ -30,7 +31,7 @@ public static class TdxQuoteVerifier
             : qeError is not null ? $"the QE report's signature cannot be checked: {qeError}" : "the QE report's signature does not verify with the PCK key"));
 
         var expected = SHA256.HashData([.. quote.AttestationKey.Span, .. quote.QeAuthData.Span]);
-        bool bound = quote.QeReport.Span.Slice(0x140, 32).SequenceEqual(expected) && quote.QeReport.Span.Slice(0x160, 32).IndexOfAnyExcept((byte)0) < 0;
+        bool bound = quote.QeReport.ReportData[..32].SequenceEqual(expected) && quote.QeReport.ReportData[32..].IndexOfAnyExcept((byte)0) < 0;
         findings.Add(new("qe-report-data", bound, bound ? "the QE report binds the attestation key" : "the QE report's REPORTDATA is not SHA-256(attestation key ‖ QE auth data)"));
 
         // The attestation key is 64 raw bytes of the quote: a flipped bit makes a point off the curve, which OpenSSL refuses to import.
@@ -73,6 +74,11 @@ public static class TdxQuoteVerifier
         {
             bool same = quote.ReportData.SequenceEqual(data);
             findings.Add(new("policy.report-data", same, same ? "REPORTDATA is as expected" : $"REPORTDATA {Convert.ToHexStringLower(quote.ReportData)} is not {Convert.ToHexStringLower(data)}"));
+        }
+
+        if (collateral is not null)
+        {
+            findings.AddRange(TdxCollateralVerifier.Verify(quote, chain, root, collateral, policy));
         }
 
         return new VerificationResult("tdx-quote", findings);

@@ -24,6 +24,30 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("ask", HelpText = "SNP: the ASK certificate (PEM or DER; default: ask.pem beside the report).")]
     public string? Ask { get; set; }
 
+    [Option("vlek", HelpText = "SNP: the VLEK certificate of a VLEK-signed report (PEM or DER; default: vlek.pem beside a report whose KEY_INFO names the VLEK).")]
+    public string? Vlek { get; set; }
+
+    [Option("asvk", HelpText = "SNP: the ASVK (SEV-VLEK-<product>) that issued the VLEK (PEM or DER; default: asvk.pem beside the report).")]
+    public string? Asvk { get; set; }
+
+    [Option("crl", HelpText = "CRLs (DER or PEM) to check the chains against: AMD's from KDS, or Intel's Root CA and PCK CA CRLs. Each must be signed by a certificate of the verification and be current.")]
+    public IEnumerable<string> Crls { get; set; } = [];
+
+    [Option("tcb-info", HelpText = "TDX: Intel's TCB info for the platform, as PCS returns it from /tdx/certification/v4/tcb (JSON). Needs --tcb-signing-chain.")]
+    public string? TcbInfo { get; set; }
+
+    [Option("qe-identity", HelpText = "TDX: Intel's QE identity, as PCS returns it from /tdx/certification/v4/qe/identity (JSON). Needs --tcb-signing-chain.")]
+    public string? QeIdentity { get; set; }
+
+    [Option("tcb-signing-chain", HelpText = "TDX: the Intel SGX TCB Signing certificate and the root (PEM), as PCS sends them in its TCB-Info-Issuer-Chain header.")]
+    public string? TcbSigningChain { get; set; }
+
+    [Option("collateral", HelpText = "TDX: all of Intel's collateral in one JSON document, as dcap-qvl's get_collateral writes it (tcb_info, qe_identity, their signatures and issuer chain, root_ca_crl, pck_crl).")]
+    public string? Collateral { get; set; }
+
+    [Option("tcb-status", Separator = ',', HelpText = "TDX with collateral: the TCB statuses accepted, comma-separated (default: UpToDate), e.g. UpToDate,SWHardeningNeeded.")]
+    public IEnumerable<string> TcbStatuses { get; set; } = [];
+
     [Option("reference-values", HelpText = "Acceptable measurements: a reference-value document (signed or not, as for verify).")]
     public string? ReferenceValues { get; set; }
 
@@ -68,6 +92,7 @@ internal static class VerifyEvidenceVerb
         var policy = Policy(o, out var references);
         byte[] evidence = ReferenceValueLoader.Read(o.Evidence, "EVIDENCE");
         var kind = EvidenceKinds.Detect(evidence, o.Evidence);
+        EvidenceInputs.RejectOptionsOfTheOtherKind(o, kind);
         var root = Certificate(o.Root, "--root");
         string dir = Path.GetDirectoryName(Path.GetFullPath(o.Evidence))!;
         VerificationResult result;
@@ -79,20 +104,15 @@ internal static class VerifyEvidenceVerb
             }
 
             var report = SnpReport.Parse(evidence, o.Evidence);
-            var vcek = Certificate(o.Vcek ?? Path.Combine(dir, "vcek.pem"), "--vcek");
-            var ask = Certificate(o.Ask ?? Path.Combine(dir, "ask.pem"), "--ask");
-            result = SnpEvidenceVerifier.Verify(report, vcek, ask, root, policy with { Measurements = Measurements(policy, references, "snp") });
+            var certificates = EvidenceInputs.SnpCertificates(o, report, root, dir);
+            result = SnpEvidenceVerifier.Verify(report, certificates, policy with { Measurements = Measurements(policy, references, "snp") });
         }
         else
         {
-            if (o.Vcek is not null || o.Ask is not null || o.MinTcb is not null || o.Vmpls.Any())
-            {
-                throw new CliInputException("--vcek, --ask, --min-tcb and --vmpl are for SNP reports; a TDX quote carries its PCK chain");
-            }
-
             var quote = TdxQuote.Parse(evidence, o.Evidence);
             var matched = Matched(references, quote);
-            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? matched?.Rtmrs }, o.Evidence);
+            var collateral = EvidenceInputs.IntelCollateral(o);
+            result = TdxQuoteVerifier.Verify(quote, root, policy with { Measurements = Measurements(policy, references, "tdx"), Rtmrs = policy.Rtmrs ?? matched?.Rtmrs }, o.Evidence, collateral);
             if (o.EventLog is { } logPath)
             {
                 var log = EventLogVerb.Load(logPath, "--event-log");
@@ -178,7 +198,7 @@ internal static class VerifyEvidenceVerb
             throw new CliInputException($"--measurement: '{bad}' is not 96 hex digits");
         }
 
-        return new EvidencePolicy(measurements.Count > 0 ? measurements : null, o.AllowDebug, MinTcb(o.MinTcb), vmpls.Count > 0 ? vmpls : null, reportData, null, at);
+        return new EvidencePolicy(measurements.Count > 0 ? measurements : null, o.AllowDebug, MinTcb(o.MinTcb), vmpls.Count > 0 ? vmpls : null, reportData, null, at, EvidenceInputs.TcbStatuses(o));
     }
 
     /// <summary>The measurements given on the command line and those of the reference values for the platform; null when neither gave any.</summary>
@@ -278,6 +298,6 @@ internal static class VerifyEvidenceVerb
         return floors;
     }
 
-    private static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(string path, string option) =>
+    internal static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(string path, string option) =>
         SnpEvidenceVerifier.LoadCertificate(ReferenceValueLoader.Read(path, option), path);
 }
