@@ -173,6 +173,18 @@ public sealed class LinuxTdxLaunchTests
     }
 
     [Fact]
+    public void Diff_OfAnotherMemorySize_NamesTheTdHobEvent()
+    {
+        using var dir = new TempDir();
+        var result = CliRunner.Run("diff", Spec, Variant(dir, "memory: 256M", "memory: 512M"));
+        Assert.Equal(1, result.Exit);
+        var lines = result.Stdout.Split('\n');
+        Assert.StartsWith("identical: ", lines[0]); // the same MRTD operations
+        Assert.Equal("first divergence at RTMR event 1 (A has 1, B has 1):", lines[1]);
+        Assert.StartsWith("  A: MR1 EV_EFI_HANDOFF_TABLES2 ", lines[2]);
+    }
+
+    [Fact]
     public void Measure_CoversTheCommandLine_ThroughThePayloadParamSection()
     {
         using var dir = new TempDir();

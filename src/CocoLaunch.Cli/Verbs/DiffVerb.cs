@@ -21,13 +21,13 @@ internal static partial class DiffVerb
 {
     public static int Run(DiffOptions o, TextWriter stdout)
     {
-        var a = Load(o.A);
-        var b = Load(o.B);
+        var (a, eventsA) = Load(o.A);
+        var (b, eventsB) = Load(o.B);
         int? first = MeasurementLog.FirstDivergence(a, b);
         if (first is null)
         {
             stdout.WriteLine($"identical: {a.Count} measured operations");
-            return ExitCode.Ok;
+            return eventsA is null || eventsB is null ? ExitCode.Ok : DiffEvents(eventsA, eventsB, stdout);
         }
 
         int i = first.Value;
@@ -37,11 +37,36 @@ internal static partial class DiffVerb
         return ExitCode.CheckFailed;
     }
 
-    private static IReadOnlyList<MeasuredOperation> Load(string path)
+    /// <summary>
+    /// Two TDs with the same MRTD may still differ in what their firmware measures into RTMRs (the TD HOB: memory):
+    /// where the launch decides those events, the first that differs is named.
+    /// </summary>
+    private static int DiffEvents(IReadOnlyList<Formats.Tcg.LoggedEvent> a, IReadOnlyList<Formats.Tcg.LoggedEvent> b, TextWriter stdout)
+    {
+        static string Line(IReadOnlyList<Formats.Tcg.LoggedEvent> events, int i) =>
+            i < events.Count ? $"MR{events[i].MrIndex} {Formats.Tcg.TcgEventType.Name(events[i].Type)} {Convert.ToHexStringLower(events[i].Sha384)}" : "(end of log)";
+
+        for (int i = 0; i < Math.Max(a.Count, b.Count); i++)
+        {
+            if (i >= a.Count || i >= b.Count || !a[i].Sha384.AsSpan().SequenceEqual(b[i].Sha384) || a[i].MrIndex != b[i].MrIndex || a[i].Type != b[i].Type)
+            {
+                stdout.WriteLine($"first divergence at RTMR event {i + 1} (A has {a.Count}, B has {b.Count}):");
+                stdout.WriteLine($"  A: {Line(a, i)}");
+                stdout.WriteLine($"  B: {Line(b, i)}");
+                return ExitCode.CheckFailed;
+            }
+        }
+
+        stdout.WriteLine($"identical: {a.Count} RTMR events");
+        return ExitCode.Ok;
+    }
+
+    private static (IReadOnlyList<MeasuredOperation> Operations, IReadOnlyList<Formats.Tcg.LoggedEvent>? Events) Load(string path)
     {
         if (path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
         {
-            return MeasureVerb.Launch(LaunchSpecParser.Load(path), path).Log.Operations;
+            var context = MeasureVerb.Launch(LaunchSpecParser.Load(path), path);
+            return (context.Log.Operations, Vmm.Tdx.TdxRtmrReplay.LoggedEvents(context));
         }
 
         string[] lines;
@@ -76,7 +101,7 @@ internal static partial class DiffVerb
             }
         }
 
-        return ops;
+        return (ops, null);
     }
 
     // [0-9], not \d: \d also matches other scripts' digits (U+FF12), which no parser of numbers here reads.
