@@ -31,8 +31,9 @@ public static class EventData
                 _ => Text(d), // strings (EV_EFI_ACTION, EV_IPL, EV_PLATFORM_CONFIG_FLAGS, EV_NO_ACTION's signatures) and the rest
             };
         }
-        catch (ArgumentOutOfRangeException)
+        catch (Exception x) when (x is ArgumentException or IndexOutOfRangeException)
         {
+            // Short or inconsistent data for its type (a field past the end, a length past the data, a GUID cut short).
             return $"{d.Length} bytes that do not parse as {e.TypeName}'s structure: {Convert.ToHexStringLower(d.AsSpan(0, Math.Min(d.Length, 32)))}{(d.Length > 32 ? "…" : string.Empty)}";
         }
     }
