@@ -133,6 +133,15 @@ public sealed class LinuxSnpLaunchTests
         Assert.Equal(SevSnpMeasureDigest, CliRunner.Run("measure", Spec).Stdout.Trim());
     }
 
+    [Fact]
+    public void AnSnpDirectBootKernelThatIsNoBzImage_LaunchSaysWhyInOneLine_ExitTwo()
+    {
+        // fw_cfg serves the kernel split at its setup header; the synthetic 1 MiB kernel of snp-direct-boot.yaml has none.
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("snp-direct-boot.yaml"));
+        Assert.Equal(2, result.Exit);
+        Assert.EndsWith("kernel_1MiB.bin: boot_flag: 0x0908, not 0xaa55: not an x86 boot image", result.ErrorLine, StringComparison.Ordinal);
+    }
+
     /// <summary>The shipped spec with one line changed, written into <paramref name="dir"/> with its paths made absolute.</summary>
     private static string Variant(TempDir dir, string text, string replacement) =>
         dir.Write("linux-snp.yaml", File.ReadAllText(Spec).Replace(text, replacement, StringComparison.Ordinal)

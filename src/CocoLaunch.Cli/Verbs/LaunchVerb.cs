@@ -166,23 +166,26 @@ internal static class LaunchVerb
             stderr.WriteLine();
         }
 
-        if (o.EvidenceOut is { } evidencePath)
+        // The evidence is written even from a guest that then stopped badly; its absence is the error only when the
+        // guest itself ended well, since a stop is the first thing to say.
+        var evidence = o.EvidenceOut is null ? null : result.Evidence.LastOrDefault();
+        if (evidence is not null)
         {
-            if (result.Evidence.Count == 0)
-            {
-                CliApp.Error(stderr, $"{o.Spec}: --evidence-out: the guest obtained no evidence (a TD: no GetQuote the quote service answered; an SNP guest: no MSG_REPORT_REQ the firmware answered)");
-                return ExitCode.CheckFailed;
-            }
-
-            stderr.WriteLine($"{CliApp.Name}: {EvidenceOut.Write(result.Evidence[^1], evidencePath)}");
+            stderr.WriteLine($"{CliApp.Name}: {EvidenceOut.Write(evidence, o.EvidenceOut!)}");
         }
 
-        if (result.ExitStatus is int status)
+        if (result.ExitStatus is not int status)
         {
-            return status;
+            CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
+            return ExitCode.CheckFailed;
         }
 
-        CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
-        return ExitCode.CheckFailed;
+        if (o.EvidenceOut is not null && evidence is null && status == ExitCode.Ok)
+        {
+            CliApp.Error(stderr, $"{o.Spec}: --evidence-out: the guest obtained no evidence (a TD: no GetQuote the quote service answered; an SNP guest: no MSG_REPORT_REQ the firmware answered)");
+            return ExitCode.CheckFailed;
+        }
+
+        return status;
     }
 }
