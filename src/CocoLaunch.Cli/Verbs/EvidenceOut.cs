@@ -14,7 +14,7 @@ internal static class EvidenceOut
     /// <summary>Writes the files; the line that names them and their root.</summary>
     public static string Write(GuestEvidence evidence, string path)
     {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string dir = Path.GetDirectoryName(path) ?? string.Empty; // as the user wrote it: "report.bin" gives "ark.pem"
         var files = new List<(string Path, byte[] Bytes)> { (path, evidence.Bytes) };
         string root, what, written = path;
         if (evidence.Kind == EvidenceKind.SnpReport)
