@@ -3,6 +3,7 @@
 #   bin/initramfs.cpio.gz      src/init.c
 #   bin/initramfs-tdx.cpio.gz  src/tdx-init.c, with Debian's configfs, tsm and tdx-guest modules in /lib/modules
 #                              (vendored in ../linux/debian-linux-image-6.12.101-1~deb12u1/modules)
+#   bin/initramfs-snp.cpio.gz  src/snp-init.c, with configfs, tsm, sev-guest and the gcm(aes) modules sev-guest needs
 # Needs Debian's gcc (with libc6-dev's static libc) and cpio. The output is reproducible: fixed timestamps,
 # owners and file order, and gzip without a name or time stamp.
 set -euo pipefail
@@ -49,4 +50,6 @@ pack() {
 
 pack src/init.c bin/initramfs.cpio.gz
 pack src/tdx-init.c bin/initramfs-tdx.cpio.gz configfs.ko.xz tsm.ko.xz tdx-guest.ko.xz
-(cd bin && sha256sum initramfs.cpio.gz initramfs-tdx.cpio.gz > SHA256SUMS)
+pack src/snp-init.c bin/initramfs-snp.cpio.gz configfs.ko.xz tsm.ko.xz crypto_null.ko.xz gcm.ko.xz gf128mul.ko.xz \
+    ghash-generic.ko.xz sev-guest.ko.xz
+(cd bin && sha256sum initramfs.cpio.gz initramfs-tdx.cpio.gz initramfs-snp.cpio.gz > SHA256SUMS)

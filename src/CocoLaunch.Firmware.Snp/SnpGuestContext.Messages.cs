@@ -28,6 +28,7 @@ public sealed partial class SnpGuestContext
 
     private readonly byte[][] vmpck = [.. Enumerable.Range(0, 4).Select(_ => RandomNumberGenerator.GetBytes(32))];
     private readonly ulong[] messageSeqno = new ulong[4];
+    private readonly List<byte[]> guestReports = [];
     private ECDsa? vcek;
 
     /// <summary>HOST_DATA from LAUNCH_FINISH, for the report.</summary>
@@ -40,6 +41,21 @@ public sealed partial class SnpGuestContext
     public byte[] ReportId { get; } = RandomNumberGenerator.GetBytes(32);
 
     public ECDsa Vcek => vcek ??= AttestationReport.CreateEmulatorVcek();
+
+    /// <summary>
+    /// The attestation reports this firmware returned to the guest through SNP_GUEST_REQUEST, in order: what a VMM
+    /// can hand a verifier as the evidence the guest itself obtained.
+    /// </summary>
+    public IReadOnlyList<byte[]> GuestReports
+    {
+        get
+        {
+            lock (guestReports)
+            {
+                return [.. guestReports];
+            }
+        }
+    }
 
     /// <summary>VMPCK <paramref name="index"/>, as the secrets page holds it.</summary>
     public byte[] Vmpck(int index) => vmpck[index].ToArray();
@@ -129,7 +145,13 @@ public sealed partial class SnpGuestContext
         }
 
         BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(4), AttestationReport.Size);
-        Report(request[..64], vmpl).CopyTo(payload, ReportResponseHeader);
+        byte[] report = Report(request[..64], vmpl);
+        report.CopyTo(payload, ReportResponseHeader);
+        lock (guestReports)
+        {
+            guestReports.Add(report);
+        }
+
         return payload;
     }
 

@@ -41,6 +41,35 @@ public sealed class SnpSampleTests
     }
 
     [Fact]
+    public void EvidenceOut_IsTheReportTheGuestReceived_WithItsVcekChainBeside_AndVerifies()
+    {
+        using var dir = new TempDir();
+        string report = Path.Combine(dir.Path, "report.bin");
+        var result = CliRunner.Run("launch", Spec("snp-sample.yaml"), "--evidence-out", report);
+        Assert.Equal(0, result.Exit);
+        Assert.Contains($"wrote {report} and vcek.pem, ask.pem, ark.pem beside it", result.Stderr, StringComparison.Ordinal);
+
+        // verify-evidence finds vcek.pem and ask.pem beside the report; the sample asked with REPORT_DATA 0xC0..0xFF
+        // (samples/snp/src/main.c), and its MEASUREMENT is the oracle's.
+        string reportData = Convert.ToHexStringLower([.. Enumerable.Range(0xC0, 64).Select(i => (byte)i)]);
+        var verified = CliRunner.Run("verify-evidence", report, "--root", Path.Combine(dir.Path, "ark.pem"), "--measurement", OracleDigest, "--report-data", reportData);
+        Assert.True(verified.Exit == 0, verified.Stdout + verified.Stderr);
+        Assert.Contains("ok   policy.report-data: REPORT_DATA is as expected", verified.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EvidenceOut_FromAGuestThatStoppedBeforeItsRequest_TheStopIsTheError_NoFileIsWritten()
+    {
+        using var dir = new TempDir();
+        string image = Path.Combine(RepoPaths.Root, "samples", "snp", "bin", "snp-unvalidated.fd");
+        string spec = dir.Write("snp.yaml", $"platform: snp\nfirmware: {image}\nvcpus: 1\nmemory: 128M\nsnp:\n  vcpu-type: EPYC-v4\n  policy: 0x30000\n");
+        var result = CliRunner.Run("launch", spec, "--evidence-out", Path.Combine(dir.Path, "report.bin"));
+        Assert.Equal(1, result.Exit);
+        Assert.EndsWith("guest shut down (triple fault, or the guest program ended)", result.ErrorLine, StringComparison.Ordinal);
+        Assert.Equal([Path.Combine(dir.Path, "snp.yaml")], Directory.GetFiles(dir.Path)); // no report, no certificates
+    }
+
+    [Fact]
     public void Launch_TraceShowsThePageStateChanges_StatsCountThem()
     {
         var result = CliRunner.Run("launch", Spec("snp-sample.yaml"), "--trace-exits", "--stats");

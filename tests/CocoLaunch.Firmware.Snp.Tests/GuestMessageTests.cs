@@ -96,6 +96,28 @@ public sealed class GuestMessageTests
         Assert.Equal(0x16u, BinaryPrimitives.ReadUInt32LittleEndian(Open(context.Vmpck(0), response, 2)));
     }
 
+    [Fact]
+    public void GuestReports_KeepsTheReportsAnsweredInOrder_NotTheRefusedOnes()
+    {
+        // What launch --evidence-out writes: the reports the guest received, as the guest decrypts them.
+        var context = Launched();
+        var key = context.Vmpck(0);
+        var (first, second) = (new byte[64], Enumerable.Repeat((byte)0xA5, 64).ToArray());
+        var response = new byte[4096];
+        Assert.Equal(SnpStatus.Success, context.GuestRequest(Request(key, 1, ReportReq(first)), response));
+        var received = Open(key, response, 2).AsSpan(0x20, 0x4A0).ToArray();
+        Assert.Equal(SnpStatus.AuthError, context.GuestRequest(Request(key, 1, ReportReq(second)), response)); // a replay: no report
+        var reserved = ReportReq(second);
+        reserved[80] = 1;
+        Assert.Equal(SnpStatus.Success, context.GuestRequest(Request(key, 3, reserved), response)); // answered with status 0x16, no report
+        Assert.Equal(SnpStatus.Success, context.GuestRequest(Request(key, 5, ReportReq(second)), response));
+
+        Assert.Equal(2, context.GuestReports.Count);
+        Assert.Equal(received, context.GuestReports[0]);
+        Assert.Equal(Open(key, response, 6).AsSpan(0x20, 0x4A0).ToArray(), context.GuestReports[1]);
+        Assert.Equal(second, context.GuestReports[1].AsSpan(0x50, 64).ToArray());
+    }
+
     private static byte[] ReportReq(byte[] reportData)
     {
         var req = new byte[96];

@@ -31,7 +31,7 @@ public sealed class LaunchOptions : CommonOptions
     [Option("conversion", Default = "in-place", HelpText = "How conversions are made: in-place (guest_memfd KVM_GMEM_CONVERT_*: one set of pages, EAGAIN while the VMM holds one), attributes-discard (QEMU's: attributes, then the other side discarded) or attributes.")]
     public string Conversion { get; set; } = "in-place";
 
-    [Option("evidence-out", HelpText = "Write the evidence the guest obtained from inside (a TD's last quote, from TDVMCALL GetQuote) to this file; exit 1 when it obtained none.")]
+    [Option("evidence-out", HelpText = "Write the evidence the guest obtained from inside to this file: a TD's last quote (TDVMCALL GetQuote), with its TEST root as FILE.root.pem; an SNP guest's last attestation report (SNP_GUEST_REQUEST), with the TEST VCEK chain as vcek.pem, ask.pem and ark.pem beside it. Exit 1 when it obtained none.")]
     public string? EvidenceOut { get; set; }
 
     [Option("serve-initrd", HelpText = "SNP direct boot: after measuring the spec's initrd, serve this file through fw_cfg instead, as a VMM that swaps what the firmware reads would (the firmware must refuse it).")]
@@ -113,18 +113,6 @@ internal static class LaunchVerb
         return KernelBoot.Run(request, console, stderr);
     }
 
-    private static void WriteEvidence(string path, byte[] evidence)
-    {
-        try
-        {
-            File.WriteAllBytes(path, evidence);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliInputException($"--evidence-out: cannot write {path}: {e.Message}");
-        }
-    }
-
     private static ulong? MaxHostMemory(LaunchOptions o) =>
         o.MaxHostMemory is not { } text ? null
         : SizeParser.TryParse(text, out ulong bytes, out _) && bytes >= PageSize4K && bytes % PageSize4K == 0 ? bytes
@@ -178,25 +166,26 @@ internal static class LaunchVerb
             stderr.WriteLine();
         }
 
-        if (o.EvidenceOut is { } evidencePath)
+        // The evidence is written even from a guest that then stopped badly; its absence is the error only when the
+        // guest itself ended well, since a stop is the first thing to say.
+        var evidence = o.EvidenceOut is null ? null : result.Evidence.LastOrDefault();
+        if (evidence is not null)
         {
-            if (result.Quotes.Count == 0)
-            {
-                CliApp.Error(stderr, $"{o.Spec}: --evidence-out: the guest obtained no quote (it made no GetQuote the quote service answered)");
-                return ExitCode.CheckFailed;
-            }
-
-            WriteEvidence(evidencePath, result.Quotes[^1]);
-            WriteEvidence(evidencePath + ".root.pem", System.Text.Encoding.ASCII.GetBytes(Attestation.TestChain.Pem("tdx-test-root.pem")));
-            stderr.WriteLine($"{CliApp.Name}: wrote {evidencePath} (the guest's last quote, signed with CocoLaunch TEST keys: it verifies against {evidencePath}.root.pem, never against Intel's root)");
+            stderr.WriteLine($"{CliApp.Name}: {EvidenceOut.Write(evidence, o.EvidenceOut!)}");
         }
 
-        if (result.ExitStatus is int status)
+        if (result.ExitStatus is not int status)
         {
-            return status;
+            CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
+            return ExitCode.CheckFailed;
         }
 
-        CliApp.Error(stderr, $"{o.Spec}: the guest stopped without isa-debug-exit or power-off: {result.Stop}");
-        return ExitCode.CheckFailed;
+        if (o.EvidenceOut is not null && evidence is null && status == ExitCode.Ok)
+        {
+            CliApp.Error(stderr, $"{o.Spec}: --evidence-out: the guest obtained no evidence (a TD: no GetQuote the quote service answered; an SNP guest: no MSG_REPORT_REQ the firmware answered)");
+            return ExitCode.CheckFailed;
+        }
+
+        return status;
     }
 }

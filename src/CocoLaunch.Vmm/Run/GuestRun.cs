@@ -21,11 +21,17 @@ public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, Convers
 }
 
 /// <summary>How a run ended: the guest's exit status (isa-debug-exit, or 0 for ACPI power-off) or why it stopped.</summary>
-/// <param name="Quotes">The TDX quotes the quote service made for the guest, in order.</param>
 public sealed record RunResult(int? ExitStatus, string Stop, bool Failed, RunStats Stats)
 {
-    public IReadOnlyList<byte[]> Quotes { get; init; } = [];
+    /// <summary>The evidence the guest obtained from inside, in the order it was made.</summary>
+    public IReadOnlyList<GuestEvidence> Evidence { get; init; } = [];
 }
+
+/// <summary>
+/// Evidence a guest obtained from inside: a TD's quote (the quote service answered its GetQuote), or an SNP guest's
+/// attestation report (the firmware answered its MSG_REPORT_REQ).
+/// </summary>
+public sealed record GuestEvidence(Attestation.EvidenceKind Kind, byte[] Bytes);
 
 /// <summary>
 /// After the launch recipe: every vCPU starts from its platform's reset state (TDX's initial state; the legacy
@@ -107,8 +113,15 @@ public static class GuestRun
             ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
             _ => new RunResult(null, "stopped", false, stats),
         };
-        return result with { Quotes = quotes.Quotes };
+        return result with { Evidence = Evidence(vm, quotes) };
     }
+
+    /// <summary>A TD's quotes, or an SNP guest's reports: one platform's, so their order is the order they were made.</summary>
+    private static List<GuestEvidence> Evidence(VmFd vm, QuoteService quotes) =>
+    [
+        .. quotes.Quotes.Select(q => new GuestEvidence(Attestation.EvidenceKind.TdxQuote, q)),
+        .. (vm.Snp?.GuestReports ?? []).Select(r => new GuestEvidence(Attestation.EvidenceKind.SnpReport, r)),
+    ];
 
     /// <summary>Waits for the BSP until the time limit, reporting progress on the way; false when the limit came first.</summary>
     private static bool Wait(Thread bsp, RunOptions options, Stopwatch clock, List<VcpuFd> running)

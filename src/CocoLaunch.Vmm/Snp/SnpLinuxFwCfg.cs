@@ -33,7 +33,18 @@ public static class SnpLinuxFwCfg
             Cmdline = served.Cmdline ?? measured.Cmdline,
         };
         byte[] file = Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel");
-        var kernel = BzImage.Parse(file);
+        BzImage kernel;
+        try
+        {
+            kernel = BzImage.Parse(file);
+        }
+        catch (KernelFormatException e)
+        {
+            // fw_cfg serves the kernel as QEMU does, split at its setup header: a file without one cannot be served.
+            throw new LaunchException($"kernel {boot.KernelPath}: {e.Message}");
+        }
+
+
         int setupLength = file.Length - kernel.ProtectedModeKernel.Length;
         byte[] initrd = boot.InitrdPath is { } path ? Abi.IO.InputFile.ReadAllBytes(path, Abi.IO.InputFile.BootImageLimit, "initrd") : [];
         byte[] cmdline = [.. Encoding.UTF8.GetBytes(boot.Cmdline ?? string.Empty), 0];
