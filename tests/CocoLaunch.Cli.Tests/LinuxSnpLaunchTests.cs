@@ -134,6 +134,31 @@ public sealed class LinuxSnpLaunchTests
     }
 
     [Fact]
+    public void AServedKernelWithOneByteChanged_TheFirmwareRefuses_WithReason2Slash6()
+    {
+        using var dir = new TempDir();
+        byte[] kernel = File.ReadAllBytes(RepoPaths.DebianKernel);
+        kernel[kernel.Length - 0x1000] ^= 0x01; // in the compressed payload, past the setup header
+        string changed = Path.Combine(dir.Path, "vmlinuz");
+        File.WriteAllBytes(changed, kernel);
+
+        var result = CliRunner.Run("launch", Spec, "--timeout", "300", "--serve-kernel", changed);
+        Assert.Equal(1, result.Exit);
+        Assert.Contains("linux-snp: REFUSED (termination reason 2/6): the kernel's SHA-256 is not the one in the measured hashes table", result.Stdout);
+        Assert.DoesNotContain("Linux version", result.Stdout);
+        Assert.EndsWith("the SEV guest asked to terminate: reason set 2, code 6", result.ErrorLine);
+        Assert.Equal(SevSnpMeasureDigest, CliRunner.Run("measure", Spec).Stdout.Trim());
+    }
+
+    [Fact]
+    public void ServedBlobsForASpecThatIsNotSnpDirectBoot_AreAnInputError()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("linux-tdx.yaml"), "--serve-cmdline", "console=ttyS0 init=/bin/sh");
+        Assert.Equal(2, result.Exit);
+        Assert.EndsWith("this spec is not an SNP spec with a kernel", result.ErrorLine);
+    }
+
+    [Fact]
     public void AnSnpDirectBootKernelThatIsNoBzImage_LaunchSaysWhyInOneLine_ExitTwo()
     {
         // fw_cfg serves the kernel split at its setup header; the synthetic 1 MiB kernel of snp-direct-boot.yaml has none.

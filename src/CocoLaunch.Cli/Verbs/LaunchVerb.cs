@@ -34,6 +34,9 @@ public sealed class LaunchOptions : CommonOptions
     [Option("evidence-out", HelpText = "Write the evidence the guest obtained from inside to this file: a TD's last quote (TDVMCALL GetQuote), with its TEST root as FILE.root.pem; an SNP guest's last attestation report (SNP_GUEST_REQUEST), with the TEST VCEK chain as vcek.pem, ask.pem and ark.pem beside it. Exit 1 when it obtained none.")]
     public string? EvidenceOut { get; set; }
 
+    [Option("serve-kernel", HelpText = "SNP direct boot: after measuring the spec's kernel, serve this file through fw_cfg instead, as a VMM that swaps what the firmware reads would (the firmware must refuse it).")]
+    public string? ServeKernel { get; set; }
+
     [Option("serve-initrd", HelpText = "SNP direct boot: after measuring the spec's initrd, serve this file through fw_cfg instead, as a VMM that swaps what the firmware reads would (the firmware must refuse it).")]
     public string? ServeInitrd { get; set; }
 
@@ -131,6 +134,11 @@ internal static class LaunchVerb
     /// <summary>The guest run: stdout is its console, the exit status that of <c>boot</c> (isa-debug-exit, 0 for ACPI power-off, else 1).</summary>
     private static int Boot(LaunchOptions o, LaunchContext context, Vmm.Exits.ConversionMode conversion, TextWriter stdout, TextWriter stderr)
     {
+        if ((o.ServeKernel ?? o.ServeInitrd ?? o.ServeCmdline) is not null && (context.Spec.Platform != Abi.KvmVmType.Snp || context.Spec.DirectBoot is null))
+        {
+            throw new CliInputException($"{o.Spec}: --serve-kernel, --serve-initrd and --serve-cmdline replace what an SNP guest's firmware reads through fw_cfg; this spec is not an SNP spec with a kernel");
+        }
+
         long max = MaxInstructions(o);
         TimeSpan? timeout = CliArguments.Seconds(o.Timeout, "--timeout");
 
@@ -145,7 +153,7 @@ internal static class LaunchVerb
                     : null;
                 result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions(max, timeout, conversion, console, o.TraceExits ? stderr : null, progress)
                 {
-                    Served = o.ServeInitrd is null && o.ServeCmdline is null ? null : new Vmm.Snp.ServedBlobs(o.ServeInitrd, o.ServeCmdline),
+                    Served = o.ServeKernel is null && o.ServeInitrd is null && o.ServeCmdline is null ? null : new Vmm.Snp.ServedBlobs(o.ServeInitrd, o.ServeCmdline) { KernelPath = o.ServeKernel },
                 });
                 if (progress is not null)
                 {

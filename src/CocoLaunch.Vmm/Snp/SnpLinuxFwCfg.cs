@@ -29,6 +29,7 @@ public static class SnpLinuxFwCfg
         var measured = c.Spec.DirectBoot ?? throw new LaunchException("an SNP Linux boot needs kernel (and initrd, cmdline) in the spec");
         var boot = served is null ? measured : measured with
         {
+            KernelPath = served.KernelPath ?? measured.KernelPath,
             InitrdPath = served.InitrdPath ?? measured.InitrdPath,
             Cmdline = served.Cmdline ?? measured.Cmdline,
         };
@@ -87,7 +88,10 @@ public static class SnpLinuxFwCfg
 }
 
 /// <summary>
-/// An initrd or command line the VMM serves through fw_cfg in place of the ones it measured into the hashes page:
-/// what a host that swaps the blobs after the launch would do, for which the firmware's check exists.
+/// A kernel, initrd or command line the VMM serves through fw_cfg in place of the ones it measured into the hashes
+/// page: what a host that swaps the blobs after the launch would do, for which the firmware's check exists.
 /// </summary>
-public sealed record ServedBlobs(string? InitrdPath, string? Cmdline);
+public sealed record ServedBlobs(string? InitrdPath, string? Cmdline)
+{
+    public string? KernelPath { get; init; }
+}
