@@ -31,6 +31,11 @@ public sealed class LinuxSnpLaunchTests
     {
         var result = CliRunner.Run("measure", Spec);
         Assert.Equal((0, SevSnpMeasureDigest), (result.Exit, result.Stdout.Trim()));
+
+        // The same through sev-snp-measure's own options, as the oracle was run.
+        var options = CliRunner.Run("measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", Path.Combine(RepoPaths.Root, "samples", "linux-snp", "bin", "linux-snp.fd"),
+            "--kernel", RepoPaths.DebianKernel, "--initrd", Path.Combine(RepoPaths.Root, "initramfs", "bin", "initramfs-snp.cpio.gz"), "--append", Cmdline);
+        Assert.Equal((0, SevSnpMeasureDigest), (options.Exit, options.Stdout.Trim()));
     }
 
     [Fact]
