@@ -67,4 +67,13 @@ public sealed class SnpSvsmTests
         var result = CliRunner.Run("measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", Ovmf, "--svsm", Svsm);
         Assert.Equal((2, "cocolaunch: --svsm, --vars-size and --vars-file belong to --mode snp:svsm"), (result.Exit, result.ErrorLine));
     }
+
+    [Fact]
+    public void LaunchOfAnSvsmSpec_SaysBootingItIsNotEmulated_ExitTwo()
+    {
+        var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("snp-svsm.yaml"));
+        Assert.Equal(2, result.Exit);
+        Assert.EndsWith("booting an SVSM (snp.svsm) is not emulated; measure, reference-values and verify work on this spec, and launch --stop-after runs its steps", result.ErrorLine);
+        Assert.Equal(0, CliRunner.Run("launch", RepoPaths.LaunchSpec("snp-svsm.yaml"), "--stop-after", "prefault").Exit);
+    }
 }

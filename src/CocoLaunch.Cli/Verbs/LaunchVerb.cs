@@ -57,6 +57,11 @@ internal static class LaunchVerb
             return LaunchKernel(o, spec, stdout, stderr);
         }
 
+        if (spec.Snp?.Svsm is not null && o.StopAfter is null)
+        {
+            throw new CliInputException($"{o.Spec}: booting an SVSM (snp.svsm) is not emulated; measure, reference-values and verify work on this spec, and launch --stop-after runs its steps");
+        }
+
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         var conversion = o.Conversion switch
         {
