@@ -41,7 +41,7 @@ public sealed partial class VcpuFd
         return null;
     }
 
-    /// <summary>The slice to run: no further than the APIC timer's deadline, so it fires on time.</summary>
+    /// <summary>The slice to run: no further than the APIC timer's deadline or a host timer's kick, so each fires on time.</summary>
     private long SliceUntilTimer(IGuestCpu c, long slice)
     {
         ulong now = c.Tsc;
