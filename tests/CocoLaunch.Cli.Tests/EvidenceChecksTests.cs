@@ -118,4 +118,22 @@ public sealed class EvidenceChecksTests
 
         Assert.Equal((2, "cocolaunch: --no-measurement-check contradicts --measurement and --reference-values; give one or the other"), (result.Exit, result.ErrorLine));
     }
+
+    /// <summary>AMD's KDS serves the VCEK as DER: a vcek.der and ask.der beside the report are found as the .pem are.</summary>
+    [Fact]
+    public void VcekAndAskAsDerBesideTheReport_AreFound()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliRunner.Run("attest", RepoPaths.LaunchSpec("snp.yaml"), "--out", dir.Path).Exit);
+        foreach (string name in new[] { "vcek", "ask" })
+        {
+            string pem = Path.Combine(dir.Path, name + ".pem");
+            File.WriteAllBytes(Path.Combine(dir.Path, name + ".der"), System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(pem)).RawData);
+            File.Delete(pem);
+        }
+
+        var result = CliRunner.Run("verify-evidence", Path.Combine(dir.Path, "report.bin"), "--root", Path.Combine(dir.Path, "ark.pem"), "--no-measurement-check");
+        Assert.True(result.Exit == 0, result.Stdout + result.Stderr);
+        Assert.Contains("verified, measurement NOT checked", result.Stdout);
+    }
 }

@@ -28,7 +28,8 @@ internal static class EvidenceInputs
 
     /// <summary>
     /// The VCEK and ASK, or for a report whose KEY_INFO names the VLEK (or when --vlek or --asvk is given) the VLEK and
-    /// ASVK; files not named default to vcek.pem, ask.pem, vlek.pem, asvk.pem beside the report.
+    /// ASVK; files not named default to vcek, ask, vlek and asvk beside the report, as .pem or .der (AMD's KDS serves
+    /// DER: vcek.der).
     /// </summary>
     public static SnpCertificates SnpCertificates(VerifyEvidenceOptions o, SnpReport report, X509Certificate2 ark, string dir)
     {
@@ -38,9 +39,16 @@ internal static class EvidenceInputs
             throw new CliInputException("give --vcek and --ask for a VCEK-signed report, or --vlek and --asvk for a VLEK-signed one, not both");
         }
 
-        var signer = vlek ? VerifyEvidenceVerb.Certificate(o.Vlek ?? Path.Combine(dir, "vlek.pem"), "--vlek") : VerifyEvidenceVerb.Certificate(o.Vcek ?? Path.Combine(dir, "vcek.pem"), "--vcek");
-        var intermediate = vlek ? VerifyEvidenceVerb.Certificate(o.Asvk ?? Path.Combine(dir, "asvk.pem"), "--asvk") : VerifyEvidenceVerb.Certificate(o.Ask ?? Path.Combine(dir, "ask.pem"), "--ask");
+        var signer = vlek ? VerifyEvidenceVerb.Certificate(o.Vlek ?? Beside(dir, "vlek"), "--vlek") : VerifyEvidenceVerb.Certificate(o.Vcek ?? Beside(dir, "vcek"), "--vcek");
+        var intermediate = vlek ? VerifyEvidenceVerb.Certificate(o.Asvk ?? Beside(dir, "asvk"), "--asvk") : VerifyEvidenceVerb.Certificate(o.Ask ?? Beside(dir, "ask"), "--ask");
         return new SnpCertificates(signer, intermediate, ark, Crls(o));
+    }
+
+    /// <summary>NAME.pem beside the report, else NAME.der if that exists; the .pem path names what is missing.</summary>
+    private static string Beside(string dir, string name)
+    {
+        string pem = Path.Combine(dir, name + ".pem"), der = Path.Combine(dir, name + ".der");
+        return !File.Exists(pem) && File.Exists(der) ? der : pem;
     }
 
     /// <summary>The collateral given, or null when none is: then the quote is checked without it, as before.</summary>

@@ -18,16 +18,16 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("root", Required = true, HelpText = "The root to chain to: AMD's ARK or Intel's SGX root CA for real evidence, or the test root 'attest' wrote.")]
     public string Root { get; set; } = string.Empty;
 
-    [Option("vcek", HelpText = "SNP: the VCEK certificate (PEM or DER; default: vcek.pem beside the report).")]
+    [Option("vcek", HelpText = "SNP: the VCEK certificate (PEM or DER; default: vcek.pem, else vcek.der, beside the report).")]
     public string? Vcek { get; set; }
 
-    [Option("ask", HelpText = "SNP: the ASK certificate (PEM or DER; default: ask.pem beside the report).")]
+    [Option("ask", HelpText = "SNP: the ASK certificate (PEM or DER; default: ask.pem, else ask.der, beside the report).")]
     public string? Ask { get; set; }
 
-    [Option("vlek", HelpText = "SNP: the VLEK certificate of a VLEK-signed report (PEM or DER; default: vlek.pem beside a report whose KEY_INFO names the VLEK).")]
+    [Option("vlek", HelpText = "SNP: the VLEK certificate of a VLEK-signed report (PEM or DER; default: vlek.pem, else vlek.der, beside a report whose KEY_INFO names the VLEK).")]
     public string? Vlek { get; set; }
 
-    [Option("asvk", HelpText = "SNP: the ASVK (SEV-VLEK-<product>) that issued the VLEK (PEM or DER; default: asvk.pem beside the report).")]
+    [Option("asvk", HelpText = "SNP: the ASVK (SEV-VLEK-<product>) that issued the VLEK (PEM or DER; default: asvk.pem, else asvk.der, beside the report).")]
     public string? Asvk { get; set; }
 
     [Option("crl", HelpText = "CRLs (DER or PEM) to check the chains against: AMD's from KDS, or Intel's Root CA and PCK CA CRLs. Each must be signed by a certificate of the verification and be current.")]
