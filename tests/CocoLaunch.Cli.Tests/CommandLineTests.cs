@@ -78,4 +78,19 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("unexpected argument", CliRunner.Run("reference-values", "a.yaml", "b.yaml", "c.yaml").Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("unexpected argument", CliRunner.Run("id-block", "--measurement", "x", "--id-key", "k", "--guest-svn", "-1").Stderr, StringComparison.Ordinal);
     }
+
+    /// <summary>Defaults appear as users type them: `text`, never an enum's C# name such as `Text`.</summary>
+    [Theory]
+    [InlineData("inspect")]
+    [InlineData("verify")]
+    [InlineData("verify-evidence")]
+    [InlineData("eventlog")]
+    [InlineData("measure")]
+    [InlineData("launch")]
+    [InlineData("reference-values")]
+    public void Help_ShowsNoCapitalisedEnumDefault(string verb)
+    {
+        var help = CliRunner.Run(verb, "--help").Stdout;
+        Assert.DoesNotMatch(@"\(Default: [A-Z][a-z]+\)", help);
+    }
 }

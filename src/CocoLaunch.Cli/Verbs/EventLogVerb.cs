@@ -10,7 +10,7 @@ public sealed class EventLogOptions : CommonOptions
     [Value(0, MetaName = "FILE", Required = true, HelpText = "The event log (the CCEL table's log area).")]
     public string File { get; set; } = string.Empty;
 
-    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    [Option("format", HelpText = "text (the default) or json.")]
     public OutputFormat Format { get; set; }
 }
 

@@ -16,7 +16,7 @@ public sealed class InspectOptions : CommonOptions
     [Option("vars", HelpText = "A separate vars file that precedes the firmware file (OVMF_VARS.fd before OVMF_CODE.fd).")]
     public string? Vars { get; set; }
 
-    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    [Option("format", HelpText = "text (the default) or json.")]
     public OutputFormat Format { get; set; }
 
     [Option("platform", HelpText = "Only fail on metadata this platform needs (tdx, snp, sev-es, sev; default and sw-protected need none). Without it, any broken metadata fails.")]

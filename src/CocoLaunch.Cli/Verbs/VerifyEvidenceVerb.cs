@@ -81,7 +81,7 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("event-log", HelpText = "TDX: the guest's CC event log (its CCEL log area); its replay must give the quote's RTMR0-3.")]
     public string? EventLog { get; set; }
 
-    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    [Option("format", HelpText = "text (the default) or json.")]
     public OutputFormat Format { get; set; }
 }
 

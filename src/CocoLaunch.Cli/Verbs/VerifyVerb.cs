@@ -27,7 +27,7 @@ public sealed class VerifyOptions : CommonOptions
     [Option("trust", HelpText = "A PEM certificate the document's signer must chain to; then an unsigned document is refused.")]
     public string? Trust { get; set; }
 
-    [Option("format", Default = OutputFormat.Text, HelpText = "text or json.")]
+    [Option("format", HelpText = "text (the default) or json.")]
     public OutputFormat Format { get; set; }
 }
 
