@@ -116,7 +116,7 @@ internal static class VerifyEvidenceVerb
             if (o.EventLog is { } logPath)
             {
                 var log = EventLogVerb.Load(logPath, "--event-log");
-                result = result with { Findings = [.. result.Findings, Replayed(log, quote), .. matched?.RtmrEvents is { } expected ? [EventsMatch(log, expected)] : Array.Empty<Finding>()] };
+                result = result with { Findings = [.. result.Findings, EventLogFindings.Replayed(log, quote), .. matched?.RtmrEvents is { } expected ? [EventLogFindings.EventsMatch(log, expected)] : Array.Empty<Finding>()] };
             }
         }
 
@@ -203,24 +203,6 @@ internal static class VerifyEvidenceVerb
 
     /// <summary>The measurements given on the command line and those of the reference values for the platform; null when neither gave any.</summary>
     /// <summary>
-    /// The event log's replay against the quote (as trustee and go-tdx-guest check it): equal RTMRs mean the log's
-    /// events are the ones the registers hold, so checking events is as good as checking registers.
-    /// </summary>
-    private static Finding Replayed(Formats.Tcg.CcEventLog log, TdxQuote quote)
-    {
-        if (!log.Algorithms.Any(a => a.Algorithm == Formats.Tcg.TcgAlgorithm.Sha384))
-        {
-            return new Finding("event-log", false, "the log has no SHA-384 digests, so it cannot replay to RTMRs");
-        }
-
-        var replayed = log.Replay();
-        var differ = Enumerable.Range(0, 4).Where(i => !quote.Rtmr(i).SequenceEqual(replayed[i])).ToList();
-        return differ.Count == 0
-            ? new Finding("event-log", true, $"its {log.Events.Count} events replay to the quote's RTMR0-3")
-            : new Finding("event-log", false, string.Join("; ", differ.Select(i => $"RTMR{i} replays to {Convert.ToHexStringLower(replayed[i])}, the quote has {Convert.ToHexStringLower(quote.Rtmr(i))}")));
-    }
-
-    /// <summary>
     /// The reference value whose MRTD the quote carries: its RTMRs, when it gives them, must match too, since MRTD
     /// alone leaves out what the firmware measured into RTMRs (the TD HOB, for one).
     /// </summary>
@@ -230,35 +212,6 @@ internal static class VerifyEvidenceVerb
         return references?.Document.References.FirstOrDefault(r => r.Platform == "tdx" && r.Digest == mrtd && r.Rtmrs is { Count: 4 });
     }
 
-    /// <summary>
-    /// The log's measured events (not EV_NO_ACTION) against the reference value's, one by one, naming the first that
-    /// differs: registers that differ say only that something did, the event says what.
-    /// </summary>
-    private static Finding EventsMatch(Formats.Tcg.CcEventLog log, IReadOnlyList<ReferenceEvent> expected)
-    {
-        var events = log.Events.Where(e => e.Type != Formats.Tcg.TcgEventType.NoAction).ToList();
-        for (int i = 0; i < Math.Max(events.Count, expected.Count); i++)
-        {
-            if (i >= events.Count)
-            {
-                return new Finding("event-log.events", false, $"the log ends after {events.Count} events; the reference value's event {i + 1} is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
-            }
-
-            var e = events[i];
-            string digest = e.Digest(Formats.Tcg.TcgAlgorithm.Sha384) is { } d ? Convert.ToHexStringLower(d) : "(no sha384 digest)";
-            if (i >= expected.Count)
-            {
-                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}, MR{e.MrIndex} {e.TypeName} {digest}) is not in the reference value, which has {expected.Count}");
-            }
-
-            if (e.MrIndex != expected[i].MrIndex || e.TypeName != expected[i].Type || digest != expected[i].Sha384)
-            {
-                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}) is MR{e.MrIndex} {e.TypeName} {digest}; the reference value's is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
-            }
-        }
-
-        return new Finding("event-log.events", true, $"its {events.Count} measured events are the reference value's, in order");
-    }
 
     private static HashSet<string>? Measurements(EvidencePolicy policy, LoadedReferences? references, string platform)
     {
