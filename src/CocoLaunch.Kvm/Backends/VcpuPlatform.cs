@@ -60,7 +60,7 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
             backend.AfterPrivateMap(gfn);
         }
 
-        vm.Mmu.Table(isPrivate).MarkAccessed(gfn);
+        vm.Mmu.MarkAccessed(gfn, isPrivate);
         slot = vm.Slots.Find(gfn) ?? throw Unbacked(gfn, isPrivate);
         if (isPrivate || slot.IsGmemOnly)
         {
@@ -123,7 +123,7 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
             return null;
         }
 
-        vm.Mmu.Table(isPrivate: false).MarkAccessed(gfn);
+        vm.Mmu.MarkAccessed(gfn, isPrivate: false);
         return slot is { IsGmemOnly: true, GuestMemfd: { } gmem }
             ? gmem.Pages.PagePointer(slot.GuestMemfdPgoff + (gfn - slot.BaseGfn))
             : vm.Kvm.Host.PagePointer(slot.HostAddress(gfn * Page));

@@ -113,7 +113,10 @@ internal sealed class PageTable
         return null;
     }
 
-    /// <summary>Sets the Accessed bit, as a guest access through the leaf would.</summary>
+    /// <summary>
+    /// Sets the Accessed bit, as a guest access through the leaf would; never the present bit, so a leaf zapped since
+    /// the caller looked does not come back. Callers hold mmu_lock for read (<see cref="Stage2.MarkAccessed"/>).
+    /// </summary>
     public void MarkAccessed(ulong gfn)
     {
         if (Lookup(gfn) is not { } leaf)
@@ -136,7 +139,7 @@ internal sealed class PageTable
         }
         else if (leaf.Level == PageLevel.Size4K)
         {
-            ((Table)e2m!).Set((int)(gfn & (Fanout - 1)), 1, markAccessed: true);
+            ((Table)e2m!).SetAccessed((int)(gfn & (Fanout - 1)));
         }
     }
 
@@ -453,6 +456,16 @@ internal sealed class PageTable
                 }
 
                 i += n;
+            }
+        }
+
+        /// <summary>The Accessed bit of one present entry, leaving the present bit alone.</summary>
+        public void SetAccessed(int index)
+        {
+            ulong mask = 1UL << (index & 63);
+            if ((Volatile.Read(ref present[index >> 6]) & mask) != 0)
+            {
+                Interlocked.Or(ref accessed[index >> 6], mask);
             }
         }
 

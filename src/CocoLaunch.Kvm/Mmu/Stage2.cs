@@ -45,6 +45,24 @@ public sealed class Stage2
         }
     }
 
+    /// <summary>
+    /// A guest access's Accessed bit, under mmu_lock for read: a zap (write side) cannot run between finding the leaf
+    /// and setting the bit, which before this let a vCPU bring back a 4K leaf just zapped by a conversion or a memslot
+    /// deletion on another thread (KvmApiSequenceTests' concurrent sequences found it).
+    /// </summary>
+    internal void MarkAccessed(ulong gfn, bool isPrivate)
+    {
+        MmuLock.EnterReadLock();
+        try
+        {
+            Table(isPrivate).MarkAccessed(gfn);
+        }
+        finally
+        {
+            MmuLock.ExitReadLock();
+        }
+    }
+
     /// <summary>The leaf mapping <paramref name="gfn"/>, and whether it is private.</summary>
     public (Stage2Leaf Leaf, bool Private)? Lookup(ulong gfn) =>
         Private.Lookup(gfn) is { } p ? (p, true) : Shared.Lookup(gfn) is { } s ? (s, false) : null;
