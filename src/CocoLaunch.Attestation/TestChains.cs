@@ -22,6 +22,9 @@ public static class TestChain
 
     public static X509Certificate2 TdxPck => Load("tdx-test-pck.pem");
 
+    /// <summary><see cref="Pem"/> as the bytes of a .pem file.</summary>
+    public static byte[] PemBytes(string name) => System.Text.Encoding.ASCII.GetBytes(Pem(name));
+
     /// <summary>The PEM text of a test certificate, for writing next to evidence.</summary>
     public static string Pem(string name)
     {

@@ -44,7 +44,7 @@ internal static class ReferenceValueBuilder
             Rtmrs = spec.Platform == KvmVmType.Tdx
                 ? [.. (Vmm.Tdx.TdxRtmrReplay.Final(context) ?? context.RequireVm().Td!.Rtmrs).Select(Convert.ToHexStringLower)]
                 : null,
-            RtmrEvents = Vmm.Tdx.TdxRtmrReplay.LoggedEvents(context)?.Select(e => new ReferenceEvent(e.MrIndex, Formats.Tcg.TcgEventType.Name(e.Type), Convert.ToHexStringLower(e.Sha384))).ToList(),
+            RtmrEvents = Vmm.Tdx.TdxRtmrReplay.LoggedEvents(context)?.Select(Reports.RtmrEvents.Of).ToList(),
             Log = withLog ? context.Log.Operations : null,
         };
         return (value, context);

@@ -44,9 +44,9 @@ internal static class AttestVerb
         if (spec.Platform == KvmVmType.Snp)
         {
             files.Add(("report.bin", context.RequireVm().Snp!.Report(reportData, o.Vmpl)));
-            files.Add(("vcek.pem", Pem("snp-test-vcek.pem")));
-            files.Add(("ask.pem", Pem("snp-test-ask.pem")));
-            files.Add(("ark.pem", Pem("snp-test-ark.pem")));
+            files.Add(("vcek.pem", TestChain.PemBytes("snp-test-vcek.pem")));
+            files.Add(("ask.pem", TestChain.PemBytes("snp-test-ask.pem")));
+            files.Add(("ark.pem", TestChain.PemBytes("snp-test-ark.pem")));
         }
         else
         {
@@ -58,7 +58,7 @@ internal static class AttestVerb
             var report = context.RequireVm().Td!.Report(reportData);
             files.Add(("tdreport.bin", report));
             files.Add(("quote.bin", EmulatedQuotingEnclave.Quote(report)));
-            files.Add(("root.pem", Pem("tdx-test-root.pem")));
+            files.Add(("root.pem", TestChain.PemBytes("tdx-test-root.pem")));
         }
 
         try
@@ -79,5 +79,4 @@ internal static class AttestVerb
         return ExitCode.Ok;
     }
 
-    private static byte[] Pem(string name) => System.Text.Encoding.ASCII.GetBytes(TestChain.Pem(name));
 }

@@ -41,24 +41,20 @@ internal static partial class DiffVerb
     /// Two TDs with the same MRTD may still differ in what their firmware measures into RTMRs (the TD HOB: memory):
     /// where the launch decides those events, the first that differs is named.
     /// </summary>
-    private static int DiffEvents(IReadOnlyList<Formats.Tcg.LoggedEvent> a, IReadOnlyList<Formats.Tcg.LoggedEvent> b, TextWriter stdout)
+    private static int DiffEvents(IReadOnlyList<Formats.Tcg.LoggedEvent> loggedA, IReadOnlyList<Formats.Tcg.LoggedEvent> loggedB, TextWriter stdout)
     {
-        static string Line(IReadOnlyList<Formats.Tcg.LoggedEvent> events, int i) =>
-            i < events.Count ? $"MR{events[i].MrIndex} {Formats.Tcg.TcgEventType.Name(events[i].Type)} {Convert.ToHexStringLower(events[i].Sha384)}" : "(end of log)";
-
-        for (int i = 0; i < Math.Max(a.Count, b.Count); i++)
+        var a = loggedA.Select(Reports.RtmrEvents.Of).ToList();
+        var b = loggedB.Select(Reports.RtmrEvents.Of).ToList();
+        if (Reports.RtmrEvents.FirstDifference(a, b) is not int i)
         {
-            if (i >= a.Count || i >= b.Count || !a[i].Sha384.AsSpan().SequenceEqual(b[i].Sha384) || a[i].MrIndex != b[i].MrIndex || a[i].Type != b[i].Type)
-            {
-                stdout.WriteLine($"first divergence at RTMR event {i + 1} (A has {a.Count}, B has {b.Count}):");
-                stdout.WriteLine($"  A: {Line(a, i)}");
-                stdout.WriteLine($"  B: {Line(b, i)}");
-                return ExitCode.CheckFailed;
-            }
+            stdout.WriteLine($"identical: {a.Count} RTMR events");
+            return ExitCode.Ok;
         }
 
-        stdout.WriteLine($"identical: {a.Count} RTMR events");
-        return ExitCode.Ok;
+        stdout.WriteLine($"first divergence at RTMR event {i + 1} (A has {a.Count}, B has {b.Count}):");
+        stdout.WriteLine($"  A: {Reports.RtmrEvents.Describe(a, i)}");
+        stdout.WriteLine($"  B: {Reports.RtmrEvents.Describe(b, i)}");
+        return ExitCode.CheckFailed;
     }
 
     private static (IReadOnlyList<MeasuredOperation> Operations, IReadOnlyList<Formats.Tcg.LoggedEvent>? Events) Load(string path)

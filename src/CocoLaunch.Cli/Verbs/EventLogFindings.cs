@@ -1,6 +1,7 @@
 using CocoLaunch.Attestation;
 using CocoLaunch.Attestation.ReferenceValues;
 using CocoLaunch.Attestation.Tdx;
+using CocoLaunch.Cli.Reports;
 using CocoLaunch.Formats.Tcg;
 
 namespace CocoLaunch.Cli.Verbs;
@@ -32,27 +33,17 @@ internal static class EventLogFindings
     /// </summary>
     public static Finding EventsMatch(CcEventLog log, IReadOnlyList<ReferenceEvent> expected)
     {
-        var events = log.Events.Where(e => e.Type != TcgEventType.NoAction).ToList();
-        for (int i = 0; i < Math.Max(events.Count, expected.Count); i++)
+        var logged = log.Events.Where(e => e.Type != TcgEventType.NoAction).ToList();
+        var events = logged.Select(RtmrEvents.Of).ToList();
+        if (RtmrEvents.FirstDifference(events, expected) is not int i)
         {
-            if (i >= events.Count)
-            {
-                return new Finding("event-log.events", false, $"the log ends after {events.Count} events; the reference value's event {i + 1} is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
-            }
-
-            var e = events[i];
-            string digest = e.Digest(TcgAlgorithm.Sha384) is { } d ? Convert.ToHexStringLower(d) : "(no sha384 digest)";
-            if (i >= expected.Count)
-            {
-                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}, MR{e.MrIndex} {e.TypeName} {digest}) is not in the reference value, which has {expected.Count}");
-            }
-
-            if (e.MrIndex != expected[i].MrIndex || e.TypeName != expected[i].Type || digest != expected[i].Sha384)
-            {
-                return new Finding("event-log.events", false, $"event {i + 1} (offset 0x{e.Offset:x}) is MR{e.MrIndex} {e.TypeName} {digest}; the reference value's is MR{expected[i].MrIndex} {expected[i].Type} {expected[i].Sha384}");
-            }
+            return new Finding("event-log.events", true, $"its {events.Count} measured events are the reference value's, in order");
         }
 
-        return new Finding("event-log.events", true, $"its {events.Count} measured events are the reference value's, in order");
+        return new Finding("event-log.events", false, i >= events.Count
+            ? $"the log ends after {events.Count} events; the reference value's event {i + 1} is {RtmrEvents.Describe(expected[i])}"
+            : i >= expected.Count
+            ? $"event {i + 1} (offset 0x{logged[i].Offset:x}, {RtmrEvents.Describe(events[i])}) is not in the reference value, which has {expected.Count}"
+            : $"event {i + 1} (offset 0x{logged[i].Offset:x}) is {RtmrEvents.Describe(events[i])}; the reference value's is {RtmrEvents.Describe(expected[i])}");
     }
 }

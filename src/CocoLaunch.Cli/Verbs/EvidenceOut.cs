@@ -19,14 +19,14 @@ internal static class EvidenceOut
         string root, what, written = path;
         if (evidence.Kind == EvidenceKind.SnpReport)
         {
-            files.Add((Path.Combine(dir, "vcek.pem"), Pem("snp-test-vcek.pem")));
-            files.Add((Path.Combine(dir, "ask.pem"), Pem("snp-test-ask.pem")));
-            files.Add((root = Path.Combine(dir, "ark.pem"), Pem("snp-test-ark.pem")));
+            files.Add((Path.Combine(dir, "vcek.pem"), TestChain.PemBytes("snp-test-vcek.pem")));
+            files.Add((Path.Combine(dir, "ask.pem"), TestChain.PemBytes("snp-test-ask.pem")));
+            files.Add((root = Path.Combine(dir, "ark.pem"), TestChain.PemBytes("snp-test-ark.pem")));
             (what, written) = ("the guest's last attestation report, signed by the emulated VCEK with CocoLaunch TEST keys", $"{path} and vcek.pem, ask.pem, ark.pem beside it");
         }
         else
         {
-            files.Add((root = path + ".root.pem", Pem("tdx-test-root.pem")));
+            files.Add((root = path + ".root.pem", TestChain.PemBytes("tdx-test-root.pem")));
             what = "the guest's last quote, signed with CocoLaunch TEST keys";
         }
 
@@ -46,5 +46,4 @@ internal static class EvidenceOut
         return $"wrote {written} ({what}: it verifies against {root}, never against {vendor})";
     }
 
-    private static byte[] Pem(string name) => System.Text.Encoding.ASCII.GetBytes(TestChain.Pem(name));
 }

@@ -130,19 +130,10 @@ internal static class VerifyVerb
     }
 
     /// <summary>The first RTMR event that differs, in words.</summary>
-    private static string FirstEvent(IReadOnlyList<ReferenceEvent> expected, IReadOnlyList<ReferenceEvent> actual)
-    {
-        for (int i = 0; i < Math.Max(expected.Count, actual.Count); i++)
-        {
-            string Of(IReadOnlyList<ReferenceEvent> events) => i < events.Count ? $"MR{events[i].MrIndex} {events[i].Type} {events[i].Sha384}" : "(end of log)";
-            if (i >= expected.Count || i >= actual.Count || expected[i] != actual[i])
-            {
-                return $"first differing RTMR event {i + 1}: expected {Of(expected)}, actual {Of(actual)}";
-            }
-        }
-
-        return "the RTMR events are the same; the registers differ";
-    }
+    private static string FirstEvent(IReadOnlyList<ReferenceEvent> expected, IReadOnlyList<ReferenceEvent> actual) =>
+        RtmrEvents.FirstDifference(expected, actual) is int i
+            ? $"first differing RTMR event {i + 1}: expected {RtmrEvents.Describe(expected, i)}, actual {RtmrEvents.Describe(actual, i)}"
+            : "the RTMR events are the same; the registers differ";
 
     private static string Line(IReadOnlyList<MeasuredOperation> log, int i) =>
         i < log.Count ? $"{log[i].ToLine()} content={log[i].Content ?? 0:x16}" : "(end of log)";
