@@ -112,47 +112,45 @@ public sealed class LinuxSnpLaunchTests
     }
 
     [Fact]
-    public void AServedCommandLineOtherThanTheMeasuredOne_TheFirmwareRefuses_WithReason2Slash8()
-    {
-        var result = CliRunner.Run("launch", Spec, "--timeout", "300", "--serve-cmdline", Cmdline + " init=/bin/sh");
-        Assert.Equal(1, result.Exit);
-        Assert.Contains("linux-snp: REFUSED (termination reason 2/8): the command line's SHA-256 is not the one in the measured hashes table", result.Stdout);
-        Assert.DoesNotContain("Linux version", result.Stdout);
-        Assert.EndsWith("the SEV guest asked to terminate: reason set 2, code 8", result.ErrorLine);
-        Assert.Equal(SevSnpMeasureDigest, CliRunner.Run("measure", Spec).Stdout.Trim());
-    }
+    public void AServedCommandLineOtherThanTheMeasuredOne_TheFirmwareRefuses_WithReason2Slash8() =>
+        AssertRefused("--serve-cmdline", Cmdline + " init=/bin/sh", 8, "the command line's SHA-256 is not the one in the measured hashes table");
 
     [Fact]
     public void AServedInitrdWithOneByteChanged_TheFirmwareRefuses_WithReason2Slash7()
     {
         using var dir = new TempDir();
-        byte[] initrd = File.ReadAllBytes(Path.Combine(RepoPaths.Root, "initramfs", "bin", "initramfs-snp.cpio.gz"));
-        initrd[initrd.Length / 2] ^= 0x01;
-        string changed = Path.Combine(dir.Path, "initramfs-snp.cpio.gz");
-        File.WriteAllBytes(changed, initrd);
-
-        var result = CliRunner.Run("launch", Spec, "--timeout", "300", "--serve-initrd", changed);
-        Assert.Equal(1, result.Exit);
-        Assert.Contains("linux-snp: REFUSED (termination reason 2/7): the initrd's SHA-256 is not the one in the measured hashes table", result.Stdout);
-        Assert.EndsWith("the SEV guest asked to terminate: reason set 2, code 7", result.ErrorLine);
-        Assert.Equal(SevSnpMeasureDigest, CliRunner.Run("measure", Spec).Stdout.Trim());
+        string initrd = Path.Combine(RepoPaths.Root, "initramfs", "bin", "initramfs-snp.cpio.gz");
+        AssertRefused("--serve-initrd", OneByteChanged(dir, initrd, at: new FileInfo(initrd).Length / 2), 7, "the initrd's SHA-256 is not the one in the measured hashes table");
     }
 
     [Fact]
     public void AServedKernelWithOneByteChanged_TheFirmwareRefuses_WithReason2Slash6()
     {
+        // The byte is in the compressed payload, past the setup header.
         using var dir = new TempDir();
-        byte[] kernel = File.ReadAllBytes(RepoPaths.DebianKernel);
-        kernel[kernel.Length - 0x1000] ^= 0x01; // in the compressed payload, past the setup header
-        string changed = Path.Combine(dir.Path, "vmlinuz");
-        File.WriteAllBytes(changed, kernel);
+        AssertRefused("--serve-kernel", OneByteChanged(dir, RepoPaths.DebianKernel, at: new FileInfo(RepoPaths.DebianKernel).Length - 0x1000), 6, "the kernel's SHA-256 is not the one in the measured hashes table");
+    }
 
-        var result = CliRunner.Run("launch", Spec, "--timeout", "300", "--serve-kernel", changed);
+    /// <summary>
+    /// The VMM serves <paramref name="value"/> in place of what it measured: the firmware refuses before Linux runs,
+    /// with reason set 2 and <paramref name="code"/>, and the spec's measurement is unchanged.
+    /// </summary>
+    private static void AssertRefused(string option, string value, int code, string why)
+    {
+        var result = CliRunner.Run("launch", Spec, "--timeout", "300", option, value);
         Assert.Equal(1, result.Exit);
-        Assert.Contains("linux-snp: REFUSED (termination reason 2/6): the kernel's SHA-256 is not the one in the measured hashes table", result.Stdout);
+        Assert.Contains($"linux-snp: REFUSED (termination reason 2/{code}): {why}", result.Stdout);
         Assert.DoesNotContain("Linux version", result.Stdout);
-        Assert.EndsWith("the SEV guest asked to terminate: reason set 2, code 6", result.ErrorLine);
+        Assert.EndsWith($"the SEV guest asked to terminate: reason set 2, code {code}", result.ErrorLine);
         Assert.Equal(SevSnpMeasureDigest, CliRunner.Run("measure", Spec).Stdout.Trim());
+    }
+
+    /// <summary>A copy of <paramref name="source"/> in <paramref name="dir"/> with the byte at <paramref name="at"/> flipped.</summary>
+    private static string OneByteChanged(TempDir dir, string source, long at)
+    {
+        byte[] bytes = File.ReadAllBytes(source);
+        bytes[at] ^= 0x01;
+        return dir.Write(Path.GetFileName(source), bytes);
     }
 
     [Fact]
