@@ -46,7 +46,7 @@ public static class TdxRtmrReplay
     /// launch does not fix.
     /// </summary>
     public static IReadOnlyList<byte[]>? Final(LaunchContext c) =>
-        c.Firmware.Bytes.Span.StartsWith(LinuxTdFirmwareHeader)
+        IsLinuxTdFirmware(c)
             ? [Replay(LaunchEvents(c)), new byte[48], new byte[48], new byte[48]]
             : null;
 
@@ -57,13 +57,15 @@ public static class TdxRtmrReplay
     public static IReadOnlyList<Formats.Tcg.LoggedEvent>? LoggedEvents(LaunchContext c)
     {
         var hobSection = c.Ovmf?.Tdx.Value?.Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
-        if (Final(c) is null || hobSection is null || LaunchEvents(c) is not [{ } hob])
+        if (!IsLinuxTdFirmware(c) || hobSection is null || LaunchEvents(c) is not [{ } hob])
         {
             return null;
         }
 
         return [new Formats.Tcg.LoggedEvent(MrIndexRtmr0, Formats.Tcg.TcgEventType.EfiHandoffTables2, hob.Digest, HandoffTables(hobSection.MemoryAddress.Value))];
     }
+
+    private static bool IsLinuxTdFirmware(LaunchContext c) => c.Firmware.Bytes.Span.StartsWith(LinuxTdFirmwareHeader);
 
     /// <summary>CC MR index 1 is RTMR0 (tdx-mrtd.md §6.1).</summary>
     public const uint MrIndexRtmr0 = 1;
