@@ -4,6 +4,8 @@
 #   bin/initramfs-tdx.cpio.gz  src/tdx-init.c, with Debian's configfs, tsm and tdx-guest modules in /lib/modules
 #                              (vendored in ../linux/debian-linux-image-6.12.101-1~deb12u1/modules)
 #   bin/initramfs-snp.cpio.gz  src/snp-init.c, with configfs, tsm, sev-guest and the gcm(aes) modules sev-guest needs
+#   bin/initramfs-capture.cpio.gz  src/capture-init.c, with qemu_fw_cfg and efivarfs: run by hand under QEMU with a
+#                              vTPM to capture what OVMF measured (../tests/data/ovmf-direct-boot/capture.sh)
 # Needs Debian's gcc (with libc6-dev's static libc) and cpio. The output is reproducible: fixed timestamps,
 # owners and file order, and gzip without a name or time stamp.
 set -euo pipefail
@@ -52,4 +54,5 @@ pack src/init.c bin/initramfs.cpio.gz
 pack src/tdx-init.c bin/initramfs-tdx.cpio.gz configfs.ko.xz tsm.ko.xz tdx-guest.ko.xz
 pack src/snp-init.c bin/initramfs-snp.cpio.gz configfs.ko.xz tsm.ko.xz crypto_null.ko.xz gcm.ko.xz gf128mul.ko.xz \
     ghash-generic.ko.xz sev-guest.ko.xz
-(cd bin && sha256sum initramfs.cpio.gz initramfs-tdx.cpio.gz initramfs-snp.cpio.gz > SHA256SUMS)
+pack src/capture-init.c bin/initramfs-capture.cpio.gz qemu_fw_cfg.ko.xz efivarfs.ko.xz
+(cd bin && sha256sum initramfs.cpio.gz initramfs-tdx.cpio.gz initramfs-snp.cpio.gz initramfs-capture.cpio.gz > SHA256SUMS)

@@ -88,6 +88,11 @@ public static class LaunchSpecParser
         var sev = PlatformSection(reader, top, "sev", platform, KvmVmType.Sev, KvmVmType.SevEs) is { } e ? SevSection.Read(reader, e, platform) : null;
 
         tdx ??= platform == KvmVmType.Tdx ? TdxSection.Defaults : null;
+        if (tdx?.MeasuredBoot is { Location: var at } && boot is null)
+        {
+            throw new SpecException(at.File, at.Line, at.Column, "tdx.measured-boot: describes how the firmware measures a direct-boot kernel, but the spec has no 'kernel'");
+        }
+
         if (platform == KvmVmType.Snp && snp is null)
         {
             throw reader.Fail(platformNode, "platform snp needs an 'snp' section naming at least the vCPU type (snp.vcpu-type)");

@@ -31,7 +31,33 @@ public sealed record TdxSpec(
     byte[] MrConfigId,
     byte[] MrOwner,
     byte[] MrOwnerConfig,
-    TdxMeasurementProfile Measurement);
+    TdxMeasurementProfile Measurement,
+    TdxMeasuredBootSpec? MeasuredBoot = null);
+
+/// <summary>
+/// What OVMF measures into RTMR0-2 while it boots a direct-boot kernel, from inputs only the host knows (tdx-mrtd.md
+/// §6.4): the ACPI fw_cfg files as a guest captures them, the boot variables the firmware made, and how the VMM patched
+/// the kernel's setup header.
+/// </summary>
+/// <param name="FwCfgFiles">fw_cfg files by name: etc/table-loader and every file it allocates (etc/acpi/rsdp, etc/acpi/tables, …), as a guest reads them from /sys/firmware/qemu_fw_cfg/by_name/NAME/raw.</param>
+/// <param name="BootOrder">The BootOrder variable as efivarfs shows it (attributes, then data).</param>
+/// <param name="BootOptions">The Boot#### variables BootOrder names, in its order, as efivarfs shows them.</param>
+public sealed record TdxMeasuredBootSpec(
+    QemuKernelPatch KernelPatch,
+    IReadOnlyDictionary<string, string> FwCfgFiles,
+    string BootOrder,
+    IReadOnlyList<string> BootOptions,
+    SpecLocation Location);
+
+/// <summary>How the VMM changes the kernel's setup header before the firmware loads (and measures) it.</summary>
+public enum QemuKernelPatch
+{
+    /// <summary>QEMU 7.2's x86_load_linux: loader type, heap end, command-line pointer and initrd address and size.</summary>
+    Qemu72,
+
+    /// <summary>The kernel file as it is: what QEMU serves SEV guests, and a VMM that leaves the header alone.</summary>
+    Unpatched,
+}
 
 /// <summary>The VMM whose VMSA conventions a SEV-ES/SNP launch follows (snp-launch-digest.md §5.2).</summary>
 public enum VmmType

@@ -141,6 +141,8 @@ internal static class MeasureVerb
             {
                 stdout.WriteLine(op.ToLine());
             }
+
+            ExplainRtmrEvents(context, stdout);
         }
 
         switch (o.OutputFormat)
@@ -160,6 +162,22 @@ internal static class MeasureVerb
         }
 
         return ExitCode.Ok;
+    }
+
+    /// <summary>The predicted RTMR events, one line each: index, register, type, digest, and what the digest depends on.</summary>
+    private static void ExplainRtmrEvents(LaunchContext context, TextWriter stdout)
+    {
+        if (context.TdvfBootEvents is not { } events)
+        {
+            return;
+        }
+
+        stdout.WriteLine($"RTMR events the firmware will log ({events.Count}):");
+        for (int i = 0; i < events.Count; i++)
+        {
+            var (e, dependsOn) = (events[i].Event, events[i].DependsOn);
+            stdout.WriteLine($"{i,8} RTMR{e.MrIndex - 1} {Formats.Tcg.TcgEventType.Name(e.Type),-34} {Convert.ToHexStringLower(e.Sha384)}  {dependsOn}");
+        }
     }
 
     private static void DumpVmsas(LaunchContext context)
@@ -211,7 +229,9 @@ internal static class MeasureVerb
         {
             var context = new LaunchContext(spec, image, ovmf);
             context.Log.RecordContent = recordContent;
-            return LaunchRecipe.Run(context, last);
+            var launched = LaunchRecipe.Run(context, last);
+            _ = launched.TdvfBootEvents; // its inputs' errors belong to the launch's
+            return launched;
         }
         catch (LaunchException e)
         {
@@ -332,7 +352,9 @@ internal static class MeasureVerb
             rtmr3 = final is null ? null : Convert.ToHexStringLower(final[3]),
             rtmrsNote = final is null
                 ? "rtmr0-3 are null: this firmware extends RTMRs while it runs with events the launch does not fix (tdx-mrtd.md §6.4); rtmr0LaunchEvents are the ones it does"
-                : "rtmr0-3 are what the TD will report: the firmware's RTMR events are all fixed at launch, and Linux 6.12 extends no RTMR",
+                : c.TdvfBootEvents is not null
+                    ? "rtmr0-3 are what the TD will report after OVMF has booted the kernel (ExitBootServices), from tdx.measured-boot's inputs; measure --explain lists the events"
+                    : "rtmr0-3 are what the TD will report: the firmware's RTMR events are all fixed at launch, and Linux 6.12 extends no RTMR",
             rtmrs = td.Rtmrs.Select(Convert.ToHexStringLower).ToArray(),
             rtmrNote = "rtmrs: the registers at the end of the launch. RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
                 + "the emulated launch stops before the guest runs, so they are zero here. They are also zero on hardware for "

@@ -46,7 +46,7 @@ internal static class TdxSection
 
     public static TdxSpec Read(YamlSpecReader reader, YamlNode node)
     {
-        var map = reader.Mapping(node, "tdx", "attributes", "xfam", "mrconfigid", "mrowner", "mrownerconfig", "measurement");
+        var map = reader.Mapping(node, "tdx", "attributes", "xfam", "mrconfigid", "mrowner", "mrownerconfig", "measurement", "measured-boot");
         ulong attributes = map.Optional("attributes") is { } a ? Bits(reader, a, "tdx.attributes", KnownAttributes) : DefaultAttributes;
         ulong xfam = map.Optional("xfam") is { } x ? Bits(reader, x, "tdx.xfam", KnownXfam) : DefaultXfam;
         if (map.Optional("xfam") is { } xfamNode && (xfam & RequiredXfam) != RequiredXfam)
@@ -60,7 +60,59 @@ internal static class TdxSection
             Register(reader, map, "mrconfigid"),
             Register(reader, map, "mrowner"),
             Register(reader, map, "mrownerconfig"),
-            map.Optional("measurement") is { } m ? ReadProfile(reader, m) : TdxMeasurementProfile.Upstream);
+            map.Optional("measurement") is { } m ? ReadProfile(reader, m) : TdxMeasurementProfile.Upstream,
+            map.Optional("measured-boot") is { } b ? ReadMeasuredBoot(reader, b) : null);
+    }
+
+    private static readonly Dictionary<string, QemuKernelPatch> KernelPatches = new(StringComparer.Ordinal)
+    {
+        ["qemu-7.2"] = QemuKernelPatch.Qemu72,
+        ["unpatched"] = QemuKernelPatch.Unpatched,
+    };
+
+    /// <summary>A mapping of fw_cfg file names (as QEMU names them, e.g. etc/acpi/tables) to captured files; etc/table-loader is required.</summary>
+    private static Dictionary<string, string> FwCfgFiles(YamlSpecReader reader, YamlNode node)
+    {
+        const string Key = "tdx.measured-boot.fw-cfg";
+        if (node is not YamlMappingNode mapping)
+        {
+            throw reader.Fail(node, $"{Key}: expected a mapping of fw_cfg file names to files, got {YamlSpecReader.Describe(node)}");
+        }
+
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in mapping.Children)
+        {
+            string name = reader.String(k, Key);
+            if (name.Length is 0 or > 55 || !name.All(ch => ch is > ' ' and < (char)0x7F))
+            {
+                throw reader.Fail(k, $"{Key}: '{name}' is not a fw_cfg file name (1 to 55 printable ASCII characters)");
+            }
+
+            files[name] = reader.ExistingFile(v, $"{Key}.{name}");
+        }
+
+        return files.ContainsKey("etc/table-loader")
+            ? files
+            : throw reader.Fail(node, $"{Key}: needs etc/table-loader, the script that says which ACPI files the firmware loads and measures");
+    }
+
+    private static TdxMeasuredBootSpec ReadMeasuredBoot(YamlSpecReader reader, YamlNode node)
+    {
+        const string Key = "tdx.measured-boot";
+        var map = reader.Mapping(node, Key, "kernel-patch", "fw-cfg", "boot-order", "boot-options");
+        string File(string name) => reader.ExistingFile(map.Required(name), $"{Key}.{name}");
+        var optionsNode = map.Required("boot-options");
+        if (optionsNode is not YamlSequenceNode options)
+        {
+            throw reader.Fail(optionsNode, $"{Key}.boot-options: expected a list of Boot#### variable files, got {YamlSpecReader.Describe(optionsNode)}");
+        }
+
+        return new TdxMeasuredBootSpec(
+            reader.Choice(map.Required("kernel-patch"), $"{Key}.kernel-patch", KernelPatches),
+            FwCfgFiles(reader, map.Required("fw-cfg")),
+            File("boot-order"),
+            [.. options.Children.Select((n, i) => reader.ExistingFile(n, $"{Key}.boot-options[{i}]"))],
+            reader.LocationOf(node));
     }
 
     private static byte[] Register(YamlSpecReader reader, MappingView map, string name) =>

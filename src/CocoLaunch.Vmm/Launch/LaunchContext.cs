@@ -45,6 +45,14 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
     /// </summary>
     public ulong DefaultHostMemoryLimit => (2 * GuestMemoryLayout.Plan(Spec, (ulong)Firmware.Size).Aggregate(0UL, (sum, s) => sum + s.Size)) + (64UL << 20);
 
+    /// <summary>
+    /// The RTMR events OVMF will log for the spec's measured direct boot (tdx.measured-boot), computed once; null
+    /// when the spec has none. A bad input (ACPI blob, boot variable, kernel) is a <see cref="LaunchException"/>.
+    /// </summary>
+    public IReadOnlyList<Tdx.ExplainedEvent>? TdvfBootEvents => (tdvfBootEvents ??= new(() => Tdx.TdvfBootEvents.For(this))).Value;
+
+    private Lazy<IReadOnlyList<Tdx.ExplainedEvent>?>? tdvfBootEvents;
+
     /// <summary>Every measured operation of this launch, in order.</summary>
     public Abi.Measurement.MeasurementLog Log { get; } = new();
 

@@ -48,7 +48,11 @@ public static class TdxRtmrReplay
     public static IReadOnlyList<byte[]>? Final(LaunchContext c) =>
         IsLinuxTdFirmware(c)
             ? [Replay(LaunchEvents(c)), new byte[48], new byte[48], new byte[48]]
-            : null;
+            : c.TdvfBootEvents is { } boot
+                ? [.. Enumerable.Range(0, 4).Select(rtmr => Replay(boot.Where(e => e.Event.MrIndex == MrIndexRtmr0 + rtmr).Select(e => new RtmrEvent(TcgEventTypeName(e.Event.Type), e.Event.Sha384))))]
+                : null;
+
+    private static string TcgEventTypeName(uint type) => Formats.Tcg.TcgEventType.Name(type);
 
     /// <summary>
     /// The event log the firmware will write, where the launch decides it all (see <see cref="Final"/>): the Spec ID
@@ -56,6 +60,11 @@ public static class TdxRtmrReplay
     /// </summary>
     public static IReadOnlyList<Formats.Tcg.LoggedEvent>? LoggedEvents(LaunchContext c)
     {
+        if (c.TdvfBootEvents is { } boot)
+        {
+            return [.. boot.Select(e => e.Event)];
+        }
+
         var hobSection = c.Ovmf?.Tdx.Value?.Sections.FirstOrDefault(s => s.Type == TdvfSectionType.TdHob);
         if (!IsLinuxTdFirmware(c) || hobSection is null || LaunchEvents(c) is not [{ } hob])
         {
@@ -71,7 +80,7 @@ public static class TdxRtmrReplay
     public const uint MrIndexRtmr0 = 1;
 
     /// <summary>TD_HANDOFF_TABLE_POINTERS2: description size, "TdxTable\0", one table, EFI_HOB_LIST_GUID, the HOB's GPA.</summary>
-    private static byte[] HandoffTables(ulong hobGpa)
+    internal static byte[] HandoffTables(ulong hobGpa)
     {
         var data = new byte[1 + 9 + 8 + 16 + 8];
         data[0] = 9;
