@@ -10,6 +10,9 @@ internal static class RepoPaths
 
     public static string OvmfFd => Path.Combine(DebianOvmf, "OVMF.fd");
 
+    /// <summary>Debian 13's OVMF 2025.02, which has CC measurement (firmware/debian-ovmf-2025.02-8+deb13u1).</summary>
+    public static string TrixieOvmfFd => Path.Combine(Root, "firmware", "debian-ovmf-2025.02-8+deb13u1", "OVMF.fd");
+
     public static string OvmfCodeFd => Path.Combine(DebianOvmf, "OVMF_CODE.fd");
 
     public static string OvmfVarsFd => Path.Combine(DebianOvmf, "OVMF_VARS.fd");

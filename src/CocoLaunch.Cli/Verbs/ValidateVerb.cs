@@ -44,6 +44,10 @@ internal static class ValidateVerb
             throw new CliInputException($"{spec.Firmware.Location}: {FirmwareKey(spec.Firmware.Location)}{e.Message}");
         }
 
+        // The RTMR prediction reads its own inputs (ACPI files, boot variables, the kernel's PE image): measure would
+        // refuse them after the launch, so validate runs the launch to find out.
+        int? rtmrEvents = spec.Tdx?.MeasuredBoot is null ? null : MeasureVerb.Launch(spec, o.Spec).TdvfBootEvents!.Count;
+
         string what = firmware switch
         {
             { Tdx.Value: { } t } when spec.Platform == KvmVmType.Tdx => $", {t.Sections.Count} TDX sections",
@@ -56,7 +60,8 @@ internal static class ValidateVerb
         stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {name} ({image.Size} bytes{what}), "
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
             + (spec.Memory.Slots.Count switch { 0 => string.Empty, 1 => " in 1 slot", int n => $" in {n} slots" })
-            + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot"));
+            + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot")
+            + (rtmrEvents is { } count ? $", {count} RTMR events predicted" : string.Empty));
         return ExitCode.Ok;
     }
 
