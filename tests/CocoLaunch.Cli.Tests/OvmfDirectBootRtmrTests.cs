@@ -147,6 +147,18 @@ public sealed class OvmfDirectBootRtmrTests
     }
 
     [Fact]
+    public void DiffAndVerify_NameTheCommandLineEvent_WhenOnlyTheCommandLineDiffers()
+    {
+        using var dir = new TempDir();
+        string a = Spec(dir, "tpm-2G", "2G", "console=ttyS0");
+        string b = dir.Write("quiet.yaml", File.ReadAllText(a).Replace("cmdline: console=ttyS0", "cmdline: console=ttyS0 quiet"));
+        var diff = CliRunner.Run("diff", a, b);
+        Assert.Equal(1, diff.Exit);
+        Assert.Contains("first divergence at RTMR event 18 (A has 21, B has 21):", diff.Stdout);
+        Assert.Contains("B: MR3 EV_EVENT_TAG " + Convert.ToHexStringLower(SHA384.HashData(Encoding.Unicode.GetBytes("console=ttyS0 quiet initrd=initrd\0"))), diff.Stdout);
+    }
+
+    [Fact]
     public void MeasuredBootWithoutAKernel_IsASpecError()
     {
         using var dir = new TempDir();

@@ -164,7 +164,7 @@ internal static class MeasureVerb
         return ExitCode.Ok;
     }
 
-    /// <summary>The predicted RTMR events, one line each: index, register, type, digest, and what the digest depends on.</summary>
+    /// <summary>The predicted RTMR events, one line each: number (from 1, as diff and verify count), register, type, digest, and what the digest depends on.</summary>
     private static void ExplainRtmrEvents(LaunchContext context, TextWriter stdout)
     {
         if (context.TdvfBootEvents is not { } events)
@@ -176,7 +176,7 @@ internal static class MeasureVerb
         for (int i = 0; i < events.Count; i++)
         {
             var (e, dependsOn) = (events[i].Event, events[i].DependsOn);
-            stdout.WriteLine($"{i,8} RTMR{e.MrIndex - 1} {Formats.Tcg.TcgEventType.Name(e.Type),-34} {Convert.ToHexStringLower(e.Sha384)}  {dependsOn}");
+            stdout.WriteLine($"{i + 1,8} RTMR{e.MrIndex - 1} {Formats.Tcg.TcgEventType.Name(e.Type),-34} {Convert.ToHexStringLower(e.Sha384)}  {dependsOn}");
         }
     }
 
