@@ -30,6 +30,17 @@ public sealed class EventLogVerbTests
     }
 
     [Fact]
+    public void TpmLog_IsPrintedButNotReplayedAsRtmrs()
+    {
+        // A TPM 2.0 log of OVMF 2025.02 under QEMU 7.2 (tests/data/ovmf-direct-boot/README.md): its first event is PCR0's.
+        var result = CliRunner.Run("eventlog", RepoPaths.TestData("ovmf-direct-boot/tpm-2G/eventlog"));
+        Assert.Equal(0, result.Exit);
+        Assert.Contains("eventlog: 28 events after the Spec ID event (sha256, sha384), 3605 bytes", result.Stdout);
+        Assert.Contains("RTMRs not replayed: the event at 0x45 has index 0, a TPM PCR; a CC log's MR indexes are 1 to 4", result.Stdout);
+        Assert.DoesNotContain("RTMR0 ", result.Stdout);
+    }
+
+    [Fact]
     public void TruncatedLog_IsAnInputErrorNamingTheOffset()
     {
         using var dir = new TempDir();

@@ -20,7 +20,9 @@ internal static class EventLogVerb
     {
         var log = Load(o.File, "FILE");
         bool sha384 = log.Algorithms.Any(a => a.Algorithm == TcgAlgorithm.Sha384);
-        string?[] rtmrs = sha384 ? log.Replay().Select(Convert.ToHexStringLower).ToArray() : new string?[4];
+        // A CC log indexes MRs 1-4 (MRTD, index 0, is never extended at run time); a TPM log's PCR indexes go 0-23.
+        var pcrEvent = log.Events.FirstOrDefault(e => e.MrIndex == 0 || e.MrIndex > 4);
+        string?[] rtmrs = sha384 && pcrEvent is null ? log.Replay().Select(Convert.ToHexStringLower).ToArray() : new string?[4];
         if (o.Format == OutputFormat.Json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new
@@ -58,8 +60,12 @@ internal static class EventLogVerb
         {
             stdout.WriteLine("RTMRs not replayed: the log has no SHA-384 digests (TDX RTMRs are SHA-384)");
         }
+        else if (pcrEvent is not null)
+        {
+            stdout.WriteLine($"RTMRs not replayed: the event at 0x{pcrEvent.Offset:x} has index {pcrEvent.MrIndex}, a TPM PCR; a CC log's MR indexes are 1 to 4");
+        }
 
-        for (int i = 0; i < rtmrs.Length && sha384; i++)
+        for (int i = 0; i < rtmrs.Length && rtmrs[i] is not null; i++)
         {
             stdout.WriteLine($"RTMR{i} {rtmrs[i]}");
         }
