@@ -80,7 +80,7 @@ public sealed class IgvmFile
         uint rawType = BinaryPrimitives.ReadUInt32LittleEndian(file[(int)at..]);
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(file[(int)(at + 4)..]);
         uint type = rawType & ~IgvmNames.MayIgnoreBit;
-        string label = IgvmNames.IsKnown(type) ? $"header #{index} ({IgvmNames.Of((IgvmHeaderType)type)})" : unnamed;
+        string label = $"header #{index} ({IgvmNames.Of((IgvmHeaderType)type)})";
         long valueEnd = at + TypeLengthSize + length;
         next = (valueEnd + 7) & ~7L;
         if (next > end)
