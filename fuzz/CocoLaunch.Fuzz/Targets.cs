@@ -17,7 +17,7 @@ public sealed class FuzzCrashException(string message) : Exception(message);
 /// </summary>
 public sealed class Targets : IDisposable
 {
-    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "tdx-collateral", "crl", "ccel"];
+    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "tdx-collateral", "crl", "ccel", "igvm"];
 
     /// <summary>Certificates are checked at a fixed time so that a run does not depend on the day (the evidence is from 2022-2023).</summary>
     private const string At = "2025-06-01T00:00:00Z";
@@ -113,6 +113,10 @@ public sealed class Targets : IDisposable
         // A CC event log: eventlog prints and replays it (text and JSON), and verify-evidence replays it against the
         // quote our Linux TD got, whose reference value names its events.
         "ccel" => EventLog(input),
+
+        // An IGVM file: inspect reads every header with the format's rules, as text and JSON. The name ends in .fd
+        // so that only the magic, not the extension, sends it to the IGVM reader.
+        "igvm" => Igvm(input),
         _ => throw new InvalidOperationException(target),
     };
 
@@ -122,6 +126,13 @@ public sealed class Targets : IDisposable
         Cli(log, "eventlog", "{0}");
         Cli(log, "eventlog", "{0}", "--format", "json");
         return Cli(log, "verify-evidence", W("linux-tdx-quote.bin"), "--root", W("linux-tdx-quote.bin.root.pem"), "--event-log", "{0}", "--no-measurement-check");
+    }
+
+    private int Igvm(byte[] input)
+    {
+        string file = Write("guest.fd", input);
+        Cli(file, "inspect", "{0}");
+        return Cli(file, "inspect", "{0}", "--format", "json");
     }
 
     private int Firmware(byte[] input)

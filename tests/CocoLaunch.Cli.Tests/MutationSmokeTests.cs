@@ -66,6 +66,26 @@ public sealed class MutationSmokeTests(MutationSmokeInputs inputs, ITestOutputHe
         };
     });
 
+    /// <summary>
+    /// IGVM files (the fuzz seeds, built from igvm_defs' layouts): mutated, and every other case given a correct
+    /// checksum again so that the mutation reaches the header rules rather than stopping at the CRC.
+    /// </summary>
+    [Fact]
+    public void Igvm_MutatedHeaders() => Run("igvm", 400, (rng, i) =>
+    {
+        var seeds = Directory.GetFiles(Path.Combine(RepoPaths.Root, "fuzz", "corpus", "igvm")).Order(StringComparer.Ordinal).ToList();
+        byte[] seed = File.ReadAllBytes(seeds[i % seeds.Count]);
+        byte[] bytes = Mutator.Binary(rng, seed, [0x0, 0x4, 0x8, 0xC, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x40]);
+        if (i % 2 == 0 && bytes.Length >= 32 && BitConverter.ToUInt32(bytes, 4) is 1 or 2
+            && BitConverter.ToUInt32(bytes, 8) + (ulong)BitConverter.ToUInt32(bytes, 12) <= (ulong)bytes.Length)
+        {
+            IgvmFileBuilder.SetChecksum(bytes);
+        }
+
+        string path = inputs.Scratch("guest.igvm", bytes);
+        return [["inspect", path, .. i % 3 == 0 ? new[] { "--format", "json" } : []]];
+    });
+
     [Fact]
     public void SnpReports_MutatedRealAndEmulated() => Run("snp-report", 600, (rng, i) =>
     {

@@ -1,16 +1,18 @@
 using CocoLaunch.Abi;
 using CocoLaunch.Cli.Reports;
+using CocoLaunch.Abi.IO;
 using CocoLaunch.Formats;
+using CocoLaunch.Formats.Igvm;
 using CocoLaunch.Formats.Ovmf;
 using CocoLaunch.Spec;
 using CommandLine;
 
 namespace CocoLaunch.Cli.Verbs;
 
-[Verb("inspect", HelpText = "Show a firmware image's OVMF GUID table, TDX (TDVF) sections, SEV sections and AP reset EIP.")]
+[Verb("inspect", HelpText = "Show a firmware image's OVMF GUID table, TDX (TDVF) sections, SEV sections and AP reset EIP; or an IGVM file's headers.")]
 public sealed class InspectOptions : CommonOptions
 {
-    [Value(0, MetaName = "FIRMWARE|SPEC", Required = true, HelpText = "A firmware image, or a launch spec (.yaml) whose firmware to show.")]
+    [Value(0, MetaName = "FIRMWARE|IGVM|SPEC", Required = true, HelpText = "A firmware image, an IGVM file (told by its \"IGVM\" magic), or a launch spec (.yaml) whose firmware to show.")]
     public string Target { get; set; } = string.Empty;
 
     [Option("vars", HelpText = "A separate vars file that precedes the firmware file (OVMF_VARS.fd before OVMF_CODE.fd).")]
@@ -30,6 +32,11 @@ internal static class InspectVerb
         KvmVmType? platform = o.Platform is null ? null
             : LaunchSpecParser.Platforms.TryGetValue(o.Platform, out var p) ? p
             : throw new CliInputException($"--platform: '{o.Platform}' is not one of: {string.Join(", ", LaunchSpecParser.Platforms.Keys)}");
+
+        if (!IsSpec(o.Target) && StartsWithIgvmMagic(o.Target))
+        {
+            return InspectIgvm(o, stdout);
+        }
 
         var image = LoadImage(o, ref platform);
         OvmfFirmware firmware;
@@ -63,10 +70,58 @@ internal static class InspectVerb
         return ExitCode.InputError;
     }
 
+    private static bool IsSpec(string path) => path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Reads the first four bytes only; a file that cannot be read is left to the firmware loader's messages.</summary>
+    private static bool StartsWithIgvmMagic(string path)
+    {
+        try
+        {
+            InputFile.CheckRegular(path, "firmware");
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            Span<byte> magic = stackalloc byte[4];
+            return stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && IgvmFixedHeader.HasMagic(magic);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An IGVM file: every header is checked while read, so a malformed file is exit 2 naming the header and offset.</summary>
+    private static int InspectIgvm(InspectOptions o, TextWriter stdout)
+    {
+        if (o.Vars is not null || o.Platform is not null)
+        {
+            throw new CliInputException($"{(o.Vars is not null ? "--vars" : "--platform")}: not used with an IGVM file ({o.Target}), which names its own platforms");
+        }
+
+        byte[] bytes = InputFile.ReadAllBytes(o.Target, InputFile.BootImageLimit, "IGVM");
+        IgvmFile igvm;
+        try
+        {
+            igvm = IgvmFile.Parse(bytes);
+        }
+        catch (IgvmFormatException e)
+        {
+            throw new CliInputException($"{o.Target}: igvm: {e.Message}");
+        }
+
+        if (o.Format == OutputFormat.Json)
+        {
+            IgvmReport.WriteJson(o.Target, bytes, igvm, stdout);
+        }
+        else
+        {
+            IgvmReport.WriteText(o.Target, bytes, igvm, stdout);
+        }
+
+        return ExitCode.Ok;
+    }
+
     private static FirmwareImage LoadImage(InspectOptions o, ref KvmVmType? platform)
     {
-        bool isSpec = o.Target.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || o.Target.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
-        if (!isSpec)
+        if (!IsSpec(o.Target))
         {
             return FirmwareImage.Load(o.Target, o.Vars);
         }
