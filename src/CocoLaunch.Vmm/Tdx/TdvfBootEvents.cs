@@ -71,11 +71,14 @@ public static class TdvfBootEvents
         {
             if (stored.FirstOrDefault(v => v.Vendor == vendor && v.Name == name) is not null)
             {
-                throw new LaunchException($"{c.Firmware.Name}: the variable store holds {name}: RTMR prediction covers firmware without enrolled Secure Boot keys");
+                // Whether the firmware loads them depends on its build: without Secure Boot support (Debian's OVMF.fd)
+                // PlatformPei starts an empty emulated store and they are measured empty; with it, they are measured
+                // as stored, beside a SecureBoot variable. The image does not say which.
+                throw new LaunchException($"{c.Firmware.Name}: the variable store holds {name}: whether this firmware measures it depends on how it was built (Secure Boot support), which RTMR prediction does not cover");
             }
 
             byte[] data = VariableData(vendor, name, []);
-            events.Add(new(new(Rtmr0, TcgEventType.EfiVariableDriverConfig, SHA384.HashData(data), data), $"{name}: absent from the variable store"));
+            events.Add(new(new(Rtmr0, TcgEventType.EfiVariableDriverConfig, SHA384.HashData(data), data), $"{name}: absent (a firmware without Secure Boot support, or an empty store)"));
         }
 
         events.Add(Separator(Rtmr0, "Secure Boot policy measured"));
