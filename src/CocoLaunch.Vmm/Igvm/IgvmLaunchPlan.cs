@@ -21,7 +21,7 @@ public sealed record IgvmLaunchPlan(int Vcpus, IReadOnlyList<PlannedSlot> Layout
         var directives = input.Directives.ToList();
         if (!directives.Any(h => h is IgvmPageData or IgvmParameterInsert or IgvmVpContext))
         {
-            throw new LaunchException($"{input.Name}: no page or VP context directive for {input.Platform.PlatformName} (mask 0x{input.Platform.Mask:x}): nothing to load or measure");
+            throw new LaunchException($"no page or VP context directive for {input.Platform.PlatformName} (mask 0x{input.Platform.Mask:x}): nothing to load or measure");
         }
 
         var contexts = new Dictionary<ushort, IgvmVpContext>();
@@ -64,7 +64,7 @@ public sealed record IgvmLaunchPlan(int Vcpus, IReadOnlyList<PlannedSlot> Layout
         var missing = Enumerable.Range(0, vcpus).Where(i => !contexts.ContainsKey((ushort)i)).ToList();
         if (missing.Count > 0)
         {
-            throw new LaunchException($"{input.Name}: {vcpus} vCPU(s), but no IGVM_VHT_VP_CONTEXT for VP {string.Join(", ", missing)}: KVM measures every vCPU's VMSA, and an IGVM launch takes them from the file");
+            throw new LaunchException($"{vcpus} vCPU(s), but no IGVM_VHT_VP_CONTEXT for VP {string.Join(", ", missing)}: KVM measures every vCPU's VMSA, and an IGVM launch takes them from the file");
         }
 
         if (contexts.Values.FirstOrDefault(vp => vp.VpIndex >= vcpus) is { } extra)
