@@ -106,7 +106,7 @@ public sealed class MeasureIgvmTests
     {
         byte[] vmsa = Page(0x5A);
         var file = new B().Platform(Snp, B.SevSnp)
-            .Area(0x1800, 0)
+            .Area(0x2000, 0)
             .Page(0x1000, Snp, Page(0x11))
             .Page(0x2000, Snp, Page(0x22), flags: B.FlagUnmeasured)
             .Page(0x3000, Snp, Page(0x33), flags: B.FlagShared)
@@ -123,12 +123,13 @@ public sealed class MeasureIgvmTests
             .Add(ReferencePageInfo.Secrets, 0x5000)
             .Add(ReferencePageInfo.Cpuid, 0x6000)
             .Add(ReferencePageInfo.Unmeasured, 0x10000)
-            .Add(ReferencePageInfo.Unmeasured, 0x11000) // 0x1800 bytes: two pages
+            .Add(ReferencePageInfo.Unmeasured, 0x11000) // 0x2000 bytes: two pages
             .Add(ReferencePageInfo.Vmsa, VmsaGpa, vmsa).Hex;
 
         using var dir = new TempDir();
         var result = CliRunner.Run("measure", Write(dir, file), "--platform", "snp");
-        Assert.Equal((0, expected), (result.Exit, result.Stdout.Trim()));
+        Assert.True(result.Exit == 0, result.Stderr);
+        Assert.Equal(expected, result.Stdout.Trim());
     }
 
     [Fact]
@@ -198,8 +199,8 @@ public sealed class MeasureIgvmTests
         string[] lines = result.Stdout.TrimEnd().Split('\n');
         Assert.Equal(0, result.Exit);
         Assert.Equal(28, lines.Length); // 27 operations and the digest
-        Assert.EndsWith("UPDATE.NORMAL gpa=0x0000ffff0000 bytes=4096 IGVM #2 PAGE_DATA", lines[0], StringComparison.Ordinal);
-        Assert.EndsWith("UPDATE.NORMAL gpa=0x000000800000 bytes=4096 IGVM #18 PAGE_DATA", lines[16], StringComparison.Ordinal);
+        Assert.EndsWith("UPDATE.NORMAL gpa=0x0000ffff0000 bytes=4208 IGVM #2 PAGE_DATA", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith("UPDATE.NORMAL gpa=0x000000800000 bytes=4208 IGVM #18 PAGE_DATA", lines[16], StringComparison.Ordinal);
         Assert.EndsWith("IGVM #28 VP_CONTEXT", lines[26], StringComparison.Ordinal);
         Assert.Contains("UPDATE.VMSA", lines[26], StringComparison.Ordinal);
     }
