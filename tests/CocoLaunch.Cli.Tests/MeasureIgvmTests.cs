@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text.Json;
 using CocoLaunch.Firmware.Snp;
 using CocoLaunch.Tests.Shared;
@@ -215,6 +217,63 @@ public sealed class MeasureIgvmTests
         Assert.Equal(1, doc.RootElement.GetProperty("vcpus").GetInt32());
         Assert.Equal("zero", doc.RootElement.GetProperty("zeroPages").GetString());
         Assert.Equal(27, doc.RootElement.GetProperty("measuredOperations").GetInt32());
+    }
+
+    /// <summary>
+    /// IGVM_VHS_SNP_ID_BLOCK (696 bytes) for <paramref name="ld"/> and policy 0x30000, signed here with a fresh P-384
+    /// key: the 96-byte ID block laid out from snp-launch-digest.md §14, R and S and Qx and Qy little-endian in 72 bytes.
+    /// </summary>
+    private static byte[] IdBlockHeader(byte[] ld)
+    {
+        var block = new byte[96];
+        ld.CopyTo(block, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(0x50), 1); // version
+        BinaryPrimitives.WriteUInt64LittleEndian(block.AsSpan(0x58), 0x30000);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        byte[] rs = key.SignData(block, HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        var q = key.ExportParameters(false).Q;
+        var v = new byte[696];
+        BinaryPrimitives.WriteUInt32LittleEndian(v, Snp);
+        ld.CopyTo(v, 8);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(88), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(96), 1); // ECDSA P-384 with SHA-384
+        LittleEndian(rs.AsSpan(0, 48), v.AsSpan(104, 72));
+        LittleEndian(rs.AsSpan(48, 48), v.AsSpan(176, 72));
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(248), 2); // curve P-384
+        LittleEndian(q.X, v.AsSpan(256, 72)); // after the curve and 4 reserved bytes
+        LittleEndian(q.Y, v.AsSpan(328, 72));
+        return v;
+    }
+
+    private static void LittleEndian(ReadOnlySpan<byte> bigEndian, Span<byte> into)
+    {
+        for (int i = 0; i < bigEndian.Length; i++)
+        {
+            into[i] = bigEndian[bigEndian.Length - 1 - i];
+        }
+    }
+
+    [Fact]
+    public void IdBlock_ForTheDigest_IsAcceptedAtLaunchFinish()
+    {
+        byte[] file = SnpSample().Header(B.SnpIdBlock, IdBlockHeader(Convert.FromHexString(SnpSampleTests.OracleDigest))).Build();
+        using var dir = new TempDir();
+        var result = CliRunner.Run("measure", Write(dir, file), "--platform", "snp", "--profile", "igvm-native-zero");
+        Assert.True(result.Exit == 0, result.Stderr);
+        Assert.Equal((SnpSampleTests.OracleDigest, string.Empty), (result.Stdout.Trim(), result.Stderr));
+    }
+
+    [Fact]
+    public void IdBlock_ForAnotherDigest_IsExit2_NamingTheHeader()
+    {
+        // Zero pages measured as NORMAL give another digest than the one the block expects.
+        byte[] file = SnpSample().Header(B.SnpIdBlock, IdBlockHeader(Convert.FromHexString(SnpSampleTests.OracleDigest))).Build();
+        using var dir = new TempDir();
+        var result = CliRunner.Run("measure", Write(dir, file), "--platform", "snp");
+        Assert.Equal(2, result.Exit);
+        Assert.Contains("igvm: header #29 (IGVM_VHT_SNP_ID_BLOCK) at offset 0x", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("the firmware refused it at LAUNCH_FINISH", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(SnpSampleChain(ReferencePageInfo.Normal), result.Stderr, StringComparison.Ordinal);
     }
 
     private static readonly Dictionary<string, (Func<B> Build, string[] Options, string Message)> RefusedCases = new()
