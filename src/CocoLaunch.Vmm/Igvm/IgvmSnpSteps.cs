@@ -15,37 +15,24 @@ internal static class IgvmSnpSteps
     public static void Directives(LaunchContext c)
     {
         var input = c.Igvm!;
-        var areas = new Dictionary<uint, IgvmParameterArea>();
-        foreach (var h in input.Directives)
+        IgvmDirective.Walk(c, (h, areas) =>
         {
-            c.Log.Section = IgvmLaunchInput.SectionOf(h);
-            IgvmDirective.Run(h, () =>
+            switch (h)
             {
-                switch (h)
-                {
-                    case IgvmParameterArea declared:
-                        areas[declared.AreaIndex] = declared;
-                        break;
-                    case IgvmPageData p when p.Flags.HasFlag(IgvmPageDataFlags.Shared):
-                        break; // host-visible: never measured
-                    case IgvmPageData p:
-                        var data = input.DataOf(p.FileOffset, p.Size);
-                        Snp.SnpLaunchSteps.Update(c, TypeOf(p, input.ZeroPages), p.Gpa, p.Size, IgvmDirective.Source(c, data, p.Size));
-                        break;
-                    case IgvmParameterInsert insert:
-                        // The host fills parameter areas, so they are inserted unmeasured; the guest must check them.
-                        var area = areas[insert.AreaIndex];
-                        ulong size = IgvmDirective.PagesOf(area.Bytes) * IgvmLaunchInput.Page;
-                        Snp.SnpLaunchSteps.Update(c, SnpPageType.Unmeasured, insert.Gpa, size, IgvmDirective.Source(c, input.DataOf(area.FileOffset, area.Bytes), size));
-                        break;
-                    case IgvmVpContext vp:
-                        c.Vcpus[vp.VpIndex].SevEsSaveArea = input.DataOf(vp.FileOffset, IgvmLaunchInput.Page).ToArray();
-                        break;
-                }
-            });
-        }
-
-        c.Log.Section = string.Empty;
+                case IgvmPageData p:
+                    var data = input.DataOf(p.FileOffset, p.Size);
+                    Snp.SnpLaunchSteps.Update(c, TypeOf(p, input.ZeroPages), p.Gpa, p.Size, IgvmDirective.Source(c, data, p.Size));
+                    break;
+                case IgvmParameterInsert insert:
+                    // The host fills parameter areas, so they are inserted unmeasured; the guest must check them.
+                    var area = areas[insert.AreaIndex];
+                    Snp.SnpLaunchSteps.Update(c, SnpPageType.Unmeasured, insert.Gpa, area.Bytes, IgvmDirective.Source(c, input.DataOf(area.FileOffset, area.Bytes), area.Bytes));
+                    break;
+                case IgvmVpContext vp:
+                    c.Vcpus[vp.VpIndex].SevEsSaveArea = input.DataOf(vp.FileOffset, IgvmLaunchInput.Page).ToArray();
+                    break;
+            }
+        });
     }
 
     /// <summary>LAUNCH_FINISH: KVM measures the file's VMSAs at its fixed GPA, then the firmware checks the file's ID block.</summary>

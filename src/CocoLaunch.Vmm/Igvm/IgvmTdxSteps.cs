@@ -25,33 +25,20 @@ internal static class IgvmTdxSteps
     {
         var input = c.Igvm!;
         var vcpu = c.Vcpus.FirstOrDefault() ?? throw new LaunchException("step igvm-directives: the TD has no vCPU");
-        var areas = new Dictionary<uint, IgvmParameterArea>();
-        foreach (var h in input.Directives)
+        IgvmDirective.Walk(c, (h, areas) =>
         {
-            c.Log.Section = IgvmLaunchInput.SectionOf(h);
-            IgvmDirective.Run(h, () =>
+            switch (h)
             {
-                switch (h)
-                {
-                    case IgvmParameterArea declared:
-                        areas[declared.AreaIndex] = declared;
-                        break;
-                    case IgvmPageData p when p.Flags.HasFlag(IgvmPageDataFlags.Shared):
-                        break; // host-visible: never added to the TD
-                    case IgvmPageData p:
-                        var data = input.DataOf(p.FileOffset, p.Size);
-                        Add(vcpu, p.Gpa, p.Size, IgvmDirective.Source(c, data, p.Size), extend: !p.Flags.HasFlag(IgvmPageDataFlags.Unmeasured));
-                        break;
-                    case IgvmParameterInsert insert:
-                        var area = areas[insert.AreaIndex];
-                        ulong size = IgvmDirective.PagesOf(area.Bytes) * IgvmLaunchInput.Page;
-                        Add(vcpu, insert.Gpa, size, IgvmDirective.Source(c, input.DataOf(area.FileOffset, area.Bytes), size), extend: false);
-                        break;
-                }
-            });
-        }
-
-        c.Log.Section = string.Empty;
+                case IgvmPageData p:
+                    var data = input.DataOf(p.FileOffset, p.Size);
+                    Add(vcpu, p.Gpa, p.Size, IgvmDirective.Source(c, data, p.Size), extend: !p.Flags.HasFlag(IgvmPageDataFlags.Unmeasured));
+                    break;
+                case IgvmParameterInsert insert:
+                    var area = areas[insert.AreaIndex];
+                    Add(vcpu, insert.Gpa, area.Bytes, IgvmDirective.Source(c, input.DataOf(area.FileOffset, area.Bytes), area.Bytes), extend: false);
+                    break;
+            }
+        });
     }
 
     private static void Add(Kvm.VcpuFd vcpu, Gpa gpa, ulong size, Memory.Hva source, bool extend)
