@@ -37,6 +37,19 @@ public static class IdAuth
         return b;
     }
 
+    /// <summary>Lays out ID auth from parts already signed elsewhere (an IGVM file's SNP_ID_BLOCK), each in AMD's format.</summary>
+    public static byte[] Assemble(uint idKeyAlgorithm, uint authorKeyAlgorithm, ReadOnlySpan<byte> idBlockSignature, ReadOnlySpan<byte> idKey, ReadOnlySpan<byte> idKeySignature, ReadOnlySpan<byte> authorKey)
+    {
+        var b = new byte[Size];
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(IdKeyAlgoOffset), idKeyAlgorithm);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(AuthorKeyAlgoOffset), authorKeyAlgorithm);
+        idBlockSignature.CopyTo(b.AsSpan(IdBlockSigOffset, AmdEcdsa.SignatureSize));
+        idKey.CopyTo(b.AsSpan(IdKeyOffset, AmdEcdsa.PublicKeySize));
+        idKeySignature.CopyTo(b.AsSpan(IdKeySigOffset, AmdEcdsa.SignatureSize));
+        authorKey.CopyTo(b.AsSpan(AuthorKeyOffset, AmdEcdsa.PublicKeySize));
+        return b;
+    }
+
     public static ReadOnlySpan<byte> IdKey(ReadOnlySpan<byte> auth) => auth.Slice(IdKeyOffset, AmdEcdsa.PublicKeySize);
 
     public static ReadOnlySpan<byte> AuthorKey(ReadOnlySpan<byte> auth) => auth.Slice(AuthorKeyOffset, AmdEcdsa.PublicKeySize);

@@ -7,10 +7,10 @@ namespace CocoLaunch.Cli.Tests;
 public sealed class MeasureTests
 {
     /// <summary>shared/vectors/public-check-values.tsv, row "tdx OVMF.fd": upstream QEMU+KVM single-pass.</summary>
-    private const string PublicMrtd = "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47";
+    internal const string PublicMrtd = "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47";
 
     /// <summary>The Debian OVMF.fd sections, typed in from tdx-mrtd.md §5 (not parsed by product code).</summary>
-    private static ReferenceMrtd.Section[] DebianSections()
+    internal static ReferenceMrtd.Section[] DebianSections()
     {
         byte[] image = File.ReadAllBytes(RepoPaths.OvmfFd);
         return

@@ -12,7 +12,7 @@ public sealed class SnpSampleTests
 {
     // sev-snp-measure (virtee, 8f2b337) run here as an oracle:
     //   sev-snp-measure.py --mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf samples/snp/bin/snp.fd
-    private const string OracleDigest = "634107b7f141c774e263f169cd1ccc6db36aa05090c9ebe2ed50bbf87f55af20700c254762a21ae28dd2c2c4af9de09e";
+    internal const string OracleDigest = "634107b7f141c774e263f169cd1ccc6db36aa05090c9ebe2ed50bbf87f55af20700c254762a21ae28dd2c2c4af9de09e";
 
     // The same, with --vcpus 2: two VMSAs measured (the AP's at the SEV-ES reset block's EIP).
     private const string OracleDigestTwoVcpus = "c8bde2f61ba3ad2a226e4ebeeef0cc28016dafd26392fb92826560193ee1676d9a6de1f8ef63ae4984a1fd60ac136976";

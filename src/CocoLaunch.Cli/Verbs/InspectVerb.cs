@@ -70,10 +70,10 @@ internal static class InspectVerb
         return ExitCode.InputError;
     }
 
-    private static bool IsSpec(string path) => path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsSpec(string path) => path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Reads the first four bytes only; a file that cannot be read is left to the firmware loader's messages.</summary>
-    private static bool StartsWithIgvmMagic(string path)
+    internal static bool StartsWithIgvmMagic(string path)
     {
         try
         {

@@ -9,7 +9,7 @@ namespace CocoLaunch.Cli.Verbs;
 [Verb("measure", HelpText = "Launch a spec on the emulated TDX module or SNP firmware and print the launch digest (MRTD, or the SNP MEASUREMENT).")]
 public sealed class MeasureOptions : CommonOptions
 {
-    [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML); or give --platform and --firmware instead.")]
+    [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML), or an IGVM file with --platform snp|tdx; or give --platform and --firmware instead.")]
     public string? Spec { get; set; }
 
     [Option("platform", HelpText = "Without a spec: the platform (tdx).")]
@@ -21,7 +21,7 @@ public sealed class MeasureOptions : CommonOptions
     [Option("vars", HelpText = "Without a spec: a separate vars file mapped before the firmware.")]
     public string? Vars { get; set; }
 
-    [Option("profile", HelpText = "Without a spec: upstream (single-pass, default) or two-pass.")]
+    [Option("profile", HelpText = "Without a spec: upstream (single-pass, default) or two-pass. For an IGVM file on snp: igvm (zero pages as NORMAL zeros, default) or igvm-native-zero.")]
     public string? Profile { get; set; }
 
     [Option("output-format", Default = "hex", HelpText = "hex (the digest alone), base64, or json.")]
@@ -101,6 +101,11 @@ internal static class MeasureVerb
         if (o.OutputFormat is not ("hex" or "base64" or "json"))
         {
             throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: hex, base64, json");
+        }
+
+        if (o.Spec is not null && !InspectVerb.IsSpec(o.Spec) && InspectVerb.StartsWithIgvmMagic(o.Spec))
+        {
+            return MeasureIgvm.Run(o, stdout);
         }
 
         var spec = o.Spec is not null ? FromFile(o) : o.Mode is not null || o.Ovmf is not null ? SevSnpMeasureFlags.ToSpec(o) : FromFlags(o);

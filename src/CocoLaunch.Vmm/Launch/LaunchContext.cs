@@ -12,6 +12,9 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
 
     public FirmwareImage Firmware { get; } = firmware;
 
+    /// <summary>An IGVM file whose directives replace the firmware's metadata as what the launch loads and measures.</summary>
+    public Igvm.IgvmLaunchInput? Igvm { get; init; }
+
     /// <summary>The parsed OVMF metadata; confidential platforms need it.</summary>
     public Formats.Ovmf.OvmfFirmware? Ovmf { get; } = ovmf;
 

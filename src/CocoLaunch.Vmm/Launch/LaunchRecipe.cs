@@ -77,7 +77,7 @@ public static class LaunchRecipe
     /// <summary>Runs the recipe up to and including <paramref name="stopAfter"/> (all steps when null).</summary>
     public static LaunchContext Run(LaunchContext context, string? stopAfter)
     {
-        var steps = For(context.Spec.Platform, context.Spec.DirectBoot is not null);
+        var steps = context.Igvm is null ? For(context.Spec.Platform, context.Spec.DirectBoot is not null) : Igvm.IgvmRecipe.For(context.Spec.Platform);
         if (stopAfter is not null && steps.All(s => s.Name != stopAfter))
         {
             throw new LaunchException($"--stop-after: no step '{stopAfter}' in the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == context.Spec.Platform).Key} launch (steps: {string.Join(", ", steps.Select(s => s.Name))})");
@@ -103,15 +103,15 @@ public static class LaunchRecipe
         return context;
     }
 
-    private static void CreateVm(LaunchContext c) => c.Vm = c.Kvm.CreateVm(c.Spec.Platform);
+    internal static void CreateVm(LaunchContext c) => c.Vm = c.Kvm.CreateVm(c.Spec.Platform);
 
-    private static void EnableHypercallExit(LaunchContext c) =>
+    internal static void EnableHypercallExit(LaunchContext c) =>
         c.RequireVm().EnableCap(new KvmEnableCap { Cap = KvmCap.ExitHypercall, Arg0 = 1UL << (int)KvmLimits.HcMapGpaRange });
 
-    private static void EnableSplitIrqchip(LaunchContext c) =>
+    internal static void EnableSplitIrqchip(LaunchContext c) =>
         c.RequireVm().EnableCap(new KvmEnableCap { Cap = KvmCap.SplitIrqchip, Arg0 = Devices.IoApic.Pins });
 
-    private static void CreateVcpus(LaunchContext c)
+    internal static void CreateVcpus(LaunchContext c)
     {
         for (uint i = 0; i < c.Spec.Vcpus; i++)
         {
@@ -121,9 +121,15 @@ public static class LaunchRecipe
 
     private static void Memslots(LaunchContext c)
     {
-        var vm = c.RequireVm();
         c.Layout = GuestMemoryLayout.Plan(c.Spec, (ulong)c.Firmware.Size);
         SectionPlacement.Check(c.Layout, c.Ovmf, c.Spec.Platform);
+        CreateMemslots(c);
+    }
+
+    /// <summary>Binds host memory (and a guest_memfd for private memory) to every slot of <see cref="LaunchContext.Layout"/>.</summary>
+    internal static void CreateMemslots(LaunchContext c)
+    {
+        var vm = c.RequireVm();
         foreach (var slot in c.Layout)
         {
             ulong hostPages = slot.Firmware ? PageSize.Size4K : c.Spec.Memory.HostPageSize;
@@ -155,7 +161,7 @@ public static class LaunchRecipe
         }
     }
 
-    private static void Attributes(LaunchContext c)
+    internal static void Attributes(LaunchContext c)
     {
         if (c.InPlaceConversion && c.RequireVm().Type.HasPrivateMemory())
         {
@@ -168,7 +174,7 @@ public static class LaunchRecipe
         }
     }
 
-    private static void PreFault(LaunchContext c)
+    internal static void PreFault(LaunchContext c)
     {
         var vcpu = c.Vcpus.FirstOrDefault() ?? throw new LaunchException("step prefault: the VM has no vCPU");
         foreach (var slot in c.Layout)

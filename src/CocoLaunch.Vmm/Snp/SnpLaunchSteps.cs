@@ -111,10 +111,24 @@ internal static class SnpLaunchSteps
             c.Vcpus[i].SevEsSaveArea = Vmsa.Build(eip, profile, snp.Vcpu?.Signature ?? 0, snp.GuestFeatures, snp.VmmType == VmmType.QemuLegacyInit);
         }
 
-        var finish = new KvmSevSnpLaunchFinish { HostData = snp.HostData };
-        if (snp.IdBlock is { } idBlock)
+        if (snp.IdBlock is not null && snp.IdAuth is null)
         {
-            byte[] idAuth = snp.IdAuth ?? throw new LaunchException("snp.id-block needs snp.id-auth: the firmware verifies the block's signature at LAUNCH_FINISH");
+            throw new LaunchException("snp.id-block needs snp.id-auth: the firmware verifies the block's signature at LAUNCH_FINISH");
+        }
+
+        Finish(c, snp.IdBlock is { } block ? (block, snp.IdAuth!) : null, "snp.id-block", "VMSA");
+    }
+
+    /// <summary>
+    /// KVM_SEV_SNP_LAUNCH_FINISH once every vCPU has its VMSA: KVM measures them, then the firmware checks the ID
+    /// block, when there is one, against the digest; <paramref name="idLabel"/> names where the block came from,
+    /// <paramref name="vmsaSection"/> what the VMSAs are attributed to in the measurement log.
+    /// </summary>
+    internal static void Finish(LaunchContext c, (byte[] Block, byte[] Auth)? id, string idLabel, string vmsaSection)
+    {
+        var finish = new KvmSevSnpLaunchFinish { HostData = c.Spec.Snp!.HostData };
+        if (id is var (idBlock, idAuth))
+        {
             finish.IdBlockEn = 1;
             finish.IdBlockUaddr = HostCopy(c, idBlock).Value;
             finish.IdAuthUaddr = HostCopy(c, idAuth).Value;
@@ -123,14 +137,14 @@ internal static class SnpLaunchSteps
             finish.AuthKeyEn = IdAuth.AuthorKey(idAuth).ContainsAnyExcept((byte)0) ? (byte)1 : (byte)0;
         }
 
-        c.Log.Section = "VMSA";
+        c.Log.Section = vmsaSection;
         try
         {
             c.RequireVm().MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.SnpLaunchFinish, Data = finish });
         }
-        catch (KvmException e) when (snp.IdBlock is not null && e.Errno == Errno.EIO)
+        catch (KvmException e) when (id is not null && e.Errno == Errno.EIO)
         {
-            throw new LaunchException($"snp.id-block: the firmware refused it at LAUNCH_FINISH: {e.Message}");
+            throw new LaunchException($"{idLabel}: the firmware refused it at LAUNCH_FINISH: {e.Message}");
         }
 
         c.Log.Section = string.Empty;
@@ -140,7 +154,7 @@ internal static class SnpLaunchSteps
     /// <summary>The CPUID page the VMM fills, as QEMU does, from the vCPU's CPUID table.</summary>
     private static Memory.Hva CpuidPage(LaunchContext c) => HostCopy(c, SnpCpuidTable.Page());
 
-    private static Memory.Hva HostCopy(LaunchContext c, byte[] bytes)
+    internal static Memory.Hva HostCopy(LaunchContext c, byte[] bytes)
     {
         var at = c.Kvm.Host.Map(((ulong)bytes.Length + Page - 1) / Page * Page);
         c.Kvm.Host.Write(at, bytes);
@@ -164,7 +178,7 @@ internal static class SnpLaunchSteps
         SevHashTable.Build(Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel"), boot.InitrdPath is null ? [] : Abi.IO.InputFile.ReadAllBytes(boot.InitrdPath, Abi.IO.InputFile.BootImageLimit, "initrd"), boot.Cmdline);
 
     /// <summary>One KVM_SEV_SNP_LAUNCH_UPDATE, repeated until KVM reports the whole range done (it may stop at a slot end).</summary>
-    private static void Update(LaunchContext c, SnpPageType type, Gpa gpa, ulong size, Memory.Hva source)
+    internal static void Update(LaunchContext c, SnpPageType type, Gpa gpa, ulong size, Memory.Hva source)
     {
         var cmd = new KvmSevCmd
         {
