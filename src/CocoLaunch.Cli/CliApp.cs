@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using CocoLaunch.Cli.Verbs;
 using CocoLaunch.Formats;
 using CocoLaunch.Spec;
@@ -16,6 +18,22 @@ public static class CliApp
 
     private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog";
 
+    // CommandLineParser makes each verb's options by reflection: their constructor, properties, setters and attributes.
+    // Trimming (NativeAOT) keeps only what is rooted, so every options type is kept whole here.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ValidateOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(InspectOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(MeasureOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DiffOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LaunchOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BenchOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(IdBlockOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BootOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ReferenceValuesOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(VerifyOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(AttestOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(VerifyEvidenceOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(EventLogOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(CommonOptions))]
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         // The Linux TD and SNP firmware ship beside the tool (samples/linux-tdx/bin, samples/linux-snp/bin, copied by the project).
@@ -104,7 +122,17 @@ public static class CliApp
         _ => null,
     };
 
-    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions), typeof(EventLogOptions)];
+    private static readonly (Type Type, Func<PropertyInfo[]> Properties)[] Verbs = [Verb<ValidateOptions>(), Verb<InspectOptions>(), Verb<MeasureOptions>(), Verb<DiffOptions>(), Verb<LaunchOptions>(), Verb<BenchOptions>(), Verb<IdBlockOptions>(), Verb<BootOptions>(), Verb<ReferenceValuesOptions>(), Verb<VerifyOptions>(), Verb<AttestOptions>(), Verb<VerifyEvidenceOptions>(), Verb<EventLogOptions>()];
+
+    // Through a generic parameter annotated for trimming, so that NativeAOT keeps the properties the checks below read.
+    private static (Type, Func<PropertyInfo[]>) Verb<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() => (typeof(T), PropertiesOf<T>);
+
+    private static PropertyInfo[] PropertiesOf<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() => typeof(T).GetProperties();
+
+    /// <summary>The properties of the options of the verb <paramref name="args"/> names; null for no verb or an unknown one.</summary>
+    private static PropertyInfo[]? VerbProperties(string[] args) => args.Length == 0
+        ? null
+        : Verbs.FirstOrDefault(v => v.Type.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute a] && a.Name == args[0]).Properties?.Invoke();
 
     /// <summary>
     /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default
@@ -112,13 +140,12 @@ public static class CliApp
     /// </summary>
     private static string? OptionWithoutValue(string[] args)
     {
-        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
-        if (verb is null)
+        if (VerbProperties(args) is not { } properties)
         {
             return null;
         }
 
-        var valued = verb.GetProperties()
+        var valued = properties
             .Where(p => p.PropertyType != typeof(bool))
             .SelectMany(p => p.GetCustomAttributes(typeof(OptionAttribute), false).Cast<OptionAttribute>())
             .Select(a => "--" + a.LongName)
@@ -145,14 +172,12 @@ public static class CliApp
     /// </summary>
     private static string? ExtraArgument(string[] args)
     {
-        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
-        if (verb is null)
+        if (VerbProperties(args) is not { } properties)
         {
             return null;
         }
 
         static bool IsList(Type t) => t != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
-        var properties = verb.GetProperties();
         var values = properties.Where(p => p.GetCustomAttributes(typeof(ValueAttribute), false).Length > 0).ToList();
         if (values.Any(p => IsList(p.PropertyType)))
         {
