@@ -18,22 +18,6 @@ public static class CliApp
 
     private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog";
 
-    // CommandLineParser makes each verb's options by reflection: their constructor, properties, setters and attributes.
-    // Trimming (NativeAOT) keeps only what is rooted, so every options type is kept whole here.
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ValidateOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(InspectOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(MeasureOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DiffOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LaunchOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BenchOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(IdBlockOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(BootOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ReferenceValuesOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(VerifyOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(AttestOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(VerifyEvidenceOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(EventLogOptions))]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(CommonOptions))]
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         // The Linux TD and SNP firmware ship beside the tool (samples/linux-tdx/bin, samples/linux-snp/bin, copied by the project).
@@ -124,8 +108,10 @@ public static class CliApp
 
     private static readonly (Type Type, Func<PropertyInfo[]> Properties)[] Verbs = [Verb<ValidateOptions>(), Verb<InspectOptions>(), Verb<MeasureOptions>(), Verb<DiffOptions>(), Verb<LaunchOptions>(), Verb<BenchOptions>(), Verb<IdBlockOptions>(), Verb<BootOptions>(), Verb<ReferenceValuesOptions>(), Verb<VerifyOptions>(), Verb<AttestOptions>(), Verb<VerifyEvidenceOptions>(), Verb<EventLogOptions>()];
 
-    // Through a generic parameter annotated for trimming, so that NativeAOT keeps the properties the checks below read.
-    private static (Type, Func<PropertyInfo[]>) Verb<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() => (typeof(T), PropertiesOf<T>);
+    // Through a generic parameter annotated for trimming: CommandLineParser makes each verb's options by reflection (their
+    // constructor, properties, setters and attributes, inherited ones too), and so do the checks below, so under
+    // NativeAOT every options type listed here is kept whole. A verb missing here would lose its setters.
+    private static (Type, Func<PropertyInfo[]>) Verb<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>() => (typeof(T), PropertiesOf<T>);
 
     private static PropertyInfo[] PropertiesOf<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() => typeof(T).GetProperties();
 
