@@ -46,6 +46,7 @@ cases=(
     "measure-tdx-flags|measure --platform tdx --firmware $ovmf"
     "measure-explain|measure launch-specs/snp.yaml --explain"
     "validate|validate launch-specs/tdx.yaml"
+    "validate-verbose|validate launch-specs/tdx.yaml --verbose"
     "validate-bad|validate launch-specs/README.md"
     "inspect|inspect $ovmf"
     "inspect-json|inspect $ovmf --format json"
