@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using CocoLaunch.Cli.Verbs;
 using CocoLaunch.Formats;
 using CocoLaunch.Spec;
@@ -104,7 +106,19 @@ public static class CliApp
         _ => null,
     };
 
-    private static readonly Type[] VerbTypes = [typeof(ValidateOptions), typeof(InspectOptions), typeof(MeasureOptions), typeof(DiffOptions), typeof(LaunchOptions), typeof(BenchOptions), typeof(IdBlockOptions), typeof(BootOptions), typeof(ReferenceValuesOptions), typeof(VerifyOptions), typeof(AttestOptions), typeof(VerifyEvidenceOptions), typeof(EventLogOptions)];
+    private static readonly (Type Type, Func<PropertyInfo[]> Properties)[] Verbs = [Verb<ValidateOptions>(), Verb<InspectOptions>(), Verb<MeasureOptions>(), Verb<DiffOptions>(), Verb<LaunchOptions>(), Verb<BenchOptions>(), Verb<IdBlockOptions>(), Verb<BootOptions>(), Verb<ReferenceValuesOptions>(), Verb<VerifyOptions>(), Verb<AttestOptions>(), Verb<VerifyEvidenceOptions>(), Verb<EventLogOptions>()];
+
+    // Through a generic parameter annotated for trimming: CommandLineParser makes each verb's options by reflection (their
+    // constructor, properties, setters and attributes, inherited ones too), and so do the checks below, so under
+    // NativeAOT every options type listed here is kept whole. A verb missing here would lose its setters.
+    private static (Type, Func<PropertyInfo[]>) Verb<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>() => (typeof(T), PropertiesOf<T>);
+
+    private static PropertyInfo[] PropertiesOf<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() => typeof(T).GetProperties();
+
+    /// <summary>The properties of the options of the verb <paramref name="args"/> names; null for no verb or an unknown one.</summary>
+    private static PropertyInfo[]? VerbProperties(string[] args) => args.Length == 0
+        ? null
+        : Verbs.FirstOrDefault(v => v.Type.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute a] && a.Name == args[0]).Properties?.Invoke();
 
     /// <summary>
     /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default
@@ -112,13 +126,12 @@ public static class CliApp
     /// </summary>
     private static string? OptionWithoutValue(string[] args)
     {
-        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
-        if (verb is null)
+        if (VerbProperties(args) is not { } properties)
         {
             return null;
         }
 
-        var valued = verb.GetProperties()
+        var valued = properties
             .Where(p => p.PropertyType != typeof(bool))
             .SelectMany(p => p.GetCustomAttributes(typeof(OptionAttribute), false).Cast<OptionAttribute>())
             .Select(a => "--" + a.LongName)
@@ -145,14 +158,12 @@ public static class CliApp
     /// </summary>
     private static string? ExtraArgument(string[] args)
     {
-        var verb = args.Length == 0 ? null : VerbTypes.FirstOrDefault(t => t.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v] && v.Name == args[0]);
-        if (verb is null)
+        if (VerbProperties(args) is not { } properties)
         {
             return null;
         }
 
         static bool IsList(Type t) => t != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
-        var properties = verb.GetProperties();
         var values = properties.Where(p => p.GetCustomAttributes(typeof(ValueAttribute), false).Length > 0).ToList();
         if (values.Any(p => IsList(p.PropertyType)))
         {

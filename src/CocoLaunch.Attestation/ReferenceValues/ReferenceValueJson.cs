@@ -340,17 +340,17 @@ public static class ReferenceValueJson
     /// <summary>The RVPS "sample" message trustee ingests: lists of lowercase hex per reference-value name (trustee ≥ 0.18).</summary>
     public static byte[] WriteTrustee(ReferenceValueDocument doc)
     {
-        var values = new SortedDictionary<string, object>(StringComparer.Ordinal);
-        void Add(string name, object value)
+        var values = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        void Add(string name, string value)
         {
             if (!values.TryGetValue(name, out var list))
             {
-                values[name] = list = new List<object>();
+                values[name] = list = [];
             }
 
-            if (!((List<object>)list).Contains(value))
+            if (!list.Contains(value))
             {
-                ((List<object>)list).Add(value);
+                list.Add(value);
             }
         }
 
@@ -372,13 +372,33 @@ public static class ReferenceValueJson
             }
         }
 
-        byte[] payload = JsonSerializer.SerializeToUtf8Bytes(values);
-        var message = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        // Written with Utf8JsonWriter, as the rest of this file, rather than JsonSerializer, which needs reflection
+        // (or a source-generated context) and so does not survive NativeAOT's trimming. Keys in ordinal order.
+        using var payload = new MemoryStream();
+        using (var w = new Utf8JsonWriter(payload))
         {
-            ["version"] = "0.1.0",
-            ["type"] = "sample",
-            ["payload"] = Convert.ToBase64String(payload),
-        };
-        return [.. JsonSerializer.SerializeToUtf8Bytes(message, new JsonSerializerOptions { WriteIndented = true }), .. "\n"u8];
+            w.WriteStartObject();
+            foreach (var (name, list) in values)
+            {
+                w.WriteStartArray(name);
+                list.ForEach(w.WriteStringValue);
+                w.WriteEndArray();
+            }
+
+            w.WriteEndObject();
+        }
+
+        using var message = new MemoryStream();
+        using (var w = new Utf8JsonWriter(message, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("payload", Convert.ToBase64String(payload.ToArray()));
+            w.WriteString("type", "sample");
+            w.WriteString("version", "0.1.0");
+            w.WriteEndObject();
+        }
+
+        message.WriteByte((byte)'\n');
+        return message.ToArray();
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CocoLaunch.Cli.Reports;
 using CocoLaunch.Formats.Tcg;
 using CommandLine;
 
@@ -25,26 +26,23 @@ internal static class EventLogVerb
         string?[] rtmrs = sha384 && pcrEvent is null ? log.Replay().Select(Convert.ToHexStringLower).ToArray() : new string?[4];
         if (o.Format == OutputFormat.Json)
         {
-            stdout.WriteLine(JsonSerializer.Serialize(new
-            {
-                file = o.File,
-                algorithms = log.Algorithms.Select(a => TcgAlgorithm.Name(a.Algorithm)),
-                events = log.Events.Select(e => new
-                {
-                    offset = e.Offset,
-                    mrIndex = e.MrIndex,
-                    type = e.TypeName,
-                    typeValue = e.Type,
-                    digests = e.Digests.Select(d => new { alg = TcgAlgorithm.Name(d.Algorithm), digest = Convert.ToHexStringLower(d.Bytes) }),
-                    data = EventData.Describe(e),
-                    eventData = Convert.ToBase64String(e.Data),
-                }),
-                length = log.Length,
-                rtmr0 = rtmrs[0],
-                rtmr1 = rtmrs[1],
-                rtmr2 = rtmrs[2],
-                rtmr3 = rtmrs[3],
-            }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            var json = new EventLogJson(
+                o.File,
+                log.Algorithms.Select(a => TcgAlgorithm.Name(a.Algorithm)),
+                log.Events.Select(e => new EventJson(
+                    e.Offset,
+                    e.MrIndex,
+                    e.TypeName,
+                    e.Type,
+                    e.Digests.Select(d => new DigestJson(TcgAlgorithm.Name(d.Algorithm), Convert.ToHexStringLower(d.Bytes))),
+                    EventData.Describe(e),
+                    Convert.ToBase64String(e.Data))),
+                log.Length,
+                rtmrs[0],
+                rtmrs[1],
+                rtmrs[2],
+                rtmrs[3]);
+            stdout.WriteLine(JsonSerializer.Serialize(json, CliJson.Relaxed.EventLogJson));
             return ExitCode.Ok;
         }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CocoLaunch.Abi;
+using CocoLaunch.Cli.Reports;
 using CocoLaunch.Spec;
 using CocoLaunch.Vmm.Launch;
 using CommandLine;
@@ -295,18 +296,16 @@ internal static class MeasureVerb
     {
         var snp = c.Spec.Snp;
         var sev = c.Spec.Sev;
-        var json = new
-        {
-            platform = LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key,
-            measurement = Convert.ToHexStringLower(digest),
-            vmmType = (snp?.VmmType ?? sev!.VmmType).ToString().ToLowerInvariant(),
-            vcpus = c.Spec.Vcpus,
-            vcpuSignature = (snp?.Vcpu ?? sev?.Vcpu) is { } v ? $"0x{v.Signature:x}" : null,
-            guestFeatures = snp is null ? null : $"0x{snp.GuestFeatures:x}",
-            policy = snp is null ? $"0x{sev!.Policy:x}" : $"0x{snp.Policy:x}",
-            measuredOperations = c.Log.Count,
-        };
-        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        var json = new SnpMeasureJson(
+            LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key,
+            Convert.ToHexStringLower(digest),
+            (snp?.VmmType ?? sev!.VmmType).ToString().ToLowerInvariant(),
+            c.Spec.Vcpus,
+            (snp?.Vcpu ?? sev?.Vcpu) is { } v ? $"0x{v.Signature:x}" : null,
+            snp is null ? null : $"0x{snp.GuestFeatures:x}",
+            snp is null ? $"0x{sev!.Policy:x}" : $"0x{snp.Policy:x}",
+            c.Log.Count);
+        stdout.WriteLine(JsonSerializer.Serialize(json, CliJson.Default.SnpMeasureJson));
     }
 
     private static void WriteEventLog(LaunchContext c, string path)
@@ -333,42 +332,38 @@ internal static class MeasureVerb
         var tdx = c.Spec.Tdx!;
         var td = c.RequireVm().Td!;
         var final = Vmm.Tdx.TdxRtmrReplay.Final(c);
-        var json = new
-        {
-            platform = "tdx",
-            mrtd = Convert.ToHexStringLower(mrtd),
-            profile = new
-            {
-                order = tdx.Measurement.Order == TdxPageOrder.SinglePass ? "single-pass" : "two-pass",
-                pageAug = tdx.Measurement.PageAug == TdxPageAug.Ignore ? "ignore" : "skip",
-                shortSectionData = tdx.Measurement.ShortSectionData == TdxShortSectionData.ImageBytes ? "image-bytes" : "zero-fill",
-            },
-            attributes = $"0x{tdx.Attributes:x16}",
-            xfam = $"0x{tdx.Xfam:x16}",
-            mrconfigid = Convert.ToHexStringLower(tdx.MrConfigId),
-            mrowner = Convert.ToHexStringLower(tdx.MrOwner),
-            mrownerconfig = Convert.ToHexStringLower(tdx.MrOwnerConfig),
-            pageAdds = td.PagesAdded,
-            mrExtends = td.Extends,
-            bytesHashed = c.Log.TotalBytesHashed,
-            rtmr0 = final is null ? null : Convert.ToHexStringLower(final[0]),
-            rtmr1 = final is null ? null : Convert.ToHexStringLower(final[1]),
-            rtmr2 = final is null ? null : Convert.ToHexStringLower(final[2]),
-            rtmr3 = final is null ? null : Convert.ToHexStringLower(final[3]),
-            rtmrsNote = final is null
+        var json = new TdxMeasureJson(
+            Platform: "tdx",
+            Mrtd: Convert.ToHexStringLower(mrtd),
+            Profile: new TdxProfileJson(
+                Order: tdx.Measurement.Order == TdxPageOrder.SinglePass ? "single-pass" : "two-pass",
+                PageAug: tdx.Measurement.PageAug == TdxPageAug.Ignore ? "ignore" : "skip",
+                ShortSectionData: tdx.Measurement.ShortSectionData == TdxShortSectionData.ImageBytes ? "image-bytes" : "zero-fill"),
+            Attributes: $"0x{tdx.Attributes:x16}",
+            Xfam: $"0x{tdx.Xfam:x16}",
+            Mrconfigid: Convert.ToHexStringLower(tdx.MrConfigId),
+            Mrowner: Convert.ToHexStringLower(tdx.MrOwner),
+            Mrownerconfig: Convert.ToHexStringLower(tdx.MrOwnerConfig),
+            PageAdds: td.PagesAdded,
+            MrExtends: td.Extends,
+            BytesHashed: c.Log.TotalBytesHashed,
+            Rtmr0: final is null ? null : Convert.ToHexStringLower(final[0]),
+            Rtmr1: final is null ? null : Convert.ToHexStringLower(final[1]),
+            Rtmr2: final is null ? null : Convert.ToHexStringLower(final[2]),
+            Rtmr3: final is null ? null : Convert.ToHexStringLower(final[3]),
+            RtmrsNote: final is null
                 ? "rtmr0-3 are null: this firmware extends RTMRs while it runs with events the launch does not fix (tdx-mrtd.md §6.4); rtmr0LaunchEvents are the ones it does"
                 : c.TdvfBootEvents is not null
                     ? "rtmr0-3 are what the TD will report after OVMF has booted the kernel (ExitBootServices), from tdx.measured-boot's inputs; measure --explain lists the events"
                     : "rtmr0-3 are what the TD will report: the firmware's RTMR events are all fixed at launch, and Linux 6.12 extends no RTMR",
-            rtmrs = td.Rtmrs.Select(Convert.ToHexStringLower).ToArray(),
-            rtmrNote = "rtmrs: the registers at the end of the launch. RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
+            Rtmrs: td.Rtmrs.Select(Convert.ToHexStringLower).ToArray(),
+            RtmrNote: "rtmrs: the registers at the end of the launch. RTMRs are extended only by the running TD (firmware and OS through TDG.MR.RTMR.EXTEND); "
                 + "the emulated launch stops before the guest runs, so they are zero here. They are also zero on hardware for "
                 + "firmware without CC measurement, such as Debian's edk2-stable202211 OVMF (tdx-mrtd.md §6.5).",
-            rtmr0LaunchEvents = Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c).Select(e => new { type = e.Type, digest = Convert.ToHexStringLower(e.Digest) }).ToArray(),
-            rtmr0AfterLaunchEvents = Convert.ToHexStringLower(Vmm.Tdx.TdxRtmrReplay.Replay(Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c))),
-            rtmr0Note = "For firmware with CC measurement, RTMR0 starts with these two events (tdx-mrtd.md §6.4: the TD HOB, then the CFV); "
-                + "the variable, separator and ACPI events the firmware adds while it runs follow them, so this is a prefix of RTMR0, not its final value.",
-        };
-        stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            Rtmr0LaunchEvents: Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c).Select(e => new RtmrEventJson(e.Type, Convert.ToHexStringLower(e.Digest))).ToArray(),
+            Rtmr0AfterLaunchEvents: Convert.ToHexStringLower(Vmm.Tdx.TdxRtmrReplay.Replay(Vmm.Tdx.TdxRtmrReplay.LaunchEvents(c))),
+            Rtmr0Note: "For firmware with CC measurement, RTMR0 starts with these two events (tdx-mrtd.md §6.4: the TD HOB, then the CFV); "
+                + "the variable, separator and ACPI events the firmware adds while it runs follow them, so this is a prefix of RTMR0, not its final value.");
+        stdout.WriteLine(JsonSerializer.Serialize(json, CliJson.Relaxed.TdxMeasureJson));
     }
 }

@@ -123,13 +123,8 @@ internal static class VerifyEvidenceVerb
         result = WithMeasurementRule(result, o);
         if (o.Format == OutputFormat.Json)
         {
-            stdout.WriteLine(JsonSerializer.Serialize(new
-            {
-                evidence = o.Evidence,
-                kind = result.Kind,
-                verified = result.Passed,
-                findings = result.Findings.Select(f => new { check = f.Check, passed = f.Passed, detail = f.Detail }),
-            }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            var json = new EvidenceJson(o.Evidence, result.Kind, result.Passed, result.Findings.Select(f => new FindingJson(f.Check, f.Passed, f.Detail)));
+            stdout.WriteLine(JsonSerializer.Serialize(json, CliJson.Relaxed.EvidenceJson));
         }
         else
         {

@@ -68,21 +68,19 @@ internal static class VerifyVerb
 
         if (o.Format == OutputFormat.Json)
         {
-            var json = new
-            {
-                spec = o.Spec,
-                reference = reference?.Name,
-                platform = actual.Platform,
+            var json = new VerifyJson(
+                o.Spec,
+                reference?.Name,
+                actual.Platform,
                 match,
                 expected,
-                actual = actual.Digest,
-                signer = loaded?.Signer?.Subject,
-                signerTrusted = loaded?.Trusted ?? false,
-                firstDivergence = divergence is int d ? new { operation = d, expected = Line(reference!.Log!, d), actual = Line(actual.Log!, d) } : null,
-                rtmrMismatch = rtmr >= 0 ? new { rtmr, expected = reference!.Rtmrs![rtmr], actual = actual.Rtmrs![rtmr], firstEvent = FirstEvent(reference.RtmrEvents!, actual.RtmrEvents ?? []) } : null,
-                inputs = inputs.Select(i => new { role = i.Role, expected = i.Expected, actual = i.Actual, same = i.Expected == i.Actual }),
-            };
-            stdout.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+                actual.Digest,
+                loaded?.Signer?.Subject,
+                loaded?.Trusted ?? false,
+                divergence is int d ? new DivergenceJson(d, Line(reference!.Log!, d), Line(actual.Log!, d)) : null,
+                rtmr >= 0 ? new RtmrMismatchJson(rtmr, reference!.Rtmrs![rtmr], actual.Rtmrs![rtmr], FirstEvent(reference.RtmrEvents!, actual.RtmrEvents ?? [])) : null,
+                inputs.Select(i => new InputJson(i.Role, i.Expected, i.Actual, i.Expected == i.Actual)));
+            stdout.WriteLine(JsonSerializer.Serialize(json, CliJson.Default.VerifyJson));
             return match ? ExitCode.Ok : ExitCode.CheckFailed;
         }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 
 namespace CocoLaunch.Cpu.Jit;
@@ -7,6 +8,7 @@ namespace CocoLaunch.Cpu.Jit;
 /// native code (about a millisecond a block) instead of waiting for it; the block switches to compiled code on its
 /// next run after that. One thread for the process: compiles queue, and a host with two cores keeps one for the vCPU.
 /// </summary>
+[RequiresDynamicCode("Compiles blocks with BlockCompiler; only queued to where RuntimeFeature.IsDynamicCodeSupported.")]
 internal static class BackgroundCompiler
 {
     private static readonly Channel<Block> Queue = Channel.CreateUnbounded<Block>(new UnboundedChannelOptions { SingleReader = true });

@@ -38,9 +38,10 @@ internal sealed partial class BlockCompiler
     private static readonly MethodInfo GetRflags = typeof(CpuState).GetProperty(nameof(CpuState.Rflags))!.GetMethod!;
     private static readonly MethodInfo Condition = typeof(X86Cpu).GetMethod(nameof(X86Cpu.JitCondition), Any)!;
     private static readonly MethodInfo GetInstructions = typeof(Block).GetProperty(nameof(Block.Instructions))!.GetMethod!;
-    private static readonly MethodInfo ArrayData = typeof(MemoryMarshal).GetMethods()
-        .Single(m => m.Name == nameof(MemoryMarshal.GetArrayDataReference) && m.IsGenericMethodDefinition)
-        .MakeGenericMethod(typeof(ulong));
+    // Taken from a delegate rather than by MakeGenericMethod, which the trimming and AOT analyzers cannot follow.
+    private static readonly MethodInfo ArrayData = new ArrayDataOf(MemoryMarshal.GetArrayDataReference<ulong>).Method;
+
+    private delegate ref ulong ArrayDataOf(ulong[] array);
 
     private static readonly MethodInfo[] Reads = [.. new[] { 1, 2, 4, 8 }.Select(n => typeof(X86Cpu).GetMethod("JitRead" + n, Any)!)];
     private static readonly MethodInfo[] Writes = [.. new[] { 1, 2, 4, 8 }.Select(n => typeof(X86Cpu).GetMethod("JitWrite" + n, Any)!)];

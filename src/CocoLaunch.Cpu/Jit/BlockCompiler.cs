@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection.Emit;
 using Iced.Intel;
 using FlowControl = Iced.Intel.FlowControl;
@@ -10,7 +11,10 @@ namespace CocoLaunch.Cpu.Jit;
 /// addresses fixed; everything else calls the interpreter for that one instruction, so a block always
 /// compiles and both paths share one definition of the rarer instructions. The compiled method returns the
 /// number of instructions retired and leaves RIP where the interpreter would.
+/// Only reached where <see cref="System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported"/> (X86Cpu.CompiledFor):
+/// under NativeAOT every block is interpreted, and the AOT compiler leaves this class out.
 /// </summary>
+[RequiresDynamicCode("Emits a DynamicMethod per block; callers check RuntimeFeature.IsDynamicCodeSupported and interpret otherwise.")]
 internal sealed partial class BlockCompiler
 {
     private readonly Block block;

@@ -54,7 +54,9 @@ public sealed partial class X86Cpu
             return code;
         }
 
-        if (JitThreshold == int.MaxValue || block.Queued || ++block.Executions <= JitThreshold)
+        // IsDynamicCodeSupported is already in JitThreshold; it is tested here again, where the compiler is called,
+        // because that is the guard the AOT compiler recognises: it then leaves BlockCompiler out, with no IL3050.
+        if (!RuntimeFeature.IsDynamicCodeSupported || JitThreshold == int.MaxValue || block.Queued || ++block.Executions <= JitThreshold)
         {
             return null;
         }
