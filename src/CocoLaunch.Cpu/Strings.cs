@@ -84,7 +84,7 @@ public sealed unsafe partial class X86Cpu
                 case Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd:
                     // The destination must be writable before the port is read, as on hardware.
                     Linear(SegmentName.Es, ReadReg(di), size);
-                    pendingIns = (rep, counter, di, delta, am, size);
+                    pendingIns = (rep, counter, di, delta, am, size, instructionRip);
                     Exit(new CpuExit.PortIn((ushort)State.Gpr[2], size));
                     return true;
                 default:
@@ -159,7 +159,7 @@ public sealed unsafe partial class X86Cpu
         return elements;
     }
 
-    private (bool Rep, Register Counter, Register Di, ulong Delta, ulong AddressMask, int Size)? pendingIns;
+    private (bool Rep, Register Counter, Register Di, ulong Delta, ulong AddressMask, int Size, ulong Rip)? pendingIns;
 
     /// <summary>One port-string transfer done: decrement the count and, if more remain, run the instruction again.</summary>
     private void CountAndMaybeRestart(bool rep, Register counter, ulong am)
@@ -186,7 +186,7 @@ public sealed unsafe partial class X86Cpu
             bitness = State.Bitness;
             Write(SegmentName.Es, ReadReg(ins.Di), ins.Size, value & (uint)Mask(ins.Size));
             WriteReg(ins.Di, (ReadReg(ins.Di) + ins.Delta) & ins.AddressMask);
-            instructionRip = State.Rip;
+            instructionRip = ins.Rip; // a REP INS with elements left runs again from itself, not from the next instruction
             CountAndMaybeRestart(ins.Rep, ins.Counter, ins.AddressMask);
             bitness = bits;
             return;

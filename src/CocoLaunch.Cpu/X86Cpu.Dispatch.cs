@@ -34,8 +34,14 @@ public sealed partial class X86Cpu
             }
         }
 
+        // A valid instruction (Iced decoded it) that no executor has: the guest sees #UD, as a CPU without the
+        // feature would give, and the run can say why the guest died.
+        FirstUnemulated ??= (i.IP, i.Code);
         throw GuestFault.Ud();
     }
+
+    /// <summary>The first valid instruction this CPU does not emulate that the guest executed (its RIP and form), or null.</summary>
+    public (ulong Rip, Code Form)? FirstUnemulated { get; private set; }
 
     private bool RunExecutor(byte executor, ref Instruction i) => executor switch
     {

@@ -83,6 +83,32 @@ public sealed class CpuBasicsTests
     }
 
     [Fact]
+    public void RepInsb_ReadsThePortOncePerElement_ThenRunsOn()
+    {
+        // OVMF reads fw_cfg's 4-byte signature with REP INSB (IoReadFifo8): each element is one port read, and
+        // the instruction runs again from itself until RCX is 0 (SDM vol. 2 "INS", "REP").
+        using var m = new LongModeMachine();
+        var exit = m.Run(a =>
+        {
+            a.mov(dx, 0x511);
+            a.mov(rdi, LongModeMachine.ScratchAddress);
+            a.mov(ecx, 4);
+            a.rep.insb();
+            a.mov(al, 0x2A);
+        });
+        foreach (byte b in "QEMU"u8.ToArray())
+        {
+            Assert.Equal(new CpuExit.PortIn(0x511, 1), exit);
+            m.Cpu.CompletePortIn(b);
+            exit = m.Cpu.Run(10);
+        }
+
+        Assert.IsType<CpuExit.Halt>(exit);
+        Assert.Equal("QEMU"u8.ToArray(), m.Ram.Read(LongModeMachine.ScratchAddress, 4));
+        Assert.Equal((0UL, LongModeMachine.ScratchAddress + 4, 0x2AUL), (m.State.Gpr[1], m.State.Gpr[7], m.State.Gpr[0] & 0xFF));
+    }
+
+    [Fact]
     public void RealModeReset_FetchesFromFfff0AndRunsTheResetVector()
     {
         // A 4 KiB ROM ending at 4 GiB: mov al,'R'; out 0xe9,al; hlt at 0xFFFFFFF0.

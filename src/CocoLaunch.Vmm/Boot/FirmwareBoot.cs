@@ -135,10 +135,10 @@ public static class BootExits
     }
 
     /// <summary>The value an OUT or MMIO write carries in its <c>kvm_run</c> data bytes, zero-extended.</summary>
-    internal static ulong Value(byte[] data)
+    internal static ulong Value(ReadOnlySpan<byte> data)
     {
         Span<byte> buffer = stackalloc byte[8];
-        data.AsSpan(0, Math.Min(8, data.Length)).CopyTo(buffer);
+        data[..Math.Min(8, data.Length)].CopyTo(buffer);
         return BitConverter.ToUInt64(buffer);
     }
 }

@@ -11,14 +11,15 @@ namespace CocoLaunch.Vmm.Boot;
 /// KVM_SIGNAL_MSI, the 8259 pair, the 8254 and port 0x61, the CMOS RTC, PCI configuration mechanism #1 with a host
 /// bridge, the hardware-reduced ACPI sleep and reset register at 0x600, and the 0xCF9 and keyboard-controller resets.
 /// </summary>
-public sealed class LinuxBoard
+public sealed class LinuxBoard : IGuestBoard
 {
     /// <summary>Where the ACPI tables go: the BIOS area, which the e820 map leaves out (Firecracker's RSDP address).</summary>
     public const ulong AcpiGpa = 0xE_0000;
 
     private readonly VmFd vm;
 
-    public LinuxBoard(VmFd vm, Stream console, IDeviceClock clock, DateTimeOffset wallClock)
+    /// <param name="q35">Leave PCI config space and the ACPI ports to the caller: q35 has its own (<see cref="Q35Board"/>).</param>
+    public LinuxBoard(VmFd vm, Stream console, IDeviceClock clock, DateTimeOffset wallClock, bool q35 = false)
     {
         this.vm = vm;
         IoApic = new IoApic(Deliver);
@@ -31,16 +32,23 @@ public sealed class LinuxBoard
         Ports.Register(Pic8259Pair.ElcrMaster, 2, pic);
         Ports.Register(0x40, 4, pit);
         Ports.Register(0x61, 1, new SystemControlPortB(pit, clock));
-        Ports.Register(CmosRtc.IndexPort, 2, new CmosRtc(wallClock, clock));
-        var pci = new PciHostBridge();
-        Ports.Register(PciHostBridge.ConfigAddress, 1, pci);
-        Ports.Register(PciHostBridge.ConfigData, PciHostBridge.ConfigDataPorts, pci);
-        Ports.Register(AcpiPowerPorts.Port, 1, Power);
+        Cmos = new CmosRtc(wallClock, clock);
+        Ports.Register(CmosRtc.IndexPort, 2, Cmos);
+        if (!q35)
+        {
+            var pci = new PciHostBridge();
+            Ports.Register(PciHostBridge.ConfigAddress, 1, pci);
+            Ports.Register(PciHostBridge.ConfigData, PciHostBridge.ConfigDataPorts, pci);
+            Ports.Register(AcpiPowerPorts.Port, 1, Power);
+        }
+
         Ports.Register(0xCF9, 1, Reset);
         Ports.Register(0x64, 1, Reset);
         Ports.Register(NullPort.PostCode, 1, new NullPort());
         Mmio.Register(IoApic.DefaultBase, IoApic.WindowSize, IoApic);
     }
+
+    public CmosRtc Cmos { get; }
 
     public PortBus Ports { get; } = new();
 
@@ -68,10 +76,19 @@ public sealed class LinuxBoard
         switch (exit)
         {
             case KvmExit.Io { IsOut: true } o:
-                Ports.Out(o.Port, o.Size, (uint)BootExits.Value(o.Data));
+                // A string instruction (REP OUTS/INS) is one exit of Count elements, as KVM_EXIT_IO reports it.
+                for (int n = 0; n < o.Count; n++)
+                {
+                    Ports.Out(o.Port, o.Size, (uint)BootExits.Value(o.Data.AsSpan(n * o.Size, o.Size)));
+                }
+
                 break;
             case KvmExit.Io i:
-                BitConverter.GetBytes(Ports.In(i.Port, i.Size)).AsSpan(0, i.Size).CopyTo(i.Data);
+                for (int n = 0; n < i.Count; n++)
+                {
+                    BitConverter.GetBytes(Ports.In(i.Port, i.Size)).AsSpan(0, i.Size).CopyTo(i.Data.AsSpan(n * i.Size));
+                }
+
                 break;
             case KvmExit.Mmio { IsWrite: false } m:
                 ulong value = Mmio.TryRead(m.Address.Value, m.Length, out ulong v) ? v : ulong.MaxValue; // nothing there: all ones

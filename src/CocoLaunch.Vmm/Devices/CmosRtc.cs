@@ -53,6 +53,20 @@ public sealed class CmosRtc : IPortDevice
         ram[RegisterB] = B24Hour;
     }
 
+    /// <summary>
+    /// A byte of CMOS RAM outside the clock registers, as a board sets it before the guest runs (QEMU pc_cmos_init:
+    /// memory sizes at 0x15-0x18, 0x30-0x31, 0x34-0x35 and 0x5b-0x5d, the CPU count at 0x5f).
+    /// </summary>
+    public void SetNvram(int register, byte value)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(register, RegisterD + 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(register, ram.Length);
+        lock (gate)
+        {
+            ram[register] = value;
+        }
+    }
+
     /// <summary>Port 0x70 bit 7: the guest masked NMIs.</summary>
     public bool NmiDisabled { get; private set; }
 

@@ -19,7 +19,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     public DebugDevices? Devices { get; init; }
 
     /// <summary>A Linux guest's board (serial, IOAPIC, PIT, RTC, ACPI power): port I/O, MMIO and IOAPIC EOIs go to it.</summary>
-    public LinuxBoard? Board { get; init; }
+    public IGuestBoard? Board { get; init; }
 
     /// <summary>One line per exit, when set (<c>launch --trace-exits</c>).</summary>
     public TextWriter? Trace { get; init; }

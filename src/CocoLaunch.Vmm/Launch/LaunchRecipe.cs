@@ -33,6 +33,11 @@ public static class LaunchRecipe
             steps.Add(new("exit-hypercall", "the guest's MapGPA/page-state changes reach the VMM as KVM_HC_MAP_GPA_RANGE exits, enabled before any vCPU runs, as QEMU does", EnableHypercallExit));
         }
 
+        if (platform == KvmVmType.Default)
+        {
+            steps.Add(new("split-irqchip", "OVMF on q35 programs and polls its local APIC (MP start-up, timers), which lives in KVM as QEMU's kernel-irqchip provides; the userspace board has the IOAPIC, 8259s and 8254", EnableSplitIrqchip));
+        }
+
         if (platform == KvmVmType.Snp && linux)
         {
             steps.Add(new("split-irqchip", "Linux's local APICs live in KVM, as QEMU's kernel-irqchip=split provides; the userspace board has the IOAPIC", EnableSplitIrqchip));

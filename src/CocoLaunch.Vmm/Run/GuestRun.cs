@@ -55,13 +55,18 @@ public static class GuestRun
         var quotes = new QuoteService(vm, references);
         // A TD firmware that carries Linux in its Payload section, and an SNP firmware given a kernel, get the Linux
         // board the ACPI tables describe; the SNP firmware reads its kernel from the board's fw_cfg.
-        var board = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true || SnpLinux(context)
+        var linux = context.Ovmf?.Tdx.Value?.Sections.Any(s => s.Type == Formats.Tdvf.TdvfSectionType.Payload) == true || SnpLinux(context)
             ? new LinuxBoard(vm, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow)
             : null;
-        if (board is not null && SnpLinux(context))
+        if (linux is not null && SnpLinux(context))
         {
-            board.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
+            linux.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
         }
+
+        // OVMF on a plain VM gets QEMU's q35 devices (issue 20).
+        IGuestBoard? board = (IGuestBoard?)linux ?? (context.Spec.Platform == Abi.KvmVmType.Default && !context.Spec.IsFirmwareless
+            ? new Q35Board(vm, context, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow, Ram(context))
+            : null);
         var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
         var clock = Stopwatch.StartNew();
@@ -113,8 +118,17 @@ public static class GuestRun
             ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
             _ => new RunResult(null, "stopped", false, stats),
         };
+        if (context.Vcpus.Select(v => (v.Cpu as Cpu.X86Cpu)?.FirstUnemulated).FirstOrDefault(u => u is not null) is { } unemulated && result.ExitStatus is null)
+        {
+            result = result with { Stop = $"{result.Stop}; the guest met an instruction the emulator lacks, {unemulated.Form} at RIP 0x{unemulated.Rip:x}, and got #UD" };
+        }
+
         return result with { Evidence = Evidence(vm, quotes) };
     }
+
+    /// <summary>The guest's RAM ranges as the launch planned its memslots, without the firmware's.</summary>
+    private static List<(ulong Base, ulong Size)> Ram(LaunchContext context) =>
+        [.. GuestMemoryLayout.Plan(context.Spec, (ulong)context.Firmware.Size).Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size))];
 
     /// <summary>A TD's quotes, or an SNP guest's reports: one platform's, so their order is the order they were made.</summary>
     private static List<GuestEvidence> Evidence(VmFd vm, QuoteService quotes) =>

@@ -1,0 +1,57 @@
+using CocoLaunch.Abi.Kvm;
+using CocoLaunch.Kvm;
+using CocoLaunch.Vmm.Devices;
+using CocoLaunch.Vmm.Launch;
+
+namespace CocoLaunch.Vmm.Boot;
+
+/// <summary>
+/// The devices of QEMU's q35 machine that OVMF uses on a plain VM (issue 20): the MCH and ICH9 LPC in PCI config
+/// space and the ECAM window, the ICH9 PM block with its timer, CMOS with the memory sizes QEMU writes, fw_cfg, the
+/// 8259s, the 8254, COM1, the IOAPIC and the reset ports. The Linux board's device set, rearranged as q35 has it.
+/// </summary>
+public sealed class Q35Board : IGuestBoard
+{
+    private readonly LinuxBoard devices;
+    private readonly Ich9PmPorts pm;
+
+    public Q35Board(VmFd vm, LaunchContext context, Stream console, IDeviceClock clock, DateTimeOffset wallClock, IReadOnlyList<(ulong Base, ulong Size)> ram)
+    {
+        devices = new LinuxBoard(vm, console, clock, wallClock, q35: true);
+        var pci = new Q35Pci();
+        devices.Ports.Register(Q35Pci.ConfigAddress, 1, pci);
+        devices.Ports.Register(Q35Pci.ConfigData, 4, pci);
+        devices.Mmio.Register(Q35Pci.EcamBase, Q35Pci.EcamSize, pci);
+        pm = new Ich9PmPorts(clock);
+        devices.Ports.Register(Ich9PmPorts.Base, Ich9PmPorts.PortCount, pm);
+        devices.Ports.Register(FwCfg.SelectorPort, FwCfg.PortCount, Q35FwCfg.Build(context, new SharedGuestMemory(vm), ram));
+        SetCmosMemory(devices.Cmos, ram, context.Spec.Vcpus);
+    }
+
+    public string? Stop => pm.PoweredOff ? LinuxBoard.StopPoweredOff : devices.Stop;
+
+    public string? Handle(KvmExit exit) => devices.Handle(exit) ?? Stop;
+
+    /// <summary>QEMU's pc_cmos_init: base memory, extended memory to 64 MiB, RAM between 16 MiB and 4 GiB and above 4 GiB in 64 KiB units, CPUs − 1.</summary>
+    internal static void SetCmosMemory(CmosRtc cmos, IReadOnlyList<(ulong Base, ulong Size)> ram, int vcpus)
+    {
+        const ulong FourGiB = 1UL << 32, SixteenMiB = 16UL << 20;
+        ulong below = ram.Where(r => r.Base < FourGiB).Aggregate(0UL, (sum, r) => sum + (Math.Min(r.Base + r.Size, FourGiB) - r.Base));
+        ulong above = ram.Where(r => r.Base + r.Size > FourGiB).Aggregate(0UL, (sum, r) => sum + (r.Base + r.Size - Math.Max(r.Base, FourGiB)));
+        void Set16(int at, ulong value)
+        {
+            cmos.SetNvram(at, (byte)value);
+            cmos.SetNvram(at + 1, (byte)(value >> 8));
+        }
+
+        Set16(0x15, 640);
+        ulong extended = Math.Min(below > (1UL << 20) ? (below - (1UL << 20)) >> 10 : 0, 0xFFFF);
+        Set16(0x17, extended);
+        Set16(0x30, extended);
+        Set16(0x34, below > SixteenMiB ? Math.Min((below - SixteenMiB) >> 16, 0xFFFF) : 0);
+        cmos.SetNvram(0x5B, (byte)(above >> 16));
+        cmos.SetNvram(0x5C, (byte)(above >> 24));
+        cmos.SetNvram(0x5D, (byte)(above >> 32));
+        cmos.SetNvram(0x5F, (byte)(vcpus - 1));
+    }
+}
