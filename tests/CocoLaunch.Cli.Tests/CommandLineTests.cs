@@ -85,6 +85,7 @@ public sealed class CommandLineTests
     [InlineData("verify")]
     [InlineData("verify-evidence")]
     [InlineData("eventlog")]
+    [InlineData("igvm")]
     [InlineData("measure")]
     [InlineData("launch")]
     [InlineData("reference-values")]
