@@ -152,9 +152,9 @@ internal static class IgvmHeaderDecoder
         v.Zero(5, 3, "reserved");
         v.Zero(SnpIdKey + 4, 4, "id_public_key.reserved");
         v.Zero(SnpAuthorKey + 4, 4, "author_public_key.reserved");
-        return new IgvmSnpIdBlock(index, at, rawType, v.U32(0), v.U8(4), v.Bytes(SnpLd, 48), v.Bytes(SnpFamilyId, 16), v.Bytes(SnpImageId, 16),
+        return new IgvmSnpIdBlock(index, at, rawType, v.U32(0), new IgvmSnpIdentity(v.U8(4), v.Bytes(SnpLd, 48), v.Bytes(SnpFamilyId, 16), v.Bytes(SnpImageId, 16),
             v.U32(SnpVersion), v.U32(SnpSvn), v.U32(SnpIdKeyAlgorithm), v.U32(SnpAuthorKeyAlgorithm),
-            v.Signature(SnpIdSignature), v.Key(SnpIdKey), v.Signature(SnpAuthorSignature), v.Key(SnpAuthorKey));
+            v.Signature(SnpIdSignature), v.Key(SnpIdKey), v.Signature(SnpAuthorSignature), v.Key(SnpAuthorKey)));
     }
 
     /// <summary>A header's value in the file, with reads and checks that report the field's file offset.</summary>

@@ -53,7 +53,7 @@ public sealed class IgvmWriter
     /// <summary>IGVM_VHS_SNP_ID_BLOCK, laid out as <see cref="IgvmHeaderDecoder"/> reads it.</summary>
     public void SnpIdBlock(uint mask, IgvmSnpIdentity id)
     {
-        var v = new Value(IgvmHeaderDecoder.SnpIdBlockSize).U32(0, mask).U8(4, id.AuthorKeyEnabled ? (byte)1 : (byte)0)
+        var v = new Value(IgvmHeaderDecoder.SnpIdBlockSize).U32(0, mask).U8(4, id.AuthorKeyEnabled)
             .Field(IgvmHeaderDecoder.SnpLd, id.Ld, 48).Field(IgvmHeaderDecoder.SnpFamilyId, id.FamilyId, 16).Field(IgvmHeaderDecoder.SnpImageId, id.ImageId, 16)
             .U32(IgvmHeaderDecoder.SnpVersion, id.Version).U32(IgvmHeaderDecoder.SnpSvn, id.GuestSvn)
             .U32(IgvmHeaderDecoder.SnpIdKeyAlgorithm, id.IdKeyAlgorithm).U32(IgvmHeaderDecoder.SnpAuthorKeyAlgorithm, id.AuthorKeyAlgorithm)
@@ -188,18 +188,3 @@ public sealed class IgvmWriter
             U32(at, k.Curve).Field(at + 8, k.Qx, IgvmHeaderDecoder.EcdsaComponent).Field(at + 8 + IgvmHeaderDecoder.EcdsaComponent, k.Qy, IgvmHeaderDecoder.EcdsaComponent);
     }
 }
-
-/// <summary>What an IGVM_VHS_SNP_ID_BLOCK carries besides its mask: the ID block's fields and the ID auth's keys and signatures.</summary>
-public sealed record IgvmSnpIdentity(
-    bool AuthorKeyEnabled,
-    ReadOnlyMemory<byte> Ld,
-    ReadOnlyMemory<byte> FamilyId,
-    ReadOnlyMemory<byte> ImageId,
-    uint Version,
-    uint GuestSvn,
-    uint IdKeyAlgorithm,
-    uint AuthorKeyAlgorithm,
-    IgvmSnpSignature IdKeySignature,
-    IgvmSnpPublicKey IdPublicKey,
-    IgvmSnpSignature AuthorKeySignature,
-    IgvmSnpPublicKey AuthorPublicKey);

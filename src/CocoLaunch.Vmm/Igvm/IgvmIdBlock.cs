@@ -11,7 +11,7 @@ namespace CocoLaunch.Vmm.Igvm;
 /// </summary>
 internal static class IgvmIdBlock
 {
-    public static (byte[] Block, byte[] Auth) ToSnp(IgvmSnpIdBlock b, ulong policy)
+    public static (byte[] Block, byte[] Auth) ToSnp(IgvmSnpIdentity b, ulong policy)
     {
         var block = new IdBlock(b.Ld.ToArray(), b.FamilyId.ToArray(), b.ImageId.ToArray(), b.GuestSvn, policy, b.Version).ToBytes();
         var auth = IdAuth.Assemble(
@@ -30,7 +30,7 @@ internal static class IgvmIdBlock
         var b = IdBlock.Parse(idBlock);
         var authorKey = IdAuth.AuthorKey(idAuth);
         return new IgvmSnpIdentity(
-            authorKey.ContainsAnyExcept((byte)0), // as QEMU's author-key-enabled is derived at LAUNCH_FINISH
+            authorKey.ContainsAnyExcept((byte)0) ? (byte)1 : (byte)0, // as QEMU's author-key-enabled is derived at LAUNCH_FINISH
             b.LaunchDigest,
             b.FamilyId,
             b.ImageId,

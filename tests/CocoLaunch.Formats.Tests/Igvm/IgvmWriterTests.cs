@@ -56,11 +56,11 @@ public sealed class IgvmWriterTests
         byte[] Bytes(int n, byte fill) => Enumerable.Repeat(fill, n).ToArray();
         var w = new IgvmWriter();
         uint snp = w.Platform(IgvmPlatformType.SevSnp);
-        var id = new IgvmSnpIdentity(true, Bytes(48, 1), Bytes(16, 2), Bytes(16, 3), 1, 5, 1, 1,
+        var id = new IgvmSnpIdentity(1, Bytes(48, 1), Bytes(16, 2), Bytes(16, 3), 1, 5, 1, 1,
             new IgvmSnpSignature(Bytes(72, 4), Bytes(72, 5)), new IgvmSnpPublicKey(2, Bytes(72, 6), Bytes(72, 7)),
             new IgvmSnpSignature(Bytes(72, 8), Bytes(72, 9)), new IgvmSnpPublicKey(2, Bytes(72, 10), Bytes(72, 11)));
         w.SnpIdBlock(snp, id);
-        var read = IgvmFile.Parse(w.ToBytes()).Headers.OfType<IgvmSnpIdBlock>().Single();
+        var read = IgvmFile.Parse(w.ToBytes()).Headers.OfType<IgvmSnpIdBlock>().Single().Identity;
         Assert.Equal((1, 5u, 1u), ((int)read.AuthorKeyEnabled, read.GuestSvn, read.Version));
         Assert.Equal(id.Ld.ToArray(), read.Ld.ToArray());
         Assert.Equal(id.ImageId.ToArray(), read.ImageId.ToArray());
