@@ -16,7 +16,7 @@ public static class CliApp
     public static string Version =>
         typeof(CliApp).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
 
-    private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog";
+    private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog, igvm";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -49,7 +49,7 @@ public static class CliApp
             s.AutoVersion = true;
         });
 
-        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions, BootOptions, ReferenceValuesOptions, VerifyOptions, AttestOptions, VerifyEvidenceOptions, EventLogOptions>(args);
+        var result = parser.ParseArguments<ValidateOptions, InspectOptions, MeasureOptions, DiffOptions, LaunchOptions, BenchOptions, IdBlockOptions, BootOptions, ReferenceValuesOptions, VerifyOptions, AttestOptions, VerifyEvidenceOptions, EventLogOptions, IgvmOptions>(args);
         bool verbose = args.Contains("--verbose");
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
@@ -65,6 +65,7 @@ public static class CliApp
             (AttestOptions o) => Guarded(() => AttestVerb.Run(o, stdout), stderr, verbose),
             (VerifyEvidenceOptions o) => Guarded(() => VerifyEvidenceVerb.Run(o, stdout), stderr, verbose),
             (EventLogOptions o) => Guarded(() => EventLogVerb.Run(o, stdout), stderr, verbose),
+            (IgvmOptions o) => Guarded(() => IgvmVerb.Run(o, stdout), stderr, verbose),
             errors => ReportParseErrors(args, result, errors.ToList(), stdout, stderr));
     }
 
@@ -106,7 +107,7 @@ public static class CliApp
         _ => null,
     };
 
-    private static readonly (Type Type, Func<PropertyInfo[]> Properties)[] Verbs = [Verb<ValidateOptions>(), Verb<InspectOptions>(), Verb<MeasureOptions>(), Verb<DiffOptions>(), Verb<LaunchOptions>(), Verb<BenchOptions>(), Verb<IdBlockOptions>(), Verb<BootOptions>(), Verb<ReferenceValuesOptions>(), Verb<VerifyOptions>(), Verb<AttestOptions>(), Verb<VerifyEvidenceOptions>(), Verb<EventLogOptions>()];
+    private static readonly (Type Type, Func<PropertyInfo[]> Properties)[] Verbs = [Verb<ValidateOptions>(), Verb<InspectOptions>(), Verb<MeasureOptions>(), Verb<DiffOptions>(), Verb<LaunchOptions>(), Verb<BenchOptions>(), Verb<IdBlockOptions>(), Verb<BootOptions>(), Verb<ReferenceValuesOptions>(), Verb<VerifyOptions>(), Verb<AttestOptions>(), Verb<VerifyEvidenceOptions>(), Verb<EventLogOptions>(), Verb<IgvmOptions>()];
 
     // Through a generic parameter annotated for trimming: CommandLineParser makes each verb's options by reflection (their
     // constructor, properties, setters and attributes, inherited ones too), and so do the checks below, so under

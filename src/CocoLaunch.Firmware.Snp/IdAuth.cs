@@ -52,6 +52,16 @@ public static class IdAuth
 
     public static ReadOnlySpan<byte> IdKey(ReadOnlySpan<byte> auth) => auth.Slice(IdKeyOffset, AmdEcdsa.PublicKeySize);
 
+    public static uint IdKeyAlgorithm(ReadOnlySpan<byte> auth) => BinaryPrimitives.ReadUInt32LittleEndian(auth[IdKeyAlgoOffset..]);
+
+    public static uint AuthorKeyAlgorithm(ReadOnlySpan<byte> auth) => BinaryPrimitives.ReadUInt32LittleEndian(auth[AuthorKeyAlgoOffset..]);
+
+    /// <summary>The ID key's signature over the ID block, in AMD's 0x200-byte form.</summary>
+    public static ReadOnlySpan<byte> IdBlockSignature(ReadOnlySpan<byte> auth) => auth.Slice(IdBlockSigOffset, AmdEcdsa.SignatureSize);
+
+    /// <summary>The author key's signature over the ID key (zeros without an author key).</summary>
+    public static ReadOnlySpan<byte> IdKeySignature(ReadOnlySpan<byte> auth) => auth.Slice(IdKeySigOffset, AmdEcdsa.SignatureSize);
+
     public static ReadOnlySpan<byte> AuthorKey(ReadOnlySpan<byte> auth) => auth.Slice(AuthorKeyOffset, AmdEcdsa.PublicKeySize);
 
     /// <summary>The firmware's signature checks (steps 3 and 4 of the binding): null when they pass, else why not.</summary>

@@ -36,8 +36,8 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData(new string[0], "cocolaunch: no verb given; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog (see 'cocolaunch --help')")]
-    [InlineData(new[] { "frob" }, "cocolaunch: unknown verb 'frob'; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog (see 'cocolaunch --help')")]
+    [InlineData(new string[0], "cocolaunch: no verb given; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog, igvm (see 'cocolaunch --help')")]
+    [InlineData(new[] { "frob" }, "cocolaunch: unknown verb 'frob'; use one of: validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog, igvm (see 'cocolaunch --help')")]
     [InlineData(new[] { "inspect" }, "cocolaunch: a required argument is missing (see 'cocolaunch inspect --help')")]
     [InlineData(new[] { "validate" }, "cocolaunch: a required argument is missing (see 'cocolaunch validate --help')")]
     [InlineData(new[] { "inspect", "x.fd", "--format", "xml" }, "cocolaunch: bad value for --format (see 'cocolaunch inspect --help')")]
@@ -85,6 +85,7 @@ public sealed class CommandLineTests
     [InlineData("verify")]
     [InlineData("verify-evidence")]
     [InlineData("eventlog")]
+    [InlineData("igvm")]
     [InlineData("measure")]
     [InlineData("launch")]
     [InlineData("reference-values")]

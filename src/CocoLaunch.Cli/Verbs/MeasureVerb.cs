@@ -220,7 +220,8 @@ internal static class MeasureVerb
 
     /// <summary>Runs a TDX launch up to TDH.MR.FINALIZE; <paramref name="label"/> names the input in errors.</summary>
     /// <param name="recordContent">Fingerprint every measured operation's input (reference values and verify).</param>
-    internal static LaunchContext Launch(LaunchSpec spec, string label, string? stopAfter = null, bool recordContent = false)
+    /// <param name="loaded">Where to record every range the launch loads, with its bytes (igvm build).</param>
+    internal static LaunchContext Launch(LaunchSpec spec, string label, string? stopAfter = null, bool recordContent = false, LoadedPages? loaded = null)
     {
         string last = stopAfter ?? spec.Platform switch
         {
@@ -233,7 +234,7 @@ internal static class MeasureVerb
         var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         try
         {
-            var context = new LaunchContext(spec, image, ovmf);
+            var context = new LaunchContext(spec, image, ovmf) { Loaded = loaded };
             context.Log.RecordContent = recordContent;
             var launched = LaunchRecipe.Run(context, last);
             _ = launched.TdvfBootEvents; // its inputs' errors belong to the launch's

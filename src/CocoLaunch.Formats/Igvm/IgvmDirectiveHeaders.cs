@@ -82,11 +82,27 @@ public sealed record IgvmSnpSignature(ReadOnlyMemory<byte> R, ReadOnlyMemory<byt
 public sealed record IgvmSnpPublicKey(uint Curve, ReadOnlyMemory<byte> Qx, ReadOnlyMemory<byte> Qy);
 
 /// <summary>IGVM_VHS_SNP_ID_BLOCK: the signed expected launch digest and identity an SNP loader passes at LAUNCH_FINISH.</summary>
-public sealed record IgvmSnpIdBlock(
-    int Index,
-    long Offset,
-    uint RawType,
-    uint Mask,
+public sealed record IgvmSnpIdBlock(int Index, long Offset, uint RawType, uint Mask, IgvmSnpIdentity Identity) : IgvmHeader(Index, Offset, RawType)
+{
+    public override uint? CompatibilityMask => Mask;
+
+    public override IEnumerable<IgvmField> Fields()
+    {
+        var i = Identity;
+        return
+        [
+            F("authorKeyEnabled", i.AuthorKeyEnabled), F("ld", i.Ld), F("familyId", i.FamilyId), F("imageId", i.ImageId), F("version", i.Version),
+            F("guestSvn", i.GuestSvn), F("idKeyAlgorithm", i.IdKeyAlgorithm), F("authorKeyAlgorithm", i.AuthorKeyAlgorithm),
+            F("idKeySignatureR", i.IdKeySignature.R), F("idKeySignatureS", i.IdKeySignature.S),
+            F("idPublicKeyCurve", i.IdPublicKey.Curve), F("idPublicKeyQx", i.IdPublicKey.Qx), F("idPublicKeyQy", i.IdPublicKey.Qy),
+            F("authorKeySignatureR", i.AuthorKeySignature.R), F("authorKeySignatureS", i.AuthorKeySignature.S),
+            F("authorPublicKeyCurve", i.AuthorPublicKey.Curve), F("authorPublicKeyQx", i.AuthorPublicKey.Qx), F("authorPublicKeyQy", i.AuthorPublicKey.Qy),
+        ];
+    }
+}
+
+/// <summary>What an IGVM_VHS_SNP_ID_BLOCK carries besides its mask: the ID block's fields and the ID auth's keys and signatures.</summary>
+public sealed record IgvmSnpIdentity(
     byte AuthorKeyEnabled,
     ReadOnlyMemory<byte> Ld,
     ReadOnlyMemory<byte> FamilyId,
@@ -98,20 +114,7 @@ public sealed record IgvmSnpIdBlock(
     IgvmSnpSignature IdKeySignature,
     IgvmSnpPublicKey IdPublicKey,
     IgvmSnpSignature AuthorKeySignature,
-    IgvmSnpPublicKey AuthorPublicKey) : IgvmHeader(Index, Offset, RawType)
-{
-    public override uint? CompatibilityMask => Mask;
-
-    public override IEnumerable<IgvmField> Fields() =>
-    [
-        F("authorKeyEnabled", AuthorKeyEnabled), F("ld", Ld), F("familyId", FamilyId), F("imageId", ImageId), F("version", Version),
-        F("guestSvn", GuestSvn), F("idKeyAlgorithm", IdKeyAlgorithm), F("authorKeyAlgorithm", AuthorKeyAlgorithm),
-        F("idKeySignatureR", IdKeySignature.R), F("idKeySignatureS", IdKeySignature.S),
-        F("idPublicKeyCurve", IdPublicKey.Curve), F("idPublicKeyQx", IdPublicKey.Qx), F("idPublicKeyQy", IdPublicKey.Qy),
-        F("authorKeySignatureR", AuthorKeySignature.R), F("authorKeySignatureS", AuthorKeySignature.S),
-        F("authorPublicKeyCurve", AuthorPublicKey.Curve), F("authorPublicKeyQx", AuthorPublicKey.Qx), F("authorPublicKeyQy", AuthorPublicKey.Qy),
-    ];
-}
+    IgvmSnpPublicKey AuthorPublicKey);
 
 /// <summary>IGVM_VHS_VBS_MEASUREMENT: a VBS boot measurement digest with its signature and key.</summary>
 public sealed record IgvmVbsMeasurement(

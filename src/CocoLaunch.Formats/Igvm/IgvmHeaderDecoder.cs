@@ -34,9 +34,10 @@ internal static class IgvmHeaderDecoder
 
     // IGVM_VHS_SNP_ID_BLOCK: mask, author_key_enabled, reserved[3], ld[48], family_id[16], image_id[16], version,
     // guest_svn, id_key_algorithm, author_key_algorithm, then two {signature, public key} pairs.
-    private const int SnpLd = 8, SnpFamilyId = 56, SnpImageId = 72, SnpVersion = 88, SnpSvn = 92, SnpIdKeyAlgorithm = 96, SnpAuthorKeyAlgorithm = 100;
-    private const int SnpIdSignature = 104, SnpIdKey = 248, SnpAuthorSignature = 400, SnpAuthorKey = 544, SnpIdBlockSize = 696;
-    private const int EcdsaComponent = 72; // R, S, Qx, Qy: P-384 values zero-extended to 72 bytes
+    // IgvmWriter lays the structure out from the same offsets.
+    internal const int SnpLd = 8, SnpFamilyId = 56, SnpImageId = 72, SnpVersion = 88, SnpSvn = 92, SnpIdKeyAlgorithm = 96, SnpAuthorKeyAlgorithm = 100;
+    internal const int SnpIdSignature = 104, SnpIdKey = 248, SnpAuthorSignature = 400, SnpAuthorKey = 544, SnpIdBlockSize = 696;
+    internal const int EcdsaComponent = 72; // R, S, Qx, Qy: P-384 values zero-extended to 72 bytes
 
     /// <summary>Bytes of file data a page-data directive names: microsoft/igvm reads one 4 KiB page, 2 MiB flag or not.</summary>
     public const int PageDataBytes = 4096;
@@ -151,9 +152,9 @@ internal static class IgvmHeaderDecoder
         v.Zero(5, 3, "reserved");
         v.Zero(SnpIdKey + 4, 4, "id_public_key.reserved");
         v.Zero(SnpAuthorKey + 4, 4, "author_public_key.reserved");
-        return new IgvmSnpIdBlock(index, at, rawType, v.U32(0), v.U8(4), v.Bytes(SnpLd, 48), v.Bytes(SnpFamilyId, 16), v.Bytes(SnpImageId, 16),
+        return new IgvmSnpIdBlock(index, at, rawType, v.U32(0), new IgvmSnpIdentity(v.U8(4), v.Bytes(SnpLd, 48), v.Bytes(SnpFamilyId, 16), v.Bytes(SnpImageId, 16),
             v.U32(SnpVersion), v.U32(SnpSvn), v.U32(SnpIdKeyAlgorithm), v.U32(SnpAuthorKeyAlgorithm),
-            v.Signature(SnpIdSignature), v.Key(SnpIdKey), v.Signature(SnpAuthorSignature), v.Key(SnpAuthorKey));
+            v.Signature(SnpIdSignature), v.Key(SnpIdKey), v.Signature(SnpAuthorSignature), v.Key(SnpAuthorKey)));
     }
 
     /// <summary>A header's value in the file, with reads and checks that report the field's file offset.</summary>

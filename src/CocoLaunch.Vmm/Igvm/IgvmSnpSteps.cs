@@ -42,7 +42,7 @@ internal static class IgvmSnpSteps
         var contexts = input.Directives.OfType<IgvmVpContext>().OrderBy(vp => vp.VpIndex).ToList();
         string section = contexts.Count == 1 ? IgvmLaunchInput.SectionOf(contexts[0]) : $"IGVM VP_CONTEXT {string.Join(", ", contexts.Select(vp => $"#{vp.Index}"))}";
         var block = input.Directives.OfType<IgvmSnpIdBlock>().FirstOrDefault();
-        var id = block is null ? ((byte[], byte[])?)null : IgvmIdBlock.ToSnp(block, c.Spec.Snp!.Policy);
+        var id = block is null ? ((byte[], byte[])?)null : IgvmIdBlock.ToSnp(block.Identity, c.Spec.Snp!.Policy);
         Snp.SnpLaunchSteps.Finish(c, id, block is null ? "IGVM_VHT_SNP_ID_BLOCK" : $"{block.Label} at offset 0x{block.Offset:x}", section);
     }
 

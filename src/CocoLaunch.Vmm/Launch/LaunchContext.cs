@@ -56,6 +56,9 @@ public sealed class LaunchContext(LaunchSpec spec, FirmwareImage firmware, Forma
 
     private Lazy<IReadOnlyList<Tdx.ExplainedEvent>?>? tdvfBootEvents;
 
+    /// <summary>When set, every range the launch loads is recorded there with its bytes and page type; set before the recipe runs.</summary>
+    public LoadedPages? Loaded { get; init; }
+
     /// <summary>Every measured operation of this launch, in order.</summary>
     public Abi.Measurement.MeasurementLog Log { get; } = new();
 

@@ -25,6 +25,7 @@ internal static class SnpLaunchSteps
         if (c.Spec.Snp!.OvmfHash is { } precomputed)
         {
             // A measurement shortcut, not a hardware path: the PSP has no way to skip pages.
+            c.Loaded?.NotFromPages("snp.ovmf-hash resumes the digest from a precomputed firmware hash, so the firmware's pages are not loaded");
             c.RequireVm().Snp!.ResumeDigest(precomputed, c.Firmware.LoadAddress);
         }
         else
@@ -189,5 +190,17 @@ internal static class SnpLaunchSteps
         {
             c.RequireVm().MemoryEncryptOp(cmd);
         }
+
+        c.Loaded?.Add(c, gpa, size, KindOf(type), type == SnpPageType.Zero ? default : source);
     }
+
+    private static LoadedPageKind KindOf(SnpPageType type) => type switch
+    {
+        SnpPageType.Normal => LoadedPageKind.Measured,
+        SnpPageType.Zero => LoadedPageKind.Zero,
+        SnpPageType.Unmeasured => LoadedPageKind.Unmeasured,
+        SnpPageType.Secrets => LoadedPageKind.Secrets,
+        SnpPageType.Cpuid => LoadedPageKind.Cpuid,
+        _ => throw new LaunchException($"page type {type} is measured at LAUNCH_FINISH, not loaded by LAUNCH_UPDATE"),
+    };
 }

@@ -68,7 +68,10 @@ internal static class TdxLaunchSteps
             if (extend && twoPass)
             {
                 vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.ExtendMemory, Data = region });
+                c.Loaded?.NotFromPages($"{section.Label} is measured two-pass (every PAGE.ADD, then every MR.EXTEND), an order page-by-page directives cannot express");
             }
+
+            c.Loaded?.Add(c, section.MemoryAddress, section.PageCount * Page, extend ? LoadedPageKind.Measured : LoadedPageKind.Unmeasured, source);
         }
 
         c.Log.Section = string.Empty;

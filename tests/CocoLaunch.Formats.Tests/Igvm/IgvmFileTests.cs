@@ -132,8 +132,9 @@ public sealed class IgvmFileTests
         var error = Assert.Single(file.Headers.OfType<IgvmErrorRange>());
         Assert.Equal((new Gpa(0x9000), 0x1000u), (error.Gpa, error.Bytes));
 
-        var id = Assert.Single(file.Headers.OfType<IgvmSnpIdBlock>());
-        Assert.Equal((1u, (byte)1, 3u, 7u), (id.Mask, id.AuthorKeyEnabled, id.Version, id.GuestSvn));
+        var block = Assert.Single(file.Headers.OfType<IgvmSnpIdBlock>());
+        var id = block.Identity;
+        Assert.Equal((1u, (byte)1, 3u, 7u), (block.Mask, id.AuthorKeyEnabled, id.Version, id.GuestSvn));
         Assert.Equal((0x1D, 0xFA, 0x1A), (id.Ld.Span[0], id.FamilyId.Span[0], id.ImageId.Span[0]));
         Assert.Equal((0x5A, 0x5B), (id.IdKeySignature.R.Span[0], id.IdKeySignature.S.Span[0]));
         Assert.Equal((2u, 0x9A, 0x9B), (id.IdPublicKey.Curve, id.IdPublicKey.Qx.Span[0], id.IdPublicKey.Qy.Span[0]));
