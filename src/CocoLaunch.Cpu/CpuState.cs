@@ -85,6 +85,9 @@ public sealed partial class CpuState
     public ushort FpuStatus;
     public ushort FpuTag = 0xFFFF;
 
+    /// <summary>The x87 data registers R0–R7 (physical; ST(i) is R((TOP + i) mod 8)).</summary>
+    public readonly Float80[] Fpr = new Float80[8];
+
     public ref Segment Cs => ref Segments[(int)SegmentName.Cs];
 
     public ref Segment Ss => ref Segments[(int)SegmentName.Ss];

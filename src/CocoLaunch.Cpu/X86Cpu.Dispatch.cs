@@ -4,13 +4,13 @@ namespace CocoLaunch.Cpu;
 
 /// <summary>
 /// The instructions <see cref="Execute"/>'s own switch leaves to the topic executors (control flow, strings, system,
-/// SSE, XSAVE, fast system calls, CR4 features, RDRAND). Asking each in turn cost SSE code a third of its time; the
+/// SSE, XSAVE, fast system calls, CR4 features, RDRAND, x87). Asking each in turn cost SSE code a third of its time; the
 /// executor that took an instruction form (its Iced <see cref="Code"/>) is remembered and asked first next time. The
 /// executors decline without side effects, so a form that another executor takes later still finds it.
 /// </summary>
 public sealed partial class X86Cpu
 {
-    private const byte ExecutorCount = 8, SseExecutor = 4;
+    private const byte ExecutorCount = 9, SseExecutor = 4;
 
     // Shared by every CPU: which executor took each instruction form last (0 = not yet seen). A torn or stale entry
     // only costs the walk through the chain.
@@ -52,6 +52,7 @@ public sealed partial class X86Cpu
         5 => ExecuteXsave(ref i),
         6 => ExecuteFastSystemCall(ref i),
         7 => ExecuteCr4Feature(ref i),
-        _ => ExecuteRandom(ref i),
+        8 => ExecuteRandom(ref i),
+        _ => ExecuteX87(ref i),
     };
 }

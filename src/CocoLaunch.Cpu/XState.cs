@@ -180,12 +180,20 @@ public sealed partial class X86Cpu
     {
         Write(seg, ea + FcwOffset, 2, State.FpuControl);
         Write(seg, ea + FswOffset, 2, State.FpuStatus);
-        // The abridged tag byte: one bit per register, 1 = valid. All empty is 0.
-        Write(seg, ea + FtwOffset, 1, State.FpuTag == 0xFFFF ? 0UL : 0xFF);
+        // The abridged tag byte: one bit per physical register, 1 = not empty; the registers in stack order, ST(0) first.
+        ulong abridged = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            abridged |= ((State.FpuTag >> (2 * r)) & 3) == 3 ? 0UL : 1UL << r;
+        }
+
+        Write(seg, ea + FtwOffset, 1, abridged);
+        int top = (State.FpuStatus >> 11) & 7;
         for (int n = 0; n < 8; n++)
         {
-            Write(seg, ea + StOffset + (ulong)(16 * n), 8, 0);
-            Write(seg, ea + StOffset + 8 + (ulong)(16 * n), 8, 0);
+            var st = State.Fpr[(top + n) & 7];
+            Write(seg, ea + StOffset + (ulong)(16 * n), 8, st.Significand);
+            Write(seg, ea + StOffset + 8 + (ulong)(16 * n), 8, st.SignExponent);
         }
     }
 
@@ -193,7 +201,19 @@ public sealed partial class X86Cpu
     {
         State.FpuControl = (ushort)Read(seg, ea + FcwOffset, 2);
         State.FpuStatus = (ushort)Read(seg, ea + FswOffset, 2);
-        State.FpuTag = Read(seg, ea + FtwOffset, 1) == 0 ? (ushort)0xFFFF : (ushort)0;
+        int top = (State.FpuStatus >> 11) & 7;
+        ulong abridged = Read(seg, ea + FtwOffset, 1);
+        ushort tag = 0;
+        for (int n = 0; n < 8; n++)
+        {
+            var st = new Float80(Read(seg, ea + StOffset + (ulong)(16 * n), 8), (ushort)Read(seg, ea + StOffset + 8 + (ulong)(16 * n), 2));
+            int r = (top + n) & 7;
+            State.Fpr[r] = st;
+            int t = (abridged >> r & 1) == 0 ? 3 : st.IsZero ? 1 : st.IsNaN || st.IsInfinity || st.Exponent == 0 ? 2 : 0;
+            tag |= (ushort)(t << (2 * r));
+        }
+
+        State.FpuTag = tag;
     }
 
     /// <summary>XMM0–15 in 64-bit mode; outside it only XMM0–7 exist.</summary>
