@@ -103,14 +103,15 @@ public sealed class LaunchTests
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
 
     [Fact]
-    public void DebianOvmf_OnAPlainVm_RunsIntoDxe_AndTheStopNamesTheInstructionTheEmulatorLacks()
+    public void DebianOvmf_OnAPlainVm_ReachesBdsAndDrawsItsConsole_AsUnderQemu()
     {
-        // Issue 20, as far as it goes: the q35 devices carry Debian's OVMF 2022.11 through SEC and PEI (fw_cfg, CMOS,
-        // the PM timer, ECAM) into DXE, whose exception handler prints on COM1 when TlsDxe's OpenSSL executes the first
-        // x87 instruction (FILD), which the CPU does not emulate. The run's stop says so instead of only timing out.
+        // Issue 20, as far as it goes: the q35 devices and the x87 FPU carry Debian's OVMF 2022.11 through SEC, PEI
+        // and DXE to BDS, whose terminal driver clears the serial console. QEMU 7.2 (q35, TCG, no NIC) running the
+        // same OVMF.fd starts its console with exactly these bytes.
+        const string QemuConsoleStart = "\u001b[2J\u001b[01;01H\u001b[=3h\u001b[2J\u001b[01;01H\u001b[2J\u001b[01;01H\u001b[=3h\u001b[2J\u001b[01;01H";
         var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("default.yaml"), "--max-instructions", "600000000");
         Assert.Equal(1, result.Exit);
-        Assert.Contains("!!!! X64 Exception Type - 06(#UD - Invalid Opcode)  CPU Apic ID - 00000000 !!!!", result.Stdout);
-        Assert.EndsWith("instruction limit reached; the guest met an instruction the emulator lacks, Fild_m32int at RIP 0x7e98a705, and got #UD", result.ErrorLine);
+        Assert.StartsWith(QemuConsoleStart, result.Stdout);
+        Assert.EndsWith("instruction limit reached", result.ErrorLine);
     }
 }
