@@ -54,14 +54,14 @@ public static class CliApp
         return result.MapResult(
             (ValidateOptions o) => Guarded(() => ValidateVerb.Run(o, stdout), stderr, verbose),
             (InspectOptions o) => Guarded(() => InspectVerb.Run(o, stdout, stderr), stderr, verbose),
-            (MeasureOptions o) => Guarded(() => MeasureVerb.Run(o, stdout), stderr, verbose),
+            (MeasureOptions o) => Guarded(() => MeasureVerb.Run(o, stdout, stderr), stderr, verbose),
             (DiffOptions o) => Guarded(() => DiffVerb.Run(o, stdout), stderr, verbose),
             (LaunchOptions o) => Guarded(() => LaunchVerb.Run(o, stdout, stderr), stderr, verbose),
             (BenchOptions o) => Guarded(() => BenchVerb.Run(o, stdout), stderr, verbose),
             (IdBlockOptions o) => Guarded(() => IdBlockVerb.Run(o, stdout), stderr, verbose),
             (BootOptions o) => Guarded(() => BootVerb.Run(o, stdout, stderr), stderr, verbose),
             (ReferenceValuesOptions o) => Guarded(() => ReferenceValuesVerb.Run(o, stdout), stderr, verbose),
-            (VerifyOptions o) => Guarded(() => VerifyVerb.Run(o, stdout), stderr, verbose),
+            (VerifyOptions o) => Guarded(() => VerifyVerb.Run(o, stdout, stderr), stderr, verbose),
             (AttestOptions o) => Guarded(() => AttestVerb.Run(o, stdout), stderr, verbose),
             (VerifyEvidenceOptions o) => Guarded(() => VerifyEvidenceVerb.Run(o, stdout), stderr, verbose),
             (EventLogOptions o) => Guarded(() => EventLogVerb.Run(o, stdout), stderr, verbose),
@@ -72,7 +72,8 @@ public static class CliApp
     /// <summary>Writes one error line, through <see cref="ErrorText.Sanitize"/>: the only way the CLI reports a failure.</summary>
     public static void Error(TextWriter stderr, string message) => stderr.WriteLine($"{Name}: {ErrorText.Sanitize(message)}");
 
-    private static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
+    /// <summary>Runs a verb and turns its failure into one error line and the exit code (SpecBatch runs it per spec).</summary>
+    internal static int Guarded(Func<int> verb, TextWriter stderr, bool verbose)
     {
         try
         {

@@ -73,9 +73,11 @@ public sealed class CommandLineTests
     [Fact]
     public void ListOptionValuesAndListPositionals_AreNotExtraArguments()
     {
-        // --vmpl takes a list (0 1); reference-values takes any number of specs.
+        // --vmpl takes a list (0 1); reference-values, measure and verify take any number of specs.
         Assert.DoesNotContain("unexpected argument", CliRunner.Run("verify-evidence", "missing.bin", "--root", "r.pem", "--vmpl", "0", "1").Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("unexpected argument", CliRunner.Run("reference-values", "a.yaml", "b.yaml", "c.yaml").Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected argument", CliRunner.Run("measure", "a.yaml", "b.yaml").Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected argument", CliRunner.Run("verify", "a.yaml", "b.yaml", "--expected", "00").Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("unexpected argument", CliRunner.Run("id-block", "--measurement", "x", "--id-key", "k", "--guest-svn", "-1").Stderr, StringComparison.Ordinal);
     }
 

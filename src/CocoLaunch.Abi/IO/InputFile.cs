@@ -29,28 +29,73 @@ public static class InputFile
     public const long BootImageLimit = 1L << 30;
 
     /// <summary>Reads the whole file; <paramref name="what"/> ("launch spec", "kernel", …) names it in errors.</summary>
+    /// <remarks>
+    /// A regular file that reports its length is read into one array of that length (one copy of the file in memory,
+    /// not the two or three a growing buffer makes); one byte more is then tried, in case it grew. A file that reports
+    /// 0 (/proc) is read in chunks, never trusting Length.
+    /// </remarks>
     /// <exception cref="InputFileException">The file is not a readable regular file of at most <paramref name="limit"/> bytes.</exception>
-    public static byte[] ReadAllBytes(string path, long limit, string what)
+    public static byte[] ReadAllBytes(string path, long limit, string what) =>
+        Guarded(path, what, () =>
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            long length = stream.Length;
+            if (length > 0 && length <= limit)
+            {
+                var exact = new byte[length];
+                stream.ReadExactly(exact);
+                if (stream.ReadByte() < 0)
+                {
+                    return exact;
+                }
+
+                stream.Position = 0; // it grew while read: fall back to the bounded chunked read
+            }
+
+            var buffer = new MemoryStream();
+            ForEachChunk(stream, path, limit, what, chunk => buffer.Write(chunk));
+            return buffer.ToArray();
+        });
+
+    /// <summary>The file's hash and length, read in chunks: a kernel or initrd is hashed without ever being held whole.</summary>
+    /// <exception cref="InputFileException">As <see cref="ReadAllBytes"/>.</exception>
+    public static (byte[] Hash, long Length) HashData(string path, long limit, string what, System.Security.Cryptography.HashAlgorithmName algorithm) =>
+        Guarded(path, what, () =>
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(algorithm);
+            long length = ForEachChunk(stream, path, limit, what, hash.AppendData);
+            return (hash.GetHashAndReset(), length);
+        });
+
+    /// <summary>Reads the stream to its end in chunks, refusing more than <paramref name="limit"/> bytes; returns the bytes read.</summary>
+    private static long ForEachChunk(Stream stream, string path, long limit, string what, Action<ReadOnlySpan<byte>> take)
+    {
+        // Read one byte past the limit instead of trusting Length: /proc files report 0 and grow while read.
+        var chunk = new byte[1 << 16];
+        long total = 0;
+        int n;
+        while ((n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, limit + 1 - total))) > 0)
+        {
+            total += n;
+            if (total > limit)
+            {
+                throw new InputFileException(path, $"{what} is larger than {Describe(limit)}, the most CocoLaunch reads");
+            }
+
+            take(chunk.AsSpan(0, n));
+        }
+
+        return total;
+    }
+
+    /// <summary>Checks the file is regular, runs <paramref name="read"/>, and turns I/O failures into <see cref="InputFileException"/>.</summary>
+    private static T Guarded<T>(string path, string what, Func<T> read)
     {
         CheckRegular(path, what);
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
-
-            // Read one byte past the limit instead of trusting Length: /proc files report 0 and grow while read.
-            var buffer = new MemoryStream();
-            var chunk = new byte[81920];
-            int n;
-            while ((n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, limit + 1 - buffer.Length))) > 0)
-            {
-                buffer.Write(chunk, 0, n);
-                if (buffer.Length > limit)
-                {
-                    throw new InputFileException(path, $"{what} is larger than {Describe(limit)}, the most CocoLaunch reads");
-                }
-            }
-
-            return buffer.ToArray();
+            return read();
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

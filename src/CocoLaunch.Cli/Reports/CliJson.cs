@@ -11,6 +11,7 @@ namespace CocoLaunch.Cli.Reports;
 /// </summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(SnpMeasureJson))]
+[JsonSerializable(typeof(IgvmMeasureJson))]
 [JsonSerializable(typeof(TdxMeasureJson))]
 [JsonSerializable(typeof(VerifyJson))]
 [JsonSerializable(typeof(EvidenceJson))]

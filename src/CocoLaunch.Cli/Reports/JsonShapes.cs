@@ -9,6 +9,9 @@ namespace CocoLaunch.Cli.Reports;
 /// <summary>`measure --output-format json` of an SNP, SEV-ES or SEV spec.</summary>
 internal sealed record SnpMeasureJson(string Platform, string Measurement, string VmmType, int Vcpus, string? VcpuSignature, string? GuestFeatures, string Policy, int MeasuredOperations);
 
+/// <summary>`measure FILE.igvm --platform snp|tdx --output-format json`.</summary>
+internal sealed record IgvmMeasureJson(string Platform, string Measurement, int Vcpus, string? ZeroPages, string CompatibilityMask, int Directives, int MeasuredOperations);
+
 /// <summary>`measure --output-format json` of a TDX spec.</summary>
 internal sealed record TdxMeasureJson(
     string Platform,

@@ -52,10 +52,11 @@ internal static class ReferenceValueBuilder
 
     private static ReferenceInput Input(string role, string path)
     {
-        byte[] bytes = Abi.IO.InputFile.ReadAllBytes(path, Abi.IO.InputFile.BootImageLimit, role);
+        // Only the hash is recorded: streamed, so a large firmware, kernel or initrd is not held whole once more.
+        var (hash, _) = Abi.IO.InputFile.HashData(path, Abi.IO.InputFile.BootImageLimit, role, HashAlgorithmName.SHA256);
         string relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         string shown = relative.StartsWith("..", StringComparison.Ordinal) ? Path.GetFullPath(path) : relative;
-        return new ReferenceInput(role, shown.Replace('\\', '/'), Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        return new ReferenceInput(role, shown.Replace('\\', '/'), Convert.ToHexStringLower(hash));
     }
 
     private static Dictionary<string, string> Profile(LaunchSpec spec)

@@ -10,8 +10,19 @@ namespace CocoLaunch.Cli.Verbs;
 [Verb("measure", HelpText = "Launch a spec on the emulated TDX module or SNP firmware and print the launch digest (MRTD, or the SNP MEASUREMENT).")]
 public sealed class MeasureOptions : CommonOptions
 {
-    [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML), or an IGVM file with --platform snp|tdx; or give --platform and --firmware instead.")]
+    [Value(0, MetaName = "SPEC", Required = false, HelpText = "The launch spec (YAML), or an IGVM file with --platform snp|tdx; or give --platform and --firmware instead. Several specs are measured in parallel and printed in the order given, each line prefixed with its spec (json: one line per spec); the exit code is the worst.")]
+    public IEnumerable<string> Specs { get; set; } = [];
+
+    /// <summary>The one spec this run measures (of <see cref="Specs"/>), or null for the flag forms.</summary>
     public string? Spec { get; set; }
+
+    /// <summary>A copy for one of several specs: each runs on its own thread, so none writes to a shared one.</summary>
+    internal MeasureOptions For(string spec)
+    {
+        var copy = (MeasureOptions)MemberwiseClone();
+        copy.Spec = spec;
+        return copy;
+    }
 
     [Option("platform", HelpText = "Without a spec: the platform (tdx).")]
     public string? Platform { get; set; }
@@ -97,7 +108,24 @@ public sealed class MeasureOptions : CommonOptions
 
 internal static class MeasureVerb
 {
-    public static int Run(MeasureOptions o, TextWriter stdout)
+    public static int Run(MeasureOptions o, TextWriter stdout, TextWriter stderr)
+    {
+        var specs = o.Specs.ToList();
+        if (specs.Count <= 1)
+        {
+            o.Spec = specs.FirstOrDefault();
+            return RunOne(o, stdout);
+        }
+
+        if (o.TdReport is not null || o.EventLog is not null || o.DumpVmsa)
+        {
+            throw new CliInputException("--tdreport, --event-log and --dump-vmsa write one spec's files: give one spec with them");
+        }
+
+        return SpecBatch.Run(specs, o.OutputFormat == "json", o.Verbose, stdout, stderr, (spec, writer) => RunOne(o.For(spec), writer));
+    }
+
+    private static int RunOne(MeasureOptions o, TextWriter stdout)
     {
         if (o.OutputFormat is not ("hex" or "base64" or "json"))
         {

@@ -55,7 +55,8 @@ internal static class ReferenceValuesVerb
         }
 
         var signer = sign ? DocumentSignature.LoadSigner(o.SignCert!, o.SignKey!) : null;
-        var references = o.Specs.Select(s => ReferenceValueBuilder.Build(s, withLog: !o.NoLog).Value).ToList();
+        // Each spec is launched on its own core; the document keeps the order given.
+        var references = SpecBatch.Map(o.Specs.ToList(), s => ReferenceValueBuilder.Build(s, withLog: !o.NoLog).Value).ToList();
         var duplicate = references.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {

@@ -9,8 +9,19 @@ namespace CocoLaunch.Cli.Verbs;
 [Verb("verify", HelpText = "Recompute a spec's launch digest and compare it with an expected value or signed reference values: exit 0 on a match, 1 on a mismatch.")]
 public sealed class VerifyOptions : CommonOptions
 {
-    [Value(0, MetaName = "SPEC", Required = true, HelpText = "The launch spec.")]
+    [Value(0, MetaName = "SPEC", Min = 1, Required = true, HelpText = "The launch spec, or several: verified in parallel and printed in the order given, each line prefixed with its spec (json: one line per spec); the exit code is the worst.")]
+    public IEnumerable<string> Specs { get; set; } = [];
+
+    /// <summary>The one spec this run verifies (of <see cref="Specs"/>).</summary>
     public string Spec { get; set; } = string.Empty;
+
+    /// <summary>A copy for one of several specs: each runs on its own thread, so none writes to a shared one.</summary>
+    internal VerifyOptions For(string spec)
+    {
+        var copy = (VerifyOptions)MemberwiseClone();
+        copy.Spec = spec;
+        return copy;
+    }
 
     [Option("expected", HelpText = "The expected digest in hex (MEASUREMENT or MRTD).")]
     public string? Expected { get; set; }
@@ -33,7 +44,18 @@ public sealed class VerifyOptions : CommonOptions
 
 internal static class VerifyVerb
 {
-    public static int Run(VerifyOptions o, TextWriter stdout)
+    public static int Run(VerifyOptions o, TextWriter stdout, TextWriter stderr)
+    {
+        var specs = o.Specs.ToList();
+        if (specs.Count > 1 && o.Reference is not null)
+        {
+            throw new CliInputException("--reference names one entry for one spec; with several specs each is looked up by its own name");
+        }
+
+        return SpecBatch.Run(specs, o.Format == OutputFormat.Json, o.Verbose, stdout, stderr, (spec, writer) => RunOne(o.For(spec), writer));
+    }
+
+    private static int RunOne(VerifyOptions o, TextWriter stdout)
     {
         if ((o.Expected is null) == (o.ReferenceValues is null))
         {

@@ -23,10 +23,11 @@ public static class QemuLinuxLoader
     private const int HeapEndPtrAt = 0x224, VidModeAt = 0x1FA;
 
     /// <summary>The image the firmware measures: <paramref name="kernel"/> with the header fields QEMU writes.</summary>
-    public static byte[] PatchedKernel(Spec.QemuKernelPatch patch, byte[] kernel, ulong initrdSize, string cmdline, ulong ramSize)
+    /// <remarks>It patches the caller's array in place and returns it: a kernel is held once, not once more per step.</remarks>
+    public static byte[] PatchKernelInPlace(Spec.QemuKernelPatch patch, byte[] kernel, ulong initrdSize, string cmdline, ulong ramSize)
     {
         var header = BzImage.Parse(kernel);
-        var image = (byte[])kernel.Clone();
+        var image = kernel;
         if (patch == Spec.QemuKernelPatch.Unpatched)
         {
             return image;

@@ -21,7 +21,8 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
     private const uint IdTraditional = 1, IdDma = 2;
     private const int AccessSize = 16, FileNameSize = 56, FileEntrySize = 64;
 
-    private readonly Dictionary<ushort, byte[]> items = new()
+    // Memory, not arrays: a kernel's setup and body are served as two slices of the one file read, not two copies.
+    private readonly Dictionary<ushort, ReadOnlyMemory<byte>> items = new()
     {
         [Signature] = "QEMU"u8.ToArray(),
         [Id] = BitConverter.GetBytes(IdTraditional | IdDma),
@@ -38,7 +39,7 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
     public long BytesMoved { get; private set; }
 
     /// <summary>A fixed item (key below 0x20).</summary>
-    public void Add(ushort key, byte[] data) => items[key] = data;
+    public void Add(ushort key, ReadOnlyMemory<byte> data) => items[key] = data;
 
     /// <summary>A numeric item: fw_cfg's numbers are little-endian, unlike its DMA and directory fields.</summary>
     public void AddU32(ushort key, uint value) => items[key] = BitConverter.GetBytes(value);
@@ -64,7 +65,7 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
             return AccessWidth.AllOnes(size);
         }
 
-        var item = items.GetValueOrDefault(selected, []);
+        var item = items.GetValueOrDefault(selected).Span;
         return offset < item.Length ? item[offset++] : 0u;
     }
 
@@ -107,11 +108,11 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
         bool ok = (control & ControlWrite) == 0;
         if (ok && (control & (ControlRead | ControlSkip)) != 0)
         {
-            var item = items.GetValueOrDefault(selected, []);
+            var item = items.GetValueOrDefault(selected).Span;
             int available = Math.Max(0, Math.Min((int)Math.Min(length, int.MaxValue), item.Length - offset));
             // Past the item's end a read gives zeros, as QEMU's does.
             var data = new byte[length];
-            item.AsSpan(offset, available).CopyTo(data);
+            item.Slice(offset, available).CopyTo(data);
             ok = (control & ControlRead) == 0 || memory.TryWrite(new Abi.Gpa(address), data);
             offset += available;
             BytesMoved += length;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using CocoLaunch.Abi.IO;
 
 namespace CocoLaunch.Vmm.Snp;
 
@@ -19,15 +20,23 @@ public static class SevHashTable
     private static readonly Guid InitrdGuid = new("44baf731-3a2f-4bd7-9af1-41e29169781d");
     private static readonly Guid KernelGuid = new("4de79437-abd2-427f-b835-d5b172d2045b");
 
-    public static byte[] Build(ReadOnlySpan<byte> kernel, ReadOnlySpan<byte> initrd, string? cmdline)
+    /// <summary>The table for a direct boot's files, each hashed as it is read, so that neither is ever held whole.</summary>
+    public static byte[] FromFiles(string kernelPath, string? initrdPath, string? cmdline)
+    {
+        var (kernel, _) = InputFile.HashData(kernelPath, InputFile.BootImageLimit, "kernel", HashAlgorithmName.SHA256);
+        byte[] initrd = initrdPath is null ? SHA256.HashData([]) : InputFile.HashData(initrdPath, InputFile.BootImageLimit, "initrd", HashAlgorithmName.SHA256).Hash;
+        return Build(kernel, initrd, cmdline);
+    }
+
+    private static byte[] Build(byte[] kernelHash, byte[] initrdHash, string? cmdline)
     {
         var table = new byte[PaddedLength];
         TableGuid.TryWriteBytes(table);
         BinaryPrimitives.WriteUInt16LittleEndian(table.AsSpan(16), Length);
         byte[] cmd = [.. Encoding.UTF8.GetBytes(cmdline ?? string.Empty), 0];
         Entry(table.AsSpan(18), CmdlineGuid, SHA256.HashData(cmd));
-        Entry(table.AsSpan(68), InitrdGuid, SHA256.HashData(initrd));
-        Entry(table.AsSpan(118), KernelGuid, SHA256.HashData(kernel));
+        Entry(table.AsSpan(68), InitrdGuid, initrdHash);
+        Entry(table.AsSpan(118), KernelGuid, kernelHash);
         return table;
     }
 

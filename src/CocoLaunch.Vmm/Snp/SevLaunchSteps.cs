@@ -27,7 +27,7 @@ internal static class SevLaunchSteps
             var table = c.Ovmf?.Sev.Value?.HashTable ?? throw new LaunchException("the firmware has no SEV hash table entry");
             var slot = vm.Memslots.FirstOrDefault(s => s.Contains(table.Base / PageSize.Size4K)) ?? throw new LaunchException($"the SEV hash table at 0x{table.Base:x} is in no memslot");
             var hva = new Memory.Hva(slot.UserspaceAddr.Value + table.Base - (slot.BaseGfn * PageSize.Size4K));
-            byte[] bytes = SevHashTable.Build(Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel"), boot.InitrdPath is null ? [] : Abi.IO.InputFile.ReadAllBytes(boot.InitrdPath, Abi.IO.InputFile.BootImageLimit, "initrd"), boot.Cmdline);
+            byte[] bytes = SevHashTable.FromFiles(boot.KernelPath, boot.InitrdPath, boot.Cmdline);
             c.Kvm.Host.Write(hva, bytes);
             c.Log.Section = "kernel hashes";
             vm.MemoryEncryptOp(new KvmSevCmd { Id = KvmSevCmdId.LaunchUpdateData, Data = new KvmSevLaunchUpdateData { Uaddr = hva.Value, Len = (uint)bytes.Length } });

@@ -176,7 +176,7 @@ internal static class SnpLaunchSteps
         c.Svsm?.Sev ?? (c.Ovmf?.Sev.Value is { Metadata: not null } sev ? sev : throw new LaunchException("the firmware has no SEV metadata"));
 
     private static byte[] HashTable(DirectBootSpec boot) =>
-        SevHashTable.Build(Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel"), boot.InitrdPath is null ? [] : Abi.IO.InputFile.ReadAllBytes(boot.InitrdPath, Abi.IO.InputFile.BootImageLimit, "initrd"), boot.Cmdline);
+        SevHashTable.FromFiles(boot.KernelPath, boot.InitrdPath, boot.Cmdline);
 
     /// <summary>One KVM_SEV_SNP_LAUNCH_UPDATE, repeated until KVM reports the whole range done (it may stop at a slot end).</summary>
     internal static void Update(LaunchContext c, SnpPageType type, Gpa gpa, ulong size, Memory.Hva source)

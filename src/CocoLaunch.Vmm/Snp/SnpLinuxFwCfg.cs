@@ -52,9 +52,9 @@ public static class SnpLinuxFwCfg
 
         var fwCfg = new FwCfg(memory);
         fwCfg.AddU32(FwCfg.SetupSize, (uint)setupLength);
-        fwCfg.Add(FwCfg.SetupData, file[..setupLength]);
+        fwCfg.Add(FwCfg.SetupData, file.AsMemory(..setupLength));
         fwCfg.AddU32(FwCfg.KernelSize, (uint)(file.Length - setupLength));
-        fwCfg.Add(FwCfg.KernelData, file[setupLength..]);
+        fwCfg.Add(FwCfg.KernelData, file.AsMemory(setupLength..));
         fwCfg.AddU32(FwCfg.InitrdSize, (uint)initrd.Length);
         fwCfg.Add(FwCfg.InitrdData, initrd);
         fwCfg.AddU32(FwCfg.CmdlineSize, (uint)cmdline.Length);

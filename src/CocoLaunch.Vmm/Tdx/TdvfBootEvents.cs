@@ -85,9 +85,10 @@ public static class TdvfBootEvents
         events.AddRange(AcpiEvents(boot));
 
         byte[] kernelFile = InputFile.ReadAllBytes(kernel.KernelPath, InputFile.BootImageLimit, "kernel");
-        byte[] initrd = kernel.InitrdPath is { } i ? InputFile.ReadAllBytes(i, InputFile.BootImageLimit, "initrd") : [];
+        // The initrd is only hashed (and its length patched into the header): streamed, never held whole.
+        var (initrdHash, initrdLength) = kernel.InitrdPath is { } i ? InputFile.HashData(i, InputFile.BootImageLimit, "initrd", HashAlgorithmName.SHA384) : (SHA384.HashData([]), 0L);
         string cmdline = kernel.Cmdline ?? string.Empty;
-        byte[] image = QemuLinuxLoader.PatchedKernel(boot.KernelPatch, kernelFile, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
+        byte[] image = QemuLinuxLoader.PatchKernelInPlace(boot.KernelPatch, kernelFile, (ulong)initrdLength, cmdline, c.Spec.Memory.Size);
         events.Add(new(new(Rtmr1, TcgEventType.EfiBootServicesApplication, Formats.Linux.PeImageHash.Sha384(image), ImageLoad((ulong)image.Length)),
             $"kernel: Authenticode of the image QEMU serves ({(boot.KernelPatch == QemuKernelPatch.Qemu72 ? "setup header patched as QEMU 7.2 does, for " + (c.Spec.Memory.Size >> 20) + " MiB" : "unpatched")})"));
 
@@ -95,16 +96,16 @@ public static class TdvfBootEvents
         events.Add(Action(Rtmr1, "Calling EFI Application from Boot Option", "ready to boot"));
         events.Add(Separator(Rtmr1, "ready to boot"));
 
-        string options = cmdline + (initrd.Length > 0 ? " initrd=initrd" : string.Empty);
+        string options = cmdline + (initrdLength > 0 ? " initrd=initrd" : string.Empty);
         if (options.Length > 0)
         {
             byte[] utf16 = Encoding.Unicode.GetBytes(options + "\0");
             events.Add(new(new(Rtmr2, TcgEventType.EventTag, SHA384.HashData(utf16), TaggedEvent(LoadOptionsTag, "LOADED_IMAGE::LoadOptions")), $"command line \"{options}\" as OVMF passes it (UTF-16, NUL)"));
         }
 
-        if (initrd.Length > 0)
+        if (initrdLength > 0)
         {
-            events.Add(new(new(Rtmr2, TcgEventType.EventTag, SHA384.HashData(initrd), TaggedEvent(InitrdTag, "Linux initrd")), $"initrd: {initrd.Length} bytes"));
+            events.Add(new(new(Rtmr2, TcgEventType.EventTag, initrdHash, TaggedEvent(InitrdTag, "Linux initrd")), $"initrd: {initrdLength} bytes"));
         }
 
         events.Add(Action(Rtmr1, "Exit Boot Services Invocation", "the kernel leaves boot services"));
