@@ -41,7 +41,7 @@ public static class Q35FwCfg
             int setupLength;
             try
             {
-                kernel = QemuLinuxLoader.PatchedKernel(Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
+                kernel = QemuLinuxLoader.PatchKernelInPlace(Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
                 setupLength = file.Length - BzImage.Parse(file).ProtectedModeKernel.Length;
             }
             catch (KernelFormatException e)
