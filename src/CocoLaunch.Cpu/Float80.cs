@@ -119,17 +119,7 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
         }
 
         UInt128 kept = mantissa >> drop;
-        UInt128 rest = mantissa & ((UInt128.One << drop) - 1);
-        UInt128 half = UInt128.One << (drop - 1);
-        bool inexact = rest != 0 || sticky;
-        bool up = rc switch
-        {
-            0 => rest > half || (rest == half && (sticky || (kept & 1) != 0)),
-            1 => sign && inexact,
-            2 => !sign && inexact,
-            _ => false,
-        };
-        if (up)
+        if (RoundsUp(sign, kept, mantissa & ((UInt128.One << drop) - 1), drop, sticky, rc))
         {
             kept++;
             if (kept >> precision != 0)
@@ -145,12 +135,32 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
 
         if (biased >= MaxExponent)
         {
-            bool toInfinity = rc == 0 || (rc == 1 && sign) || (rc == 2 && !sign);
-            return toInfinity ? Infinity(sign) : Make(sign, MaxExponent - 1, precision == 64 ? ulong.MaxValue : ~0UL << (64 - precision));
+            return OverflowsToInfinity(sign, rc) ? Infinity(sign) : Make(sign, MaxExponent - 1, precision == 64 ? ulong.MaxValue : ~0UL << (64 - precision));
         }
 
         return Make(sign, biased, (ulong)(kept << (64 - precision)));
     }
+
+    /// <summary>
+    /// Whether dropping <paramref name="rest"/> (the low <paramref name="dropped"/> bits, with a sticky bit below them)
+    /// from a magnitude whose kept part is <paramref name="kept"/> rounds it up: to nearest even, down, up or toward
+    /// zero (RC 0-3) for a value of sign <paramref name="sign"/>.
+    /// </summary>
+    private static bool RoundsUp(bool sign, UInt128 kept, UInt128 rest, int dropped, bool sticky, int rc)
+    {
+        UInt128 half = UInt128.One << (dropped - 1);
+        bool inexact = rest != 0 || sticky;
+        return rc switch
+        {
+            0 => rest > half || (rest == half && (sticky || (kept & 1) != 0)),
+            1 => sign && inexact,
+            2 => !sign && inexact,
+            _ => false,
+        };
+    }
+
+    /// <summary>An overflow gives infinity when rounding to nearest or toward it, else the largest finite value.</summary>
+    private static bool OverflowsToInfinity(bool sign, int rc) => rc == 0 || (rc == 1 && sign) || (rc == 2 && !sign);
 
     public static Float80 Add(Float80 a, Float80 b, int precision, int rc)
     {
@@ -343,17 +353,7 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
         }
 
         UInt128 kept = mantissa >> (128 - precision);
-        UInt128 rest = mantissa & ((UInt128.One << (128 - precision)) - 1);
-        UInt128 half = UInt128.One << (127 - precision);
-        bool inexact = rest != 0 || sticky;
-        bool up = rc switch
-        {
-            0 => rest > half || (rest == half && (sticky || (kept & 1) != 0)),
-            1 => sign && inexact,
-            2 => !sign && inexact,
-            _ => false,
-        };
-        if (up)
+        if (RoundsUp(sign, kept, mantissa & ((UInt128.One << (128 - precision)) - 1), 128 - precision, sticky, rc))
         {
             kept++;
         }
@@ -370,8 +370,7 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
 
         if (target >= max)
         {
-            bool toInfinity = rc == 0 || (rc == 1 && sign) || (rc == 2 && !sign);
-            return toInfinity ? signBit | ((ulong)max << fraction) : signBit | (((ulong)max - 1) << fraction) | ((1UL << fraction) - 1);
+            return OverflowsToInfinity(sign, rc) ? signBit | ((ulong)max << fraction) : signBit | (((ulong)max - 1) << fraction) | ((1UL << fraction) - 1);
         }
 
         return signBit | ((ulong)target << fraction) | ((ulong)kept & ((1UL << fraction) - 1));
@@ -401,30 +400,20 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
         if (e < 0)
         {
             value = 0;
-            bool half = e == -1, aboveHalf = e == -1 && (m << 1) != 0;
+            // Below 1: at nearest, only more than a half rounds up (exactly a half goes to the even 0).
             up = rc switch
             {
-                0 => aboveHalf,
+                0 => e == -1 && (m << 1) != 0,
                 1 => sign,
                 2 => !sign,
                 _ => false,
             };
-            _ = half;
         }
         else
         {
             int drop = 63 - e;
             value = drop == 0 ? m : m >> drop;
-            ulong rest = drop == 0 ? 0 : m & ((1UL << drop) - 1);
-            ulong halfBit = drop == 0 ? 0 : 1UL << (drop - 1);
-            bool inexact = rest != 0;
-            up = rc switch
-            {
-                0 => drop > 0 && (rest > halfBit || (rest == halfBit && (value & 1) != 0)),
-                1 => sign && inexact,
-                2 => !sign && inexact,
-                _ => false,
-            };
+            up = drop > 0 && RoundsUp(sign, value, m & ((1UL << drop) - 1), drop, false, rc);
         }
 
         if (up)
