@@ -12,6 +12,12 @@ namespace CocoLaunch.Vmm.Boot;
 /// </summary>
 public sealed class Q35Board : IGuestBoard
 {
+    /// <summary>
+    /// The hardware-reduced sleep and reset byte the served ACPI tables name (FADT SLEEP_CONTROL_REG, RESET_REG): just
+    /// above the ICH9 PM block, which OVMF puts at 0x600.
+    /// </summary>
+    public const ushort PowerPort = 0x680;
+
     private readonly LinuxBoard devices;
     private readonly Ich9PmPorts pm;
 
@@ -24,6 +30,7 @@ public sealed class Q35Board : IGuestBoard
         devices.Mmio.Register(Q35Pci.EcamBase, Q35Pci.EcamSize, pci);
         pm = new Ich9PmPorts(clock);
         devices.Ports.Register(Ich9PmPorts.Base, Ich9PmPorts.PortCount, pm);
+        devices.Ports.Register(PowerPort, 1, devices.Power);
         devices.Ports.Register(FwCfg.SelectorPort, FwCfg.PortCount, Q35FwCfg.Build(context, new SharedGuestMemory(vm), ram));
         SetCmosMemory(devices.Cmos, ram, context.Spec.Vcpus);
     }

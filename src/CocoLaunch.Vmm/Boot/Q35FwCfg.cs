@@ -8,7 +8,8 @@ namespace CocoLaunch.Vmm.Boot;
 
 /// <summary>
 /// What OVMF reads from fw_cfg on QEMU's q35 (hw/i386/fw_cfg.c fw_cfg_arch_create, hw/i386/x86.c x86_load_linux):
-/// the CPU counts, the RAM map in <c>etc/e820</c>, an empty <c>bootorder</c>, and for a direct boot the kernel as
+/// the CPU counts, the RAM map in <c>etc/e820</c>, an empty <c>bootorder</c>, ACPI tables through QEMU's table-loader
+/// script (our hardware-reduced set, not yet QEMU's q35 tables), and for a direct boot the kernel as
 /// QEMU 7.2 serves it (setup header patched, split at the setup size), the initrd and the NUL-terminated command line.
 /// </summary>
 public static class Q35FwCfg
@@ -32,6 +33,7 @@ public static class Q35FwCfg
 
         fwCfg.AddFile("bootorder", []);
         fwCfg.AddFile("etc/e820", e820);
+        Acpi.QemuTableLoaderScript.AddTo(fwCfg, Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, PowerPort: Q35Board.PowerPort, CmosRtc: true), 0));
         if (c.Spec.DirectBoot is { } boot)
         {
             byte[] file = Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel");
