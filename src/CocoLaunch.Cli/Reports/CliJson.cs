@@ -12,6 +12,7 @@ namespace CocoLaunch.Cli.Reports;
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(SnpMeasureJson))]
 [JsonSerializable(typeof(TdxMeasureJson))]
+[JsonSerializable(typeof(IgvmMeasureJson))]
 [JsonSerializable(typeof(VerifyJson))]
 [JsonSerializable(typeof(EvidenceJson))]
 [JsonSerializable(typeof(EventLogJson))]

@@ -33,6 +33,9 @@ internal sealed record TdxMeasureJson(
     string Rtmr0AfterLaunchEvents,
     string Rtmr0Note);
 
+/// <summary>`measure FILE.igvm --output-format json`; ZeroPages is null for TDX, where zero pages have no type of their own.</summary>
+internal sealed record IgvmMeasureJson(string Platform, string Measurement, int Vcpus, string? ZeroPages, string CompatibilityMask, int Directives, int MeasuredOperations);
+
 internal sealed record TdxProfileJson(string Order, string PageAug, string ShortSectionData);
 
 internal sealed record RtmrEventJson(string Type, string Digest);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.IO;
+using CocoLaunch.Cli.Reports;
 using CocoLaunch.Formats.Igvm;
 using CocoLaunch.Vmm.Igvm;
 using CocoLaunch.Vmm.Launch;
@@ -82,16 +83,14 @@ internal static class MeasureIgvm
 
     private static string Json(LaunchContext c, KvmVmType platform, byte[] digest, IgvmZeroPages zeroPages)
     {
-        var json = new
-        {
-            platform = platform == KvmVmType.Tdx ? "tdx" : "snp",
-            measurement = Convert.ToHexStringLower(digest),
-            vcpus = c.Spec.Vcpus,
-            zeroPages = platform == KvmVmType.Tdx ? null : zeroPages == IgvmZeroPages.Native ? "zero" : "normal",
-            compatibilityMask = $"0x{c.Igvm!.Platform.Mask:x}",
-            directives = c.Igvm.Directives.Count(),
-            measuredOperations = c.Log.Count,
-        };
-        return JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true });
+        var json = new IgvmMeasureJson(
+            platform == KvmVmType.Tdx ? "tdx" : "snp",
+            Convert.ToHexStringLower(digest),
+            c.Spec.Vcpus,
+            platform == KvmVmType.Tdx ? null : zeroPages == IgvmZeroPages.Native ? "zero" : "normal",
+            $"0x{c.Igvm!.Platform.Mask:x}",
+            c.Igvm.Directives.Count(),
+            c.Log.Count);
+        return JsonSerializer.Serialize(json, CliJson.Default.IgvmMeasureJson);
     }
 }
