@@ -102,6 +102,16 @@ public sealed class IgvmLaunchTests
     }
 
     [Fact]
+    public void Validate_PolicyOtherThanTheFiles_IsExit2()
+    {
+        using var dir = new TempDir();
+        string spec = BuildSpec(dir, "snp-sample", "platform: snp\nfirmware: {igvm: guest.igvm}\nmemory: 128M\nsnp:\n  policy: 0xb0000\n");
+        var result = CliRunner.Run("validate", spec);
+        Assert.Equal(2, result.Exit);
+        Assert.Contains("the file's IGVM_VHT_GUEST_POLICY is 0x30000 but the spec's SNP policy is 0xb0000", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void IgvmBuild_OfAnIgvmSpec_IsExit2()
     {
         using var dir = new TempDir();
