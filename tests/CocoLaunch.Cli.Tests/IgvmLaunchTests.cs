@@ -112,6 +112,17 @@ public sealed class IgvmLaunchTests
     }
 
     [Fact]
+    public void Inspect_OfAnIgvmSpec_IsInspectOfTheFile()
+    {
+        using var dir = new TempDir();
+        string spec = BuildSpec(dir, "snp-sample", SnpSpec);
+        string file = Path.Combine(dir.Path, "guest.igvm");
+        var fromSpec = CliRunner.Run("inspect", spec);
+        Assert.Equal(0, fromSpec.Exit);
+        Assert.Equal(CliRunner.Run("inspect", file).Stdout, fromSpec.Stdout);
+    }
+
+    [Fact]
     public void IgvmBuild_OfAnIgvmSpec_IsExit2()
     {
         using var dir = new TempDir();
