@@ -14,6 +14,7 @@ public sealed class IgvmLaunchTests
     {
         { "snp-sample", "snp", SnpSpec },
         { "tdx-4k-sample", "tdx", TdxSpec },
+        { "snp-sample-2vcpu", "snp", SnpSpec.Replace("vcpus: 1", "vcpus: 2", StringComparison.Ordinal) },
     };
 
     private const string SnpSpec = "platform: snp\nfirmware: {igvm: guest.igvm}\nvcpus: 1\nmemory: 128M\nsnp:\n  policy: 0x30000\n";
@@ -66,6 +67,14 @@ public sealed class IgvmLaunchTests
         using var dir = new TempDir();
         string spec = BuildSpec(dir, "tdx-4k-sample", TdxSpec);
         Assert.Contains(", TD HOB at 0x809000)", CliRunner.Run("validate", spec).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_LessMemoryThanTheTdHobDescribes_IsExit2()
+    {
+        using var dir = new TempDir();
+        string spec = BuildSpec(dir, "tdx-4k-sample", TdxSpec.Replace("memory: 128M", "memory: 64M", StringComparison.Ordinal));
+        Exit2(CliRunner.Run("validate", spec), "memory: the TD HOB in guest.igvm (at 0x809000) describes RAM [0x");
     }
 
     [Fact]

@@ -38,7 +38,8 @@ internal static class IgvmFirmware
 
     /// <summary>
     /// A TD boots as TDVF does, finding its TD HOB through RCX; IGVM has no header for one, so a file that holds
-    /// none (as an unmeasured page beginning with a PHIT HOB, which igvm build packages) cannot be booted here.
+    /// none (as an unmeasured page beginning with a PHIT HOB, which igvm build packages) cannot be booted here;
+    /// nor can one whose HOB describes RAM the spec's memory does not hold.
     /// </summary>
     public static void RequireTdHob(LaunchContext context)
     {
@@ -47,6 +48,13 @@ internal static class IgvmFirmware
             throw new CliInputException($"{context.Spec.Firmware.Location}: firmware.igvm: {Path.GetFileName(context.Spec.Firmware.Path)}: no TD HOB to boot with: "
                 + "a TD's vCPUs start with RCX = the TD HOB's GPA, and no unmeasured page of the file begins with a PHIT HOB (type 1, length 56); "
                 + "package the HOB as an unmeasured page (igvm build does), or measure the spec without booting it");
+        }
+
+        var ram = GuestMemoryLayout.Plan(context.Spec, 0).Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.End));
+        if (context.Igvm?.TdHob is { } hob && IgvmTdHob.Uncovered(context.Igvm, hob, ram) is { } range)
+        {
+            throw new CliInputException($"{(object?)context.Spec.Memory.Location ?? context.Spec.SourcePath}: memory: the TD HOB in {Path.GetFileName(context.Spec.Firmware.Path)} (at {hob}) "
+                + $"describes RAM [0x{range.Start:x},0x{range.End:x}) that this memory does not hold; the HOB was written for the memory of the spec the file was built from: give that memory");
         }
     }
 
