@@ -25,9 +25,10 @@ public sealed record LaunchSpec(
     public bool IsFirmwareless => FirmwareOrNull is null;
 }
 
-/// <summary>The firmware image, optionally split into a CODE file and a separate VARS file.</summary>
+/// <summary>The firmware image, optionally split into a CODE file and a separate VARS file, or an IGVM file.</summary>
 /// <param name="Location">Where the spec named the firmware, for messages about its contents.</param>
-public sealed record FirmwareSpec(string Path, string? VarsPath, SpecLocation Location);
+/// <param name="IsIgvm">Path is an IGVM file (<c>firmware: {igvm: FILE}</c>): its directives, not firmware metadata, are the launch.</param>
+public sealed record FirmwareSpec(string Path, string? VarsPath, SpecLocation Location, bool IsIgvm = false);
 
 /// <summary>Kernel, initrd and command line for a direct (fw_cfg) boot.</summary>
 public sealed record DirectBootSpec(string KernelPath, string? InitrdPath, string? Cmdline);

@@ -79,12 +79,19 @@ public static class LaunchSpecParser
                 _ => null,
             }
             : FirmwareSection.Read(reader, top);
+        bool igvm = firmware?.IsIgvm == true;
+        if (igvm)
+        {
+            FirmwareSection.CheckIgvm(reader, top, platform);
+        }
+
         string? vcpuType = ReadVcpuType(reader, top, platform, firmware is null);
         int vcpus = top.Optional("vcpus") is { } v ? (int)reader.Int64InRange(v, "vcpus", 1, MaxVcpus) : 1;
         var memory = MemorySection.Read(reader, top.Required("memory"), platform);
 
         var tdx = PlatformSection(reader, top, "tdx", platform, KvmVmType.Tdx) is { } t ? TdxSection.Read(reader, t) : null;
-        var snp = PlatformSection(reader, top, "snp", platform, KvmVmType.Snp) is { } s ? SnpSection.Read(reader, s) : null;
+        var snpNode = PlatformSection(reader, top, "snp", platform, KvmVmType.Snp);
+        var snp = igvm ? SnpSection.ReadForIgvm(reader, snpNode) : snpNode is { } s ? SnpSection.Read(reader, s) : null;
         var sev = PlatformSection(reader, top, "sev", platform, KvmVmType.Sev, KvmVmType.SevEs) is { } e ? SevSection.Read(reader, e, platform) : null;
 
         tdx ??= platform == KvmVmType.Tdx ? TdxSection.Defaults : null;

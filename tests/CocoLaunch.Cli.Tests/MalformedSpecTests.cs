@@ -32,7 +32,7 @@ public sealed class MalformedSpecTests
         { "vcpus-quoted", Snp + "vcpus: \"2\"\n", "6:8: vcpus: expected an integer, got the string \"2\"" },
         { "missing-firmware-file", "platform: sev\nfirmware: nope.fd\nmemory: 1G\n", "2:11: firmware: file 'nope.fd' not found (looked for {SPECDIR}/nope.fd)" },
         { "firmware-is-directory", "platform: sev\nfirmware: {DIR}\nmemory: 1G\n", "2:11: firmware: '{DIR}' is a directory, not a file" },
-        { "firmware-unknown-key", "platform: sev\nfirmware:\n  code: {FW}\nmemory: 1G\n", "3:3: unknown key 'code' in firmware (expected one of: path, vars)" },
+        { "firmware-unknown-key", "platform: sev\nfirmware:\n  code: {FW}\nmemory: 1G\n", "3:3: unknown key 'code' in firmware (expected one of: path, vars, igvm)" },
         { "tdx-section-on-snp", Snp + "tdx:\n  xfam: 0x3\n", "6:1: tdx: this section applies to platform tdx, but the platform is snp" },
         { "snp-without-section", "platform: snp\nfirmware: {FW}\nmemory: 2G\n", "1:11: platform snp needs an 'snp' section naming at least the vCPU type (snp.vcpu-type)" },
         { "memory-unaligned", "platform: sev\nfirmware: {FW}\nmemory: 4097\n", "3:9: memory: 0x1001 bytes is not a positive multiple of 4 KiB" },

@@ -9,9 +9,6 @@ namespace CocoLaunch.Cli.Reports;
 /// <summary>`measure --output-format json` of an SNP, SEV-ES or SEV spec.</summary>
 internal sealed record SnpMeasureJson(string Platform, string Measurement, string VmmType, int Vcpus, string? VcpuSignature, string? GuestFeatures, string Policy, int MeasuredOperations);
 
-/// <summary>`measure FILE.igvm --platform snp|tdx --output-format json`.</summary>
-internal sealed record IgvmMeasureJson(string Platform, string Measurement, int Vcpus, string? ZeroPages, string CompatibilityMask, int Directives, int MeasuredOperations);
-
 /// <summary>`measure --output-format json` of a TDX spec.</summary>
 internal sealed record TdxMeasureJson(
     string Platform,
@@ -35,6 +32,9 @@ internal sealed record TdxMeasureJson(
     RtmrEventJson[] Rtmr0LaunchEvents,
     string Rtmr0AfterLaunchEvents,
     string Rtmr0Note);
+
+/// <summary>`measure FILE.igvm --output-format json`; ZeroPages is null for TDX, where zero pages have no type of their own.</summary>
+internal sealed record IgvmMeasureJson(string Platform, string Measurement, int Vcpus, string? ZeroPages, string CompatibilityMask, int Directives, int MeasuredOperations);
 
 internal sealed record TdxProfileJson(string Order, string PageAug, string ShortSectionData);
 

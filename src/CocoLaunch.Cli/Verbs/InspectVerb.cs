@@ -35,7 +35,12 @@ internal static class InspectVerb
 
         if (!IsSpec(o.Target) && StartsWithIgvmMagic(o.Target))
         {
-            return InspectIgvm(o, stdout);
+            return InspectIgvm(o, o.Target, stdout);
+        }
+
+        if (IsSpec(o.Target) && LaunchSpecParser.Load(o.Target).FirmwareOrNull is { IsIgvm: true } igvm)
+        {
+            return InspectIgvm(o, igvm.Path, stdout); // a spec's IGVM firmware is inspected as the file itself
         }
 
         var image = LoadImage(o, ref platform);
@@ -89,14 +94,14 @@ internal static class InspectVerb
     }
 
     /// <summary>An IGVM file: every header is checked while read, so a malformed file is exit 2 naming the header and offset.</summary>
-    private static int InspectIgvm(InspectOptions o, TextWriter stdout)
+    private static int InspectIgvm(InspectOptions o, string path, TextWriter stdout)
     {
         if (o.Vars is not null || o.Platform is not null)
         {
-            throw new CliInputException($"{(o.Vars is not null ? "--vars" : "--platform")}: not used with an IGVM file ({o.Target}), which names its own platforms");
+            throw new CliInputException($"{(o.Vars is not null ? "--vars" : "--platform")}: not used with an IGVM file ({path}), which names its own platforms");
         }
 
-        byte[] bytes = InputFile.ReadAllBytes(o.Target, InputFile.BootImageLimit, "IGVM");
+        byte[] bytes = InputFile.ReadAllBytes(path, InputFile.BootImageLimit, "IGVM");
         IgvmFile igvm;
         try
         {
@@ -104,16 +109,16 @@ internal static class InspectVerb
         }
         catch (IgvmFormatException e)
         {
-            throw new CliInputException($"{o.Target}: igvm: {e.Message}");
+            throw new CliInputException($"{path}: igvm: {e.Message}");
         }
 
         if (o.Format == OutputFormat.Json)
         {
-            IgvmReport.WriteJson(o.Target, bytes, igvm, stdout);
+            IgvmReport.WriteJson(path, bytes, igvm, stdout);
         }
         else
         {
-            IgvmReport.WriteText(o.Target, bytes, igvm, stdout);
+            IgvmReport.WriteText(path, bytes, igvm, stdout);
         }
 
         return ExitCode.Ok;

@@ -62,7 +62,6 @@ internal static class LaunchVerb
             throw new CliInputException($"{o.Spec}: booting an SVSM (snp.svsm) is not emulated; measure, reference-values and verify work on this spec, and launch --stop-after runs its steps");
         }
 
-        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
         var conversion = o.Conversion switch
         {
             "in-place" => Vmm.Exits.ConversionMode.InPlace,
@@ -75,7 +74,7 @@ internal static class LaunchVerb
         try
         {
             // The memslots must be the guest_memfd's own mmap for in-place conversion: decided before the recipe runs.
-            context = LaunchRecipe.Run(new LaunchContext(spec, image, ovmf) { InPlaceConversion = conversion == Vmm.Exits.ConversionMode.InPlace && o.StopAfter is null, HostMemoryLimit = MaxHostMemory(o) }, o.StopAfter);
+            context = LaunchRecipe.Run(Prepare(o, spec, inPlace: conversion == Vmm.Exits.ConversionMode.InPlace && o.StopAfter is null), o.StopAfter);
         }
         catch (LaunchException e)
         {
@@ -104,6 +103,24 @@ internal static class LaunchVerb
         }
 
         return Boot(o, context, conversion, stdout, stderr);
+    }
+
+    /// <summary>The launch before its first step: the flash firmware with its metadata, or the IGVM file's directives.</summary>
+    private static LaunchContext Prepare(LaunchOptions o, LaunchSpec spec, bool inPlace)
+    {
+        if (!spec.Firmware.IsIgvm)
+        {
+            var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
+            return new LaunchContext(spec, image, ovmf) { InPlaceConversion = inPlace, HostMemoryLimit = MaxHostMemory(o) };
+        }
+
+        var context = IgvmFirmware.Context(spec, inPlace, MaxHostMemory(o));
+        if (o.StopAfter is null)
+        {
+            IgvmFirmware.RequireTdHob(context);
+        }
+
+        return context;
     }
 
     /// <summary>A spec that boots its kernel without firmware: no measured launch, straight to the boot protocol.</summary>

@@ -259,10 +259,16 @@ internal static class MeasureVerb
             _ => throw new CliInputException($"{label}: platform {spec.Platform} has no launch measurement"),
         };
 
-        var (image, ovmf) = ValidateVerb.LoadFirmware(spec);
+        if (spec.Firmware.IsIgvm && loaded is not null)
+        {
+            throw new CliInputException($"{label}: the firmware is already an IGVM file ({spec.Firmware.Path})");
+        }
+
+        var (image, ovmf) = spec.Firmware.IsIgvm ? default : ValidateVerb.LoadFirmware(spec);
         try
         {
-            var context = new LaunchContext(spec, image, ovmf) { Loaded = loaded };
+            // An IGVM firmware's directives are the launch: the IGVM recipe, in the spec's memory.
+            var context = spec.Firmware.IsIgvm ? IgvmFirmware.Context(spec) : new LaunchContext(spec, image, ovmf) { Loaded = loaded };
             context.Log.RecordContent = recordContent;
             var launched = LaunchRecipe.Run(context, last);
             _ = launched.TdvfBootEvents; // its inputs' errors belong to the launch's

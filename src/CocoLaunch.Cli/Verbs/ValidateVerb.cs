@@ -23,6 +23,11 @@ internal static class ValidateVerb
             return ValidateKernelBoot(o, spec, stdout);
         }
 
+        if (spec.Firmware.IsIgvm)
+        {
+            return ValidateIgvm(o, spec, stdout);
+        }
+
         var (image, firmware) = LoadFirmware(spec);
         IReadOnlyList<Vmm.Launch.PlannedSlot> layout;
         try
@@ -62,6 +67,17 @@ internal static class ValidateVerb
             + (spec.Memory.Slots.Count switch { 0 => string.Empty, 1 => " in 1 slot", int n => $" in {n} slots" })
             + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot")
             + (rtmrEvents is { } count ? $", {count} RTMR events predicted" : string.Empty));
+        return ExitCode.Ok;
+    }
+
+    /// <summary>An IGVM firmware: the strict reader, directives for the platform, memory for them, and a TD's HOB, as launch checks them.</summary>
+    private static int ValidateIgvm(ValidateOptions o, LaunchSpec spec, TextWriter stdout)
+    {
+        var context = IgvmFirmware.Context(spec);
+        IgvmFirmware.RequireTdHob(context);
+        string platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key;
+        stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {IgvmFirmware.Describe(context)}, "
+            + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}");
         return ExitCode.Ok;
     }
 

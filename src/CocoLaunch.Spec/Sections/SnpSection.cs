@@ -22,6 +22,20 @@ internal static class SnpSection
     public const int IdAuthSize = 4096;
     public const int HostDataSize = 32;
 
+    /// <summary>An IGVM launch's snp section: the policy and host data; the rest is the file's (<see cref="FirmwareSection.SnpKeysFromIgvm"/>).</summary>
+    public static SnpSpec ReadForIgvm(YamlSpecReader reader, YamlNode? node)
+    {
+        var map = node is null ? null : reader.Mapping(node, "snp", "policy", "host-data");
+        return new SnpSpec(
+            VmmType.Qemu,
+            null,
+            DefaultGuestFeatures,
+            map?.Optional("policy") is { } p ? Policy(reader, p) : DefaultPolicy,
+            null,
+            null,
+            map?.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null);
+    }
+
     public static SnpSpec Read(YamlSpecReader reader, YamlNode node)
     {
         string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data", "svsm"];

@@ -16,16 +16,7 @@ public static class IgvmLaunch
     /// <exception cref="LaunchException">Nothing for the platform, a directive the launch cannot express, or a refused ioctl.</exception>
     public static LaunchContext Run(string name, IgvmFile file, ReadOnlyMemory<byte> bytes, KvmVmType platform, int? vcpus, IgvmZeroPages zeroPages, bool recordContent = false)
     {
-        var type = platform switch
-        {
-            KvmVmType.Snp => IgvmPlatformType.SevSnp,
-            KvmVmType.Tdx => IgvmPlatformType.Tdx,
-            _ => throw new LaunchException($"platform {platform} has no IGVM launch measurement (sev-snp and tdx do)"),
-        };
-        var declared = file.Platforms.FirstOrDefault(p => p.Platform == type)
-            ?? throw new LaunchException($"the file has no {IgvmNames.Of(type)} platform (it declares: {string.Join(", ", file.Platforms.Select(p => p.PlatformName))})");
-
-        var input = new IgvmLaunchInput(name, file, bytes, declared, zeroPages);
+        var input = Input(name, file, bytes, platform, zeroPages);
         var plan = IgvmLaunchPlan.Of(input, platform, vcpus);
         var spec = SpecFor(name, platform, plan, input.GuestPolicy);
         ulong memory = plan.Layout.Aggregate(0UL, (sum, s) => sum + s.Size);
@@ -36,6 +27,21 @@ public static class IgvmLaunch
         };
         context.Log.RecordContent = recordContent;
         return LaunchRecipe.Run(context, null);
+    }
+
+    /// <summary>The file's directives for the platform, which it must declare.</summary>
+    /// <exception cref="LaunchException">The platform has no IGVM launch, or the file does not declare it.</exception>
+    internal static IgvmLaunchInput Input(string name, IgvmFile file, ReadOnlyMemory<byte> bytes, KvmVmType platform, IgvmZeroPages zeroPages)
+    {
+        var type = platform switch
+        {
+            KvmVmType.Snp => IgvmPlatformType.SevSnp,
+            KvmVmType.Tdx => IgvmPlatformType.Tdx,
+            _ => throw new LaunchException($"platform {platform} has no IGVM launch measurement (sev-snp and tdx do)"),
+        };
+        var declared = file.Platforms.FirstOrDefault(p => p.Platform == type)
+            ?? throw new LaunchException($"the file has no {IgvmNames.Of(type)} platform (it declares: {string.Join(", ", file.Platforms.Select(p => p.PlatformName))})");
+        return new IgvmLaunchInput(name, file, bytes, declared, zeroPages);
     }
 
     /// <summary>The spec an IGVM launch runs under: QEMU's defaults, and memory exactly where the directives put pages.</summary>

@@ -19,6 +19,9 @@ public sealed record IgvmLaunchInput(string Name, IgvmFile File, ReadOnlyMemory<
     /// <summary>The vCPU count and memory the launch uses, once checked (<see cref="IgvmLaunchPlan.Of"/>).</summary>
     public IgvmLaunchPlan? Plan { get; init; }
 
+    /// <summary>Where the TD HOB is, for RCX at KVM_TDX_INIT_VCPU (<see cref="IgvmTdHob"/>); null when the guest gets none.</summary>
+    public Abi.Gpa? TdHob { get; init; }
+
     /// <summary>The directive headers for the chosen platform, in file order: the order the launch measures them in.</summary>
     public IEnumerable<IgvmHeader> Directives =>
         File.Headers.Where(h => h is not IgvmIgnoredHeader && IgvmNames.SectionOf((uint)h.Type) == IgvmSection.Directive

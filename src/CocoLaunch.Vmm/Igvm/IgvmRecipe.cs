@@ -33,7 +33,7 @@ public static class IgvmRecipe
         steps.Add(new("attributes", "private memory must be PRIVATE before any page is added or measured", LaunchRecipe.Attributes));
         if (platform == KvmVmType.Tdx)
         {
-            steps.Add(new("tdx-init-vcpu", "INIT_MEM_REGION runs on an initialised vCPU; an IGVM file has no TD HOB, so RCX is 0", IgvmTdxSteps.InitVcpus));
+            steps.Add(new("tdx-init-vcpu", "INIT_MEM_REGION runs on an initialised vCPU; RCX carries the TD HOB the file holds, if any", IgvmTdxSteps.InitVcpus));
             steps.Add(new("igvm-directives", "the directives in file order, each page PAGE.ADDed and MR.EXTENDed unless unmeasured: this is MRTD", IgvmTdxSteps.Directives));
             steps.Add(new("tdx-finalize", "TDH.MR.FINALIZE fixes MRTD", Tdx.TdxLaunchSteps.Finalize));
         }

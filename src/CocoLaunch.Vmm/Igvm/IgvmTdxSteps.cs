@@ -12,12 +12,13 @@ namespace CocoLaunch.Vmm.Igvm;
 /// </summary>
 internal static class IgvmTdxSteps
 {
-    /// <summary>TDVF finds its TD HOB through RCX; an IGVM file brings no HOB, so RCX starts at 0.</summary>
+    /// <summary>TDVF finds its TD HOB through RCX: the HOB among the file's pages when a spec launch found one, else 0 (RCX is not measured).</summary>
     public static void InitVcpus(LaunchContext c)
     {
+        ulong hob = c.Igvm!.TdHob?.Value ?? 0;
         foreach (var vcpu in c.Vcpus)
         {
-            vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = 0UL });
+            vcpu.MemoryEncryptOp(new KvmTdxCmd { Id = KvmTdxCmdId.InitVcpu, Data = hob });
         }
     }
 
