@@ -223,13 +223,22 @@ public static class CliApp
 
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
         {
+            bool verbsIndex = errors.Any(e => e is HelpVerbRequestedError { Matched: false } or HelpRequestedError) && result.TypeInfo.Current == typeof(NullInstance);
+            var verb = verbsIndex ? null : VerbUsage(result.TypeInfo.Current);
             stdout.WriteLine(HelpText.AutoBuild(result, h =>
             {
                 h.Heading = $"{Name} {Version}";
                 h.Copyright = "Launch-measurement emulation for Intel TDX and AMD SEV-SNP guests.";
-                h.AddPostOptionsLine("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.");
+                if (verb is { } v)
+                {
+                    h.AddPreOptionsLine(string.Empty);
+                    h.AddPreOptionsLine($"Usage: {v.Usage}");
+                    h.AddPreOptionsLine(v.Description);
+                }
+
+                h.AddPostOptionsLine(ExitCodesLine);
                 return h;
-            }, e => e, verbsIndex: errors.Any(e => e is HelpVerbRequestedError { Matched: false } or HelpRequestedError) && result.TypeInfo.Current == typeof(NullInstance)));
+            }, e => e, verbsIndex: verbsIndex));
             return ExitCode.Ok;
         }
 
@@ -237,6 +246,36 @@ public static class CliApp
         string helpHint = verbName.Length > 0 && errors[0] is not BadVerbSelectedError ? $"{Name} {verbName} --help" : $"{Name} --help";
         Error(stderr, $"{Describe(errors[0])} (see '{helpHint}')");
         return ExitCode.InputError;
+    }
+
+    /// <summary>The exit-code contract every verb follows (ExitCode), as the help's footer states it.</summary>
+    internal const string ExitCodesLine = "Exit codes: 0 ok, 1 a check failed, 2 input or usage error, 3 internal error (a bug: please report it).";
+
+    /// <summary>
+    /// A verb's usage line (its name, [OPTIONS], then its positional arguments, optional ones in brackets and lists
+    /// with "...") and the first sentence of its description; null for a type that is not a verb.
+    /// </summary>
+    private static (string Usage, string Description)? VerbUsage(Type options)
+    {
+        var entry = Verbs.FirstOrDefault(v => v.Type == options);
+        if (entry.Type is null || options.GetCustomAttributes(typeof(VerbAttribute), false) is not [VerbAttribute verb])
+        {
+            return null;
+        }
+
+        var values = entry.Properties()
+            .Select(p => (Property: p, Value: p.GetCustomAttributes(typeof(ValueAttribute), true).OfType<ValueAttribute>().FirstOrDefault()))
+            .Where(p => p.Value is not null)
+            .OrderBy(p => p.Value!.Index)
+            .Select(p =>
+            {
+                bool list = p.Property.PropertyType != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(p.Property.PropertyType);
+                string name = (p.Value!.MetaName ?? p.Property.Name).ToUpperInvariant() + (list ? "..." : string.Empty);
+                return p.Value.Required ? name : $"[{name}]";
+            });
+        string text = verb.HelpText ?? string.Empty;
+        int end = text.IndexOf(". ", StringComparison.Ordinal);
+        return ($"{Name} {verb.Name} [OPTIONS]{string.Concat(values.Select(v => " " + v))}", end < 0 ? text : text[..(end + 1)]);
     }
 
     private static string Describe(Error error) => error switch

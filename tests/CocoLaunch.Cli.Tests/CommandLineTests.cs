@@ -17,7 +17,7 @@ public sealed class CommandLineTests
         Assert.Equal(0, result.Exit);
         Assert.Contains("  validate            Check a launch spec", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("  inspect             Show a firmware image's", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("Exit codes: 0 ok, 1 a check failed, 2 input or usage error.", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Exit codes: 0 ok, 1 a check failed, 2 input or usage error, 3 internal error (a", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("  measure             Launch a spec on the emulated TDX module", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("  boot                Boot a raw flat firmware image", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("  verify              Recompute a spec's launch digest", result.Stdout, StringComparison.Ordinal);
@@ -95,5 +95,20 @@ public sealed class CommandLineTests
     {
         var help = CliRunner.Run(verb, "--help").Stdout;
         Assert.DoesNotMatch(@"\(Default: [A-Z][a-z]+\)", help);
+    }
+
+    [Theory]
+    [InlineData("validate", "Usage: cocolaunch validate [OPTIONS] SPEC")]
+    [InlineData("measure", "Usage: cocolaunch measure [OPTIONS] [SPEC...]")]
+    [InlineData("diff", "Usage: cocolaunch diff [OPTIONS] A B")]
+    [InlineData("igvm", "Usage: cocolaunch igvm [OPTIONS] ACTION SPEC")]
+    [InlineData("verify-evidence", "Usage: cocolaunch verify-evidence [OPTIONS] EVIDENCE")]
+    public void VerbHelp_StartsWithAUsageLineAndADescription_AndEndsWithTheFourExitCodes(string verb, string usage)
+    {
+        var lines = CliRunner.Run(verb, "--help").Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        int at = lines.IndexOf(usage);
+        Assert.True(at > 0, string.Join("\n", lines.Take(6)));
+        Assert.False(string.IsNullOrWhiteSpace(lines[at + 1]));
+        Assert.Contains("3 internal error", string.Join(" ", lines.TakeLast(4)), StringComparison.Ordinal);
     }
 }
