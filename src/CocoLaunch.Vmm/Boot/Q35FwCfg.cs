@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using CocoLaunch.Formats.Linux;
 using CocoLaunch.Vmm.Devices;
 using CocoLaunch.Vmm.Launch;
@@ -15,7 +13,6 @@ namespace CocoLaunch.Vmm.Boot;
 public static class Q35FwCfg
 {
     private const ushort NbCpus = 0x05, MaxCpus = 0x0F;
-    private const uint E820Ram = 1;
 
     /// <param name="ram">The guest's RAM ranges (base, size), as the memslots hold them.</param>
     public static FwCfg Build(LaunchContext c, IDmaMemory memory, IReadOnlyList<(ulong Base, ulong Size)> ram)
@@ -23,43 +20,24 @@ public static class Q35FwCfg
         var fwCfg = new FwCfg(memory);
         fwCfg.Add(NbCpus, BitConverter.GetBytes((ushort)c.Spec.Vcpus));
         fwCfg.Add(MaxCpus, BitConverter.GetBytes((ushort)c.Spec.Vcpus));
-        var e820 = new byte[ram.Count * 20];
-        for (int i = 0; i < ram.Count; i++)
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(e820.AsSpan(i * 20), ram[i].Base);
-            BinaryPrimitives.WriteUInt64LittleEndian(e820.AsSpan((i * 20) + 8), ram[i].Size);
-            BinaryPrimitives.WriteUInt32LittleEndian(e820.AsSpan((i * 20) + 16), E820Ram);
-        }
-
         fwCfg.AddFile("bootorder", []);
-        fwCfg.AddFile("etc/e820", e820);
+        fwCfg.AddE820(ram);
         Acpi.QemuTableLoaderScript.AddTo(fwCfg, Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, PowerPort: Q35Board.PowerPort, CmosRtc: true), 0));
         if (c.Spec.DirectBoot is { } boot)
         {
             byte[] file = Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel");
             byte[] initrd = boot.InitrdPath is { } path ? Abi.IO.InputFile.ReadAllBytes(path, Abi.IO.InputFile.BootImageLimit, "initrd") : [];
             string cmdline = boot.Cmdline ?? string.Empty;
-            byte[] kernel;
-            int setupLength;
             try
             {
-                kernel = QemuLinuxLoader.PatchKernelInPlace(Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
-                setupLength = file.Length - BzImage.Parse(file).ProtectedModeKernel.Length;
+                // Patched where it lies, then served as slices of the one copy.
+                QemuLinuxLoader.PatchKernelInPlace(Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
+                fwCfg.AddLinuxBoot(file, file.Length - BzImage.Parse(file).ProtectedModeKernel.Length, initrd, cmdline);
             }
             catch (KernelFormatException e)
             {
                 throw new LaunchException($"kernel {boot.KernelPath}: {e.Message}");
             }
-
-            byte[] line = [.. Encoding.UTF8.GetBytes(cmdline), 0];
-            fwCfg.AddU32(FwCfg.SetupSize, (uint)setupLength);
-            fwCfg.Add(FwCfg.SetupData, kernel[..setupLength]);
-            fwCfg.AddU32(FwCfg.KernelSize, (uint)(kernel.Length - setupLength));
-            fwCfg.Add(FwCfg.KernelData, kernel[setupLength..]);
-            fwCfg.AddU32(FwCfg.InitrdSize, (uint)initrd.Length);
-            fwCfg.Add(FwCfg.InitrdData, initrd);
-            fwCfg.AddU32(FwCfg.CmdlineSize, (uint)line.Length);
-            fwCfg.Add(FwCfg.CmdlineData, line);
         }
 
         return fwCfg;

@@ -44,6 +44,43 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
     /// <summary>A numeric item: fw_cfg's numbers are little-endian, unlike its DMA and directory fields.</summary>
     public void AddU32(ushort key, uint value) => items[key] = BitConverter.GetBytes(value);
 
+    /// <summary>
+    /// The items of a direct Linux boot as QEMU's x86_load_linux adds them: the image split at the end of its real-mode
+    /// setup (FW_CFG_SETUP_*, FW_CFG_KERNEL_*), the initrd, and the command line with its NUL.
+    /// </summary>
+    public void AddLinuxBoot(ReadOnlyMemory<byte> image, int setupLength, ReadOnlyMemory<byte> initrd, string cmdline)
+    {
+        byte[] line = [.. Encoding.UTF8.GetBytes(cmdline), 0];
+        AddU32(SetupSize, (uint)setupLength);
+        Add(SetupData, image[..setupLength]);
+        AddU32(KernelSize, (uint)(image.Length - setupLength));
+        Add(KernelData, image[setupLength..]);
+        AddU32(InitrdSize, (uint)initrd.Length);
+        Add(InitrdData, initrd);
+        AddU32(CmdlineSize, (uint)line.Length);
+        Add(CmdlineData, line);
+    }
+
+    /// <summary>QEMU's <c>etc/e820</c>: packed {u64 address, u64 length, u32 type 1 (RAM)} per RAM range.</summary>
+    public void AddE820(IEnumerable<(ulong Base, ulong Size)> ram)
+    {
+        const int EntrySize = 20;
+        const uint E820Ram = 1;
+        var ranges = ram.ToList();
+        var bytes = new byte[ranges.Count * EntrySize];
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            var e = bytes.AsSpan(i * EntrySize);
+            BinaryPrimitives.WriteUInt64LittleEndian(e, ranges[i].Base);
+            BinaryPrimitives.WriteUInt64LittleEndian(e[8..], ranges[i].Size);
+            BinaryPrimitives.WriteUInt32LittleEndian(e[16..], E820Ram);
+        }
+
+        AddFile(E820File, bytes);
+    }
+
+    public const string E820File = "etc/e820";
+
     /// <summary>A named file, given the next file key; the directory lists the files sorted by name, as QEMU's does.</summary>
     public void AddFile(string name, byte[] data)
     {

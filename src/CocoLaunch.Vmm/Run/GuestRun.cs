@@ -65,7 +65,7 @@ public static class GuestRun
 
         // OVMF on a plain VM gets QEMU's q35 devices (issue 20).
         IGuestBoard? board = (IGuestBoard?)linux ?? (context.Spec.Platform == Abi.KvmVmType.Default && !context.Spec.IsFirmwareless
-            ? new Q35Board(vm, context, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow, Ram(context))
+            ? new Q35Board(vm, context, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow, [.. context.Layout.Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size))])
             : null);
         var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
@@ -125,10 +125,6 @@ public static class GuestRun
 
         return result with { Evidence = Evidence(vm, quotes) };
     }
-
-    /// <summary>The guest's RAM ranges as the launch planned its memslots, without the firmware's.</summary>
-    private static List<(ulong Base, ulong Size)> Ram(LaunchContext context) =>
-        [.. GuestMemoryLayout.Plan(context.Spec, (ulong)context.Firmware.Size).Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size))];
 
     /// <summary>A TD's quotes, or an SNP guest's reports: one platform's, so their order is the order they were made.</summary>
     private static List<GuestEvidence> Evidence(VmFd vm, QuoteService quotes) =>

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using CocoLaunch.Formats.Linux;
 using CocoLaunch.Spec;
 using CocoLaunch.Vmm.Devices;
@@ -18,10 +16,7 @@ public static class SnpLinuxFwCfg
     /// <summary>Where samples/linux-snp copies the ACPI tables (its layout.h ACPI_TABLES), and how much room it has there.</summary>
     public const ulong AcpiGpa = 0x82_0000, AcpiRoom = 0x1_0000;
 
-    public const string E820File = "etc/e820", AcpiFile = "etc/cocolaunch/acpi";
-
-    private const uint E820Ram = 1;
-    private const int E820EntrySize = 20;
+    public const string AcpiFile = "etc/cocolaunch/acpi";
 
     /// <param name="served">Blobs to serve instead of the measured ones (a VMM lying to the firmware), or null.</param>
     public static FwCfg Build(LaunchContext c, IDmaMemory memory, ServedBlobs? served = null)
@@ -48,18 +43,9 @@ public static class SnpLinuxFwCfg
 
         int setupLength = file.Length - kernel.ProtectedModeKernel.Length;
         byte[] initrd = boot.InitrdPath is { } path ? Abi.IO.InputFile.ReadAllBytes(path, Abi.IO.InputFile.BootImageLimit, "initrd") : [];
-        byte[] cmdline = [.. Encoding.UTF8.GetBytes(boot.Cmdline ?? string.Empty), 0];
-
         var fwCfg = new FwCfg(memory);
-        fwCfg.AddU32(FwCfg.SetupSize, (uint)setupLength);
-        fwCfg.Add(FwCfg.SetupData, file.AsMemory(..setupLength));
-        fwCfg.AddU32(FwCfg.KernelSize, (uint)(file.Length - setupLength));
-        fwCfg.Add(FwCfg.KernelData, file.AsMemory(setupLength..));
-        fwCfg.AddU32(FwCfg.InitrdSize, (uint)initrd.Length);
-        fwCfg.Add(FwCfg.InitrdData, initrd);
-        fwCfg.AddU32(FwCfg.CmdlineSize, (uint)cmdline.Length);
-        fwCfg.Add(FwCfg.CmdlineData, cmdline);
-        fwCfg.AddFile(E820File, E820(c.Layout));
+        fwCfg.AddLinuxBoot(file, file.Length - kernel.ProtectedModeKernel.Length, initrd, boot.Cmdline ?? string.Empty);
+        fwCfg.AddE820(c.Layout.Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size)));
         var acpi = Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, CmosRtc: true), AcpiGpa);
         if ((ulong)acpi.Bytes.Length > AcpiRoom)
         {
@@ -68,22 +54,6 @@ public static class SnpLinuxFwCfg
 
         fwCfg.AddFile(AcpiFile, acpi.Bytes);
         return fwCfg;
-    }
-
-    /// <summary>QEMU's etc/e820: packed {u64 address, u64 length, u32 type} per RAM slot (the firmware's slot is not RAM).</summary>
-    private static byte[] E820(IReadOnlyList<PlannedSlot> layout)
-    {
-        var ram = layout.Where(s => !s.Firmware).ToList();
-        var bytes = new byte[ram.Count * E820EntrySize];
-        for (int i = 0; i < ram.Count; i++)
-        {
-            var e = bytes.AsSpan(i * E820EntrySize);
-            BinaryPrimitives.WriteUInt64LittleEndian(e, ram[i].Gpa.Value);
-            BinaryPrimitives.WriteUInt64LittleEndian(e[8..], ram[i].Size);
-            BinaryPrimitives.WriteUInt32LittleEndian(e[16..], E820Ram);
-        }
-
-        return bytes;
     }
 }
 
