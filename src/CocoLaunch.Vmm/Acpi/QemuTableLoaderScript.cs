@@ -58,8 +58,18 @@ public static class QemuTableLoaderScript
         script.Add(ChecksumCommand(RsdpFile, Rsdp.Checksum, 0, Rsdp.V1Length));
         script.Add(ChecksumCommand(RsdpFile, Rsdp.ExtendedChecksum, 0, Rsdp.Length));
 
-        fwCfg.AddFile(RsdpFile, tables.Bytes[..Rsdp.Length]);
-        fwCfg.AddFile(TablesFile, tables.Bytes);
+        // The firmware sets each checksum byte to minus the sum of its range, that byte included (edk2 OvmfPkg
+        // AcpiPlatformDxe QemuFwCfgAcpi.c, ProcessCmdAddChecksum), so the byte must be served as zero, as QEMU serves it.
+        byte[] served = [.. tables.Bytes];
+        foreach (var (signature, offset, _) in tables.Tables.Where(t => t.Signature != "RSD PTR "))
+        {
+            served[offset + HeaderChecksum] = 0;
+        }
+
+        byte[] rsdp = served[..Rsdp.Length];
+        rsdp[Rsdp.Checksum] = rsdp[Rsdp.ExtendedChecksum] = 0;
+        fwCfg.AddFile(RsdpFile, rsdp);
+        fwCfg.AddFile(TablesFile, served);
         fwCfg.AddFile(LoaderFile, [.. script.SelectMany(c => c)]);
     }
 

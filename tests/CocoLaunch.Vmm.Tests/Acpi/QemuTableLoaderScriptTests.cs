@@ -92,7 +92,8 @@ public sealed class QemuTableLoaderScriptTests
                     offset = BinaryPrimitives.ReadUInt32LittleEndian(script.AsSpan(at + 60));
                     uint start = BinaryPrimitives.ReadUInt32LittleEndian(script.AsSpan(at + 64));
                     uint length = BinaryPrimitives.ReadUInt32LittleEndian(script.AsSpan(at + 68));
-                    file[offset] = 0;
+                    // OVMF assigns minus the range's sum, the checksum byte's served value included (edk2 OvmfPkg
+                    // AcpiPlatformDxe QemuFwCfgAcpi.c, ProcessCmdAddChecksum), so a non-zero served byte breaks it.
                     file[offset] = (byte)(0 - file.Skip((int)start).Take((int)length).Aggregate(0, (sum, b) => sum + b));
                     break;
             }
