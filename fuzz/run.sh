@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target="${1:?usage: fuzz/run.sh TARGET SECONDS (targets: spec firmware kernel snp-report tdx-quote reference-values cms tdx-collateral crl ccel)}"
+target="${1:?usage: fuzz/run.sh TARGET SECONDS (targets: spec firmware kernel snp-report tdx-quote reference-values cms tdx-collateral crl ccel igvm igvm-crc)}"
 seconds="${2:?usage: fuzz/run.sh TARGET SECONDS}"
 [ -d "fuzz/corpus/$target" ] || { echo "fuzz/run.sh: no corpus fuzz/corpus/$target" >&2; exit 2; }
 command -v afl-fuzz >/dev/null || { echo "fuzz/run.sh: afl-fuzz not found (apt-get install afl++)" >&2; exit 2; }

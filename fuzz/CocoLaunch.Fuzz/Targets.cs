@@ -17,7 +17,7 @@ public sealed class FuzzCrashException(string message) : Exception(message);
 /// </summary>
 public sealed class Targets : IDisposable
 {
-    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "tdx-collateral", "crl", "ccel", "igvm"];
+    public static readonly string[] Names = ["spec", "firmware", "kernel", "snp-report", "tdx-quote", "reference-values", "cms", "tdx-collateral", "crl", "ccel", "igvm", "igvm-crc"];
 
     /// <summary>Certificates are checked at a fixed time so that a run does not depend on the day (the evidence is from 2022-2023).</summary>
     private const string At = "2025-06-01T00:00:00Z";
@@ -117,6 +117,11 @@ public sealed class Targets : IDisposable
         // An IGVM file: inspect reads every header with the format's rules, as text and JSON. The name ends in .fd
         // so that only the magic, not the extension, sends it to the IGVM reader.
         "igvm" => Igvm(input),
+
+        // The same IGVM file with its fixed header made consistent after afl's mutation (total_file_size and the
+        // CRC-32), so that mutations reach the header rules and the launch instead of the checksum; then inspect and
+        // measure for both platforms (the emulated launch of the file's directives).
+        "igvm-crc" => IgvmPastChecksum(input),
         _ => throw new InvalidOperationException(target),
     };
 
@@ -133,6 +138,15 @@ public sealed class Targets : IDisposable
         string file = Write("guest.fd", input);
         Cli(file, "inspect", "{0}");
         return Cli(file, "inspect", "{0}", "--format", "json");
+    }
+
+    private int IgvmPastChecksum(byte[] input)
+    {
+        string file = Write("guest.igvm", IgvmChecksum.Fix(input));
+        Cli(file, "inspect", "{0}");
+        Cli(file, "inspect", "{0}", "--format", "json");
+        Cli(file, "measure", "{0}", "--platform", "snp");
+        return Cli(file, "measure", "{0}", "--platform", "tdx");
     }
 
     private int Firmware(byte[] input)

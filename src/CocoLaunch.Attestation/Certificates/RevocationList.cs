@@ -12,11 +12,12 @@ namespace CocoLaunch.Attestation.Certificates;
 /// </summary>
 public sealed class RevocationList
 {
-    private RevocationList(string name, byte[] der, X500DistinguishedName issuer, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate, HashSet<BigInteger> revoked)
+    private RevocationList(string name, byte[] der, X500DistinguishedName issuer, string issuerName, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate, HashSet<BigInteger> revoked)
     {
         Name = name;
         Der = der;
         Issuer = issuer;
+        IssuerName = issuerName;
         ThisUpdate = thisUpdate;
         NextUpdate = nextUpdate;
         Revoked = revoked;
@@ -35,9 +36,8 @@ public sealed class RevocationList
 
     public IReadOnlySet<BigInteger> Revoked { get; }
 
-    /// <summary>The issuer's common name, as messages and check names show it.</summary>
-    public string IssuerName => Issuer.EnumerateRelativeDistinguishedNames()
-        .FirstOrDefault(r => r.GetSingleElementType().Value == "2.5.4.3")?.GetSingleElementValue() ?? Issuer.Name;
+    /// <summary>The issuer's common name (else its whole name), as messages and check names show it.</summary>
+    public string IssuerName { get; }
 
     public bool Lists(X509Certificate2 cert) => Revoked.Contains(Serial(cert));
 
@@ -62,6 +62,7 @@ public sealed class RevocationList
             tbs.ReadSequence();
             part = "the issuer";
             var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
+            string issuerName = CommonName(issuer);
             part = "thisUpdate";
             var thisUpdate = ReadTime(tbs);
             part = "nextUpdate";
@@ -77,13 +78,22 @@ public sealed class RevocationList
                 }
             }
 
-            return new RevocationList(name, der, issuer, thisUpdate, nextUpdate, revoked);
+            return new RevocationList(name, der, issuer, issuerName, thisUpdate, nextUpdate, revoked);
         }
         catch (Exception e) when (e is AsnContentException or CryptographicException)
         {
             throw new EvidenceFormatException($"{name}: not an X.509 CRL: {part} cannot be read ({e.Message.TrimEnd('.')})");
         }
     }
+
+    /// <summary>
+    /// The most specific single-valued CN (.NET lists RDNs from the name's end), else the whole name. X500DistinguishedName decodes its attributes only when they
+    /// are read, so this runs in <see cref="Parse"/>: a malformed name is then this CRL's format error, where it was an
+    /// exception out of the revocation check (fuzz/README.md, tdx-collateral). A multi-valued RDN has no single type.
+    /// </summary>
+    private static string CommonName(X500DistinguishedName name) =>
+        name.EnumerateRelativeDistinguishedNames().Where(r => !r.HasMultipleElements)
+            .FirstOrDefault(r => r.GetSingleElementType().Value == "2.5.4.3")?.GetSingleElementValue() ?? name.Name;
 
     private static byte[] Unarmor(byte[] bytes, string name)
     {

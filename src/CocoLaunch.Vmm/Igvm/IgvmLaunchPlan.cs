@@ -1,4 +1,5 @@
 using CocoLaunch.Abi;
+using CocoLaunch.Abi.IO;
 using CocoLaunch.Formats.Igvm;
 using CocoLaunch.Kvm;
 using CocoLaunch.Vmm.Launch;
@@ -14,6 +15,14 @@ public sealed record IgvmLaunchPlan(int Vcpus, IReadOnlyList<PlannedSlot> Layout
     /// <summary>Memslots are whole 2 MiB blocks, so neighbouring pages share one slot instead of one slot each.</summary>
     private const ulong SlotAlignment = PageSize.Size2M;
 
+    /// <summary>
+    /// The most bytes one platform's directives may load (private pages and inserted parameter areas): the most a
+    /// firmware or kernel file may be (1 GiB). The launch populates and measures every byte it loads, and neither is
+    /// bounded by the file's size: a parameter area's size is a free u64, and a 24-byte PAGE_DATA can name a 2 MiB
+    /// zero page, so without this a few KiB of headers made the launch touch hundreds of GiB.
+    /// </summary>
+    public const ulong MaxLoadedBytes = InputFile.BootImageLimit;
+
     /// <param name="vcpus">The vCPU count asked for; null for one per VP_CONTEXT (SNP) or one (TDX).</param>
     /// <exception cref="LaunchException">The file has nothing for the platform, or a directive the launch cannot express.</exception>
     public static IgvmLaunchPlan Of(IgvmLaunchInput input, KvmVmType platform, int? vcpus)
@@ -26,8 +35,11 @@ public sealed record IgvmLaunchPlan(int Vcpus, IReadOnlyList<PlannedSlot> Layout
 
         var contexts = new Dictionary<ushort, IgvmVpContext>();
         IgvmVpContext? firstContext = null;
+        var areas = new Dictionary<uint, ulong>();
+        ulong loaded = 0;
         foreach (var h in directives)
         {
+            loaded = Load(h, areas, loaded, input.Platform);
             switch (h)
             {
                 case IgvmVpContext when platform == KvmVmType.Tdx:
@@ -54,6 +66,29 @@ public sealed record IgvmLaunchPlan(int Vcpus, IReadOnlyList<PlannedSlot> Layout
         }
 
         return new IgvmLaunchPlan(count, Slots(directives));
+    }
+
+    /// <summary>Adds what <paramref name="h"/> loads to <paramref name="loaded"/>, refusing it past <see cref="MaxLoadedBytes"/>.</summary>
+    private static ulong Load(IgvmHeader h, Dictionary<uint, ulong> areas, ulong loaded, IgvmSupportedPlatform platform)
+    {
+        if (h is IgvmParameterArea area)
+        {
+            areas[area.AreaIndex] = area.Bytes; // declaring an area loads nothing; its PARAMETER_INSERT does
+            return loaded;
+        }
+
+        ulong bytes = h switch
+        {
+            IgvmPageData p when !IsShared(p) => p.Size,
+            IgvmParameterInsert i => areas[i.AreaIndex], // the reader checked that a PARAMETER_AREA declared it first
+            _ => 0,
+        };
+        if (bytes > MaxLoadedBytes - loaded)
+        {
+            throw IgvmLaunchInput.Refuse(h, $"its 0x{bytes:x} bytes take what the directives for {platform.PlatformName} load past {MaxLoadedBytes >> 30} GiB, the most an IGVM launch loads (as for a firmware or kernel file)");
+        }
+
+        return loaded + bytes;
     }
 
     private static bool IsShared(IgvmHeader h) => h is IgvmPageData p && p.Flags.HasFlag(IgvmPageDataFlags.Shared);
