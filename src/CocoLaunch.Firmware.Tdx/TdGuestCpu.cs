@@ -56,6 +56,9 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
 
     private ulong SharedBit => 1UL << td.SharedBit;
 
+    /// <summary>CPUID leaf 0's EAX in a TD under the module 1.5.</summary>
+    public const uint MaxBasicLeaf = 0x23;
+
     private TdExit? Instruction(IGuestCpu c, CpuExit.InstructionExit x)
     {
         var s = c.State;
@@ -96,6 +99,13 @@ public sealed partial class TdGuestCpu(TdxTd td, TdCall call, TdxVcpu vcpu, ITdG
     /// </summary>
     public (ulong Eax, ulong Ebx, ulong Ecx, ulong Edx) Cpuid(uint function, uint index, CpuState state)
     {
+        if (function == 0)
+        {
+            // Leaf 0 is fixed by the module 1.5: max basic leaf 0x23 (1.0 had 0x21), vendor GenuineIntel (intel/lkvs
+            // tdx-compliance/tdx-compliance-cpuid.h). OVMF's reset vector requires at least 0x21 before it reads 0x21.
+            return (MaxBasicLeaf, 0x756E_6547, 0x6C65_746E, 0x4965_6E69);
+        }
+
         if (function == 0x21 && index == 0)
         {
             return (0, 0x6574_6E49, 0x2020_2020, 0x5844_546C); // "IntelTDX    "

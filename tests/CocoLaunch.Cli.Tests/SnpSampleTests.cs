@@ -65,7 +65,7 @@ public sealed class SnpSampleTests
         string spec = dir.Write("snp.yaml", $"platform: snp\nfirmware: {image}\nvcpus: 1\nmemory: 128M\nsnp:\n  vcpu-type: EPYC-v4\n  policy: 0x30000\n");
         var result = CliRunner.Run("launch", spec, "--evidence-out", Path.Combine(dir.Path, "report.bin"));
         Assert.Equal(1, result.Exit);
-        Assert.EndsWith("guest shut down (triple fault, or the guest program ended)", result.ErrorLine, StringComparison.Ordinal);
+        Assert.Contains("guest shut down (triple fault, or the guest program ended) (vCPU 0 at RIP 0x", result.ErrorLine, StringComparison.Ordinal);
         Assert.Equal([Path.Combine(dir.Path, "snp.yaml")], Directory.GetFiles(dir.Path)); // no report, no certificates
     }
 
@@ -142,7 +142,7 @@ public sealed class SnpSampleTests
         var result = CliRunner.Run("launch", spec);
         Assert.Equal(1, result.Exit);
         Assert.EndsWith(lastLine, result.Stdout, StringComparison.Ordinal);
-        Assert.EndsWith(reason, result.ErrorLine, StringComparison.Ordinal);
+        Assert.Contains($"{reason} (vCPU 0 at RIP 0x", result.ErrorLine, StringComparison.Ordinal); // where the guest was
     }
 
     [Fact]

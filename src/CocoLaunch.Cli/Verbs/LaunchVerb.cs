@@ -25,6 +25,9 @@ public sealed class LaunchOptions : CommonOptions
     [Option("trace-exits", HelpText = "Print one line per KVM exit on stderr.")]
     public bool TraceExits { get; set; }
 
+    [Option("trace-only", HelpText = "With --trace-exits: print only these exits, a comma-separated list of io, mmio, hypercall, memory_fault, system_event, hlt, shutdown, intr, tdx, ioapic_eoi, fail_entry, internal_error; io:PORT and mmio:GPA keep one port or one page (e.g. io:0x510,hypercall).")]
+    public string? TraceOnly { get; set; }
+
     [Option("stats", HelpText = "Print instructions, exits by reason, conversions, pages accepted and mapping statistics on stderr.")]
     public bool Stats { get; set; }
 
@@ -138,6 +141,32 @@ internal static class LaunchVerb
         return KernelBoot.Run(request, console, stderr);
     }
 
+    private static Func<Kvm.KvmExit, bool>? TraceFilter(LaunchOptions o)
+    {
+        if (o.TraceOnly is null)
+        {
+            return null;
+        }
+
+        if (!o.TraceExits)
+        {
+            throw new CliInputException("--trace-only: it chooses what --trace-exits prints; give --trace-exits too");
+        }
+
+        try
+        {
+            return Vmm.Exits.ExitTraceFilter.Parse(o.TraceOnly);
+        }
+        catch (FormatException e)
+        {
+            throw new CliInputException($"--trace-only: {e.Message}");
+        }
+    }
+
+    /// <summary>The one progress line, rewritten in place on a terminal.</summary>
+    internal static string ProgressLine(Vmm.Run.RunProgress p) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"\r\u001b[K{CliApp.Name}: running: {p.Instructions / 1e6:0.0} M instructions, {p.Elapsed.TotalSeconds:0.0} s, {p.Mips:0} MIPS, {p.Phase}");
+
     private static ulong? MaxHostMemory(LaunchOptions o) =>
         o.MaxHostMemory is not { } text ? null
         : SizeParser.TryParse(text, out ulong bytes, out _) && bytes >= PageSize4K && bytes % PageSize4K == 0 ? bytes
@@ -170,11 +199,12 @@ internal static class LaunchVerb
             try
             {
                 // A progress line on an interactive terminal only: never in a pipe, a log or a test.
-                Action<long, TimeSpan>? progress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && !o.TraceExits
-                    ? (n, t) => stderr.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"\r{CliApp.Name}: running: {n / 1e6:0.0} M instructions, {t.TotalSeconds:0.0} s "))
+                Action<Vmm.Run.RunProgress>? progress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && !o.TraceExits
+                    ? p => stderr.Write(ProgressLine(p))
                     : null;
                 result = Vmm.Run.GuestRun.Run(context, new Vmm.Run.RunOptions(max, timeout, conversion, console, o.TraceExits ? stderr : null, progress)
                 {
+                    TraceFilter = TraceFilter(o),
                     Served = o.ServeKernel is null && o.ServeInitrd is null && o.ServeCmdline is null ? null : new Vmm.Snp.ServedBlobs(o.ServeInitrd, o.ServeCmdline) { KernelPath = o.ServeKernel },
                 });
                 if (progress is not null)

@@ -20,6 +20,12 @@ public sealed class DebugDevices(Stream console, Stream serial)
     private const byte LcrDlab = 0x80;
     private readonly byte[] uartLatches = new byte[8];
 
+    /// <summary>
+    /// Debugcon and isa-debug-exit, which QEMU adds to any machine (-debugcon, -device isa-debug-exit): they stay
+    /// reachable when a board with its own COM1 and ACPI ports serves the rest.
+    /// </summary>
+    public static bool IsDebugPort(ushort port) => port == Debugcon || port is >= DebugExit and < DebugExit + 4;
+
     /// <summary>The status isa-debug-exit asked for: (value &lt;&lt; 1) | 1, as QEMU exits with it.</summary>
     public int? ExitStatus { get; private set; }
 

@@ -24,15 +24,25 @@ public sealed class Q35Board : IGuestBoard
     public Q35Board(VmFd vm, LaunchContext context, Stream console, IDeviceClock clock, DateTimeOffset wallClock, IReadOnlyList<(ulong Base, ulong Size)> ram)
     {
         devices = new LinuxBoard(vm, console, clock, wallClock, q35: true);
-        var pci = new Q35Pci();
+        Q35Pci? pci = null;
+        pci = new Q35Pci { PciExBarWritten = () => MoveEcam(pci!) };
         devices.Ports.Register(Q35Pci.ConfigAddress, 1, pci);
         devices.Ports.Register(Q35Pci.ConfigData, 4, pci);
-        devices.Mmio.Register(Q35Pci.EcamBase, Q35Pci.EcamSize, pci);
         pm = new Ich9PmPorts(clock);
         devices.Ports.Register(Ich9PmPorts.Base, Ich9PmPorts.PortCount, pm);
         devices.Ports.Register(PowerPort, 1, devices.Power);
         devices.Ports.Register(FwCfg.SelectorPort, FwCfg.PortCount, Q35FwCfg.Build(context, new SharedGuestMemory(vm), ram));
         SetCmosMemory(devices.Cmos, ram, context.Spec.Vcpus);
+    }
+
+    /// <summary>The MCH decodes its ECAM window wherever PCIEXBAR puts it (OVMF's base differs between versions).</summary>
+    private void MoveEcam(Q35Pci pci)
+    {
+        devices.Mmio.Unregister(pci);
+        if (pci.EcamWindow is { } window)
+        {
+            devices.Mmio.Register(window.Base, window.Length, pci);
+        }
     }
 
     public string? Stop => pm.PoweredOff ? LinuxBoard.StopPoweredOff : devices.Stop;

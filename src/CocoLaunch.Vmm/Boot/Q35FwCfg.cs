@@ -22,7 +22,20 @@ public static class Q35FwCfg
         fwCfg.Add(MaxCpus, BitConverter.GetBytes((ushort)c.Spec.Vcpus));
         fwCfg.AddFile("bootorder", []);
         fwCfg.AddE820(ram);
-        Acpi.QemuTableLoaderScript.AddTo(fwCfg, Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, PowerPort: Q35Board.PowerPort, CmosRtc: true), 0));
+        if (c.Spec.Tdx?.MeasuredBoot is { } measured)
+        {
+            // A TD whose RTMRs the spec predicts gets the ACPI files the prediction measured: the ones a guest of the
+            // same VM shape captured under QEMU.
+            foreach (var (name, path) in measured.FwCfgFiles)
+            {
+                fwCfg.AddFile(name, Abi.IO.InputFile.ReadAllBytes(path, 1 << 20, "tdx.measured-boot.fw-cfg." + name));
+            }
+        }
+        else
+        {
+            Acpi.QemuTableLoaderScript.AddTo(fwCfg, Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, PowerPort: Q35Board.PowerPort, CmosRtc: true), 0));
+        }
+
         if (c.Spec.DirectBoot is { } boot)
         {
             byte[] file = Abi.IO.InputFile.ReadAllBytes(boot.KernelPath, Abi.IO.InputFile.BootImageLimit, "kernel");
@@ -31,7 +44,7 @@ public static class Q35FwCfg
             try
             {
                 // Patched where it lies, then served as slices of the one copy.
-                QemuLinuxLoader.PatchKernelInPlace(Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
+                QemuLinuxLoader.PatchKernelInPlace(c.Spec.Tdx?.MeasuredBoot?.KernelPatch ?? Spec.QemuKernelPatch.Qemu72, file, (ulong)initrd.Length, cmdline, c.Spec.Memory.Size);
                 fwCfg.AddLinuxBoot(file, file.Length - BzImage.Parse(file).ProtectedModeKernel.Length, initrd, cmdline);
             }
             catch (KernelFormatException e)

@@ -27,6 +27,9 @@ internal sealed class AddressRanges<TDevice>
         ranges.Insert(at, (first, length, device));
     }
 
+    /// <summary>Drops every range <paramref name="device"/> owns.</summary>
+    public void Remove(TDevice device) => ranges.RemoveAll(r => ReferenceEquals(r.Device, device));
+
     /// <summary>The device whose range holds <paramref name="address"/>, and its base.</summary>
     public bool TryFind(ulong address, out TDevice device, out ulong first)
     {

@@ -11,6 +11,9 @@ public sealed class MmioBus
     /// <exception cref="ArgumentException">The range is empty, wraps, or overlaps a claimed one.</exception>
     public void Register(ulong @base, ulong length, IMmioDevice device) => devices.Add(@base, length, device, "MMIO");
 
+    /// <summary>Releases the device's windows, as a bridge does when its decode register moves or closes them.</summary>
+    public void Unregister(IMmioDevice device) => devices.Remove(device);
+
     public bool TryRead(ulong gpa, int size, out ulong value)
     {
         if (devices.TryFind(gpa, out var device, out ulong first))

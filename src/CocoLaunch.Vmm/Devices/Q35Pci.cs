@@ -13,8 +13,8 @@ public sealed class Q35Pci : IPortDevice, IMmioDevice
 {
     public const ushort ConfigAddress = 0xCF8, ConfigData = 0xCFC;
 
-    /// <summary>Where OVMF puts the ECAM window (PcdPciExpressBaseAddress) and its size: 256 buses.</summary>
-    public const ulong EcamBase = 0xB000_0000, EcamSize = 0x1000_0000;
+    /// <summary>Where OVMF 2022.11 puts the ECAM window (PcdPciExpressBaseAddress); newer OVMF may choose another base.</summary>
+    public const ulong EcamBase = 0xB000_0000;
 
     public const ushort DeviceMch = 0x29C0, DeviceLpc = 0x2918;
     private const ushort VendorIntel = 0x8086;
@@ -34,6 +34,26 @@ public sealed class Q35Pci : IPortDevice, IMmioDevice
     public bool AcpiPmEnabled => (lpc[AcpiControl] & 0x80) != 0;
 
     private bool EcamEnabled => (mch[PciExBar] & 1) != 0;
+
+    /// <summary>
+    /// The ECAM window PCIEXBAR opens (base, length), or null while it is disabled: LENGTH in bits 2:1 gives 256, 128 or
+    /// 64 buses, and the base is aligned to the window (Intel 3 Series datasheet §5.1.14; QEMU mch_update_pciexbar).
+    /// </summary>
+    public (ulong Base, ulong Length)? EcamWindow
+    {
+        get
+        {
+            lock (gate)
+            {
+                ulong bar = BinaryPrimitives.ReadUInt64LittleEndian(mch.AsSpan(PciExBar));
+                ulong length = ((bar >> 1) & 3) switch { 0 => 256UL << 20, 1 => 128UL << 20, 2 => 64UL << 20, _ => 0 };
+                return EcamEnabled && length != 0 ? (bar & 0x7F_FFFF_FFFF & ~(length - 1), length) : null;
+            }
+        }
+    }
+
+    /// <summary>Called after a write to PCIEXBAR, so the board moves the ECAM window where it now points.</summary>
+    public Action? PciExBarWritten { get; init; }
 
     /// <summary>The LPC bridge; PMBASE bit 0 reads 1, the I/O-space indicator (ICH9 datasheet §13.8.3.1).</summary>
     private static byte[] LpcHeader()
@@ -154,6 +174,11 @@ public sealed class Q35Pci : IPortDevice, IMmioDevice
             {
                 space[at] |= 1;
             }
+        }
+
+        if (space == mch && offset < PciExBar + 8 && offset + size > PciExBar)
+        {
+            PciExBarWritten?.Invoke();
         }
     }
 

@@ -24,6 +24,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     /// <summary>One line per exit, when set (<c>launch --trace-exits</c>).</summary>
     public TextWriter? Trace { get; init; }
 
+    /// <summary>Which exits <see cref="Trace"/> gets; all when null (<c>launch --trace-only</c>).</summary>
+    public Func<KvmExit, bool>? TraceFilter { get; init; }
+
     public RunStats Stats { get; } = new();
 
     /// <summary>Pages the VMM holds while it works on them; conversions that meet them complete the work and retry.</summary>
@@ -33,6 +36,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     public QuoteService? Quotes { get; init; }
 
     public int ExitCount { get; private set; }
+
+    /// <summary>The last exit the guest was resumed from, for the stop reason of a guest that died after it.</summary>
+    public KvmExit? LastExit { get; private set; }
 
     public ExitOutcome Run(VcpuFd vcpu)
     {
@@ -51,7 +57,11 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
 
             ExitCount++;
             Stats.CountExit(exit.Reason);
-            Trace?.WriteLine(ExitTrace.Line(vcpu.Id, exit));
+            if (Trace is not null && (TraceFilter?.Invoke(exit) ?? true))
+            {
+                Trace.WriteLine(ExitTrace.Line(vcpu.Id, exit));
+            }
+
             var outcome = exit switch
             {
                 KvmExit.Hypercall h => Counted(ExitHandlers.MapGpaRange(vm, h, conversion, References, gpa => Retried(vcpu, gpa)), h),
@@ -59,6 +69,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.MemoryFault m when vm.Kvm.Host.Limit is { Refusals: > 0 } limit =>
                     new ExitOutcome.Fail($"{limit} reached: guest access to gpa {m.Info.Gpa} at RIP 0x{vcpu.Cpu?.State.Rip ?? 0:x} (KVM_RUN failed with {m.Errno})"),
                 KvmExit.MemoryFault m => Counted(ExitHandlers.MemoryFault(vm, m, conversion, ref lastFault, References, gpa => Retried(vcpu, gpa)), m),
+                KvmExit.Io io when Devices is not null && DebugDevices.IsDebugPort(io.Port) => ExitHandlers.PortIo(Devices, io),
                 KvmExit.Io or KvmExit.Mmio or KvmExit.IoapicEoi when Board is not null => Board.Handle(exit) is { } stop ? new ExitOutcome.Stop(stop) : ExitOutcome.Continue,
                 KvmExit.Mmio m => Mmio(m),
                 KvmExit.Io io when Devices is not null => ExitHandlers.PortIo(Devices, io),
@@ -83,6 +94,8 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
             {
                 return outcome;
             }
+
+            LastExit = exit;
         }
 
         return new ExitOutcome.Fail($"the guest exited {MaxExits} times without stopping");

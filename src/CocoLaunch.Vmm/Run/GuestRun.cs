@@ -12,10 +12,13 @@ namespace CocoLaunch.Vmm.Run;
 /// <param name="MaxInstructions">Per vCPU; the run stops (exit 1) when the BSP reaches it.</param>
 /// <param name="Timeout">Wall-clock limit for the whole run.</param>
 /// <param name="Trace">One line per exit, when set.</param>
-/// <param name="Progress">Called about twice a second while the guest runs, with the instructions retired so far.</param>
+/// <param name="Progress">Called about twice a second while the guest runs: instructions so far, time, the BSP's phase.</param>
 public sealed record RunOptions(long MaxInstructions, TimeSpan? Timeout, ConversionMode Conversion, Stream Console, TextWriter? Trace = null,
-    Action<long, TimeSpan>? Progress = null)
+    Action<RunProgress>? Progress = null)
 {
+    /// <summary>Which exits <see cref="Trace"/> gets; all when null.</summary>
+    public Func<Kvm.KvmExit, bool>? TraceFilter { get; init; }
+
     /// <summary>What an SNP direct boot's fw_cfg serves instead of the measured initrd or command line, when set.</summary>
     public Snp.ServedBlobs? Served { get; init; }
 }
@@ -63,16 +66,18 @@ public static class GuestRun
             linux.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
         }
 
-        // OVMF on a plain VM gets QEMU's q35 devices (issue 20).
-        IGuestBoard? board = (IGuestBoard?)linux ?? (context.Spec.Platform == Abi.KvmVmType.Default && !context.Spec.IsFirmwareless
+        // OVMF on a plain VM or as a TD gets QEMU's q35 devices (issue 20).
+        bool q35 = !context.Spec.IsFirmwareless && (context.Spec.Platform == Abi.KvmVmType.Default || (context.Spec.Platform == Abi.KvmVmType.Tdx && context.Ovmf?.Tdx.Value is not null));
+        IGuestBoard? board = (IGuestBoard?)linux ?? (q35
             ? new Q35Board(vm, context, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow, [.. context.Layout.Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size))])
             : null);
-        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
+        var loops = running.Select(_ => new ExitLoop(vm, options.Conversion) { Devices = devices, Board = board, Trace = options.Trace, TraceFilter = options.TraceFilter, MaxExits = int.MaxValue, References = references, Quotes = quotes }).ToList();
         var outcomes = new ExitOutcome?[loops.Count];
         var clock = Stopwatch.StartNew();
         var threads = running.Select((vcpu, i) => new Thread(() => outcomes[i] = loops[i].Run(vcpu)) { IsBackground = true, Name = $"vcpu{vcpu.Id}" }).ToList();
         threads.ForEach(t => t.Start());
-        bool inTime = Wait(threads[0], options, clock, running);
+        (ulong, ulong)? flash = context.Ovmf is null ? null : (FirmwareBase(context), 1UL << 32);
+        bool inTime = Wait(threads[0], options, clock, running, flash);
         foreach (var vcpu in running)
         {
             vcpu.Kick();
@@ -104,10 +109,11 @@ public static class GuestRun
         }
 
         var outcome = inTime ? outcomes[0] : new ExitOutcome.Stop($"timed out after {options.Timeout!.Value.TotalSeconds:0.###} s");
-        var failure = outcomes.Skip(1).OfType<ExitOutcome.Fail>().FirstOrDefault();
-        if (failure is not null && outcome is not ExitOutcome.Fail)
+        int stopped = 0;
+        int failed = Array.FindIndex(outcomes, 1, o => o is ExitOutcome.Fail);
+        if (failed > 0 && outcome is not ExitOutcome.Fail)
         {
-            outcome = failure;
+            (outcome, stopped) = (outcomes[failed]!, failed);
         }
 
         var result = outcome switch
@@ -118,6 +124,11 @@ public static class GuestRun
             ExitOutcome.Stop s => new RunResult(null, s.Reason, false, stats),
             _ => new RunResult(null, "stopped", false, stats),
         };
+        if (result.ExitStatus is null && Died(outcome) && running[stopped].Cpu is { } cpu)
+        {
+            result = result with { Stop = $"{result.Stop} (vCPU {running[stopped].Id} at RIP 0x{cpu.State.Rip:x}{(loops[stopped].LastExit is { } last ? $", last exit: {ExitTrace.Describe(last)}" : string.Empty)})" };
+        }
+
         if (context.Vcpus.Select(v => (v.Cpu as Cpu.X86Cpu)?.FirstUnemulated).FirstOrDefault(u => u is not null) is { } unemulated && result.ExitStatus is null)
         {
             result = result with { Stop = $"{result.Stop}; the guest met an instruction the emulator lacks, {unemulated.Form} at RIP 0x{unemulated.Rip:x}, and got #UD" };
@@ -125,6 +136,10 @@ public static class GuestRun
 
         return result with { Evidence = Evidence(vm, quotes) };
     }
+
+    /// <summary>A guest that died (a failed exit, a halt with nothing to wake it, a triple fault), not one stopped by a limit.</summary>
+    private static bool Died(ExitOutcome? outcome) =>
+        outcome is ExitOutcome.Fail || outcome is ExitOutcome.Stop { Reason: "guest halted" or "guest shut down (triple fault, or the guest program ended)" };
 
     /// <summary>A TD's quotes, or an SNP guest's reports: one platform's, so their order is the order they were made.</summary>
     private static List<GuestEvidence> Evidence(VmFd vm, QuoteService quotes) =>
@@ -134,7 +149,7 @@ public static class GuestRun
     ];
 
     /// <summary>Waits for the BSP until the time limit, reporting progress on the way; false when the limit came first.</summary>
-    private static bool Wait(Thread bsp, RunOptions options, Stopwatch clock, List<VcpuFd> running)
+    private static bool Wait(Thread bsp, RunOptions options, Stopwatch clock, List<VcpuFd> running, (ulong, ulong)? flash)
     {
         var slice = TimeSpan.FromMilliseconds(500);
         var lastReport = TimeSpan.Zero;
@@ -154,10 +169,14 @@ public static class GuestRun
             if (clock.Elapsed - lastReport >= slice)
             {
                 lastReport = clock.Elapsed;
-                options.Progress?.Invoke(running.Sum(v => v.Cpu?.InstructionsRetired ?? 0), clock.Elapsed);
+                string phase = running[0].Cpu is { } cpu ? GuestPhase.Of(cpu.State, flash) : "running";
+                options.Progress?.Invoke(new RunProgress(running.Sum(v => v.Cpu?.InstructionsRetired ?? 0), clock.Elapsed, phase));
             }
         }
     }
+
+    /// <summary>Where a flash firmware image ends up: its last byte at 4 GiB, as OVMF.fd is mapped.</summary>
+    private static ulong FirmwareBase(LaunchContext context) => (1UL << 32) - (ulong)context.Firmware.Size;
 
     /// <summary>An SNP launch with a direct-boot kernel: its firmware boots Linux from fw_cfg.</summary>
     public static bool SnpLinux(LaunchContext context) => context.Spec.Platform == KvmVmType.Snp && context.Spec.DirectBoot is not null;

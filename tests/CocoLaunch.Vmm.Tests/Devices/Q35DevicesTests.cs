@@ -45,6 +45,29 @@ public sealed class Q35DevicesTests
     }
 
     [Fact]
+    public void EcamWindow_FollowsPciExBar_WhereEachOvmfPutsIt()
+    {
+        // OVMF 2022.11 writes 0xB0000000 | 1 (256 buses); OVMF 2025.02 as a TD writes 0xE0000000 | 1 (its first ECAM
+        // read in that run was 0xE00F8040, the LPC bridge's PMBASE). QEMU's mch_update_pciexbar maps the window there.
+        int writes = 0;
+        var pci = new Q35Pci { PciExBarWritten = () => writes++ };
+        Assert.Null(pci.EcamWindow);
+        pci.Write(Q35Pci.ConfigAddress, 4, 0x8000_0060);
+        pci.Write(Q35Pci.ConfigData, 4, 0xB000_0001);
+        Assert.Equal((0xB000_0000UL, 256UL << 20), pci.EcamWindow);
+        pci.Write(Q35Pci.ConfigData, 4, 0xE000_0001);
+        Assert.Equal((0xE000_0000UL, 256UL << 20), pci.EcamWindow);
+        pci.Write(Q35Pci.ConfigData, 4, 0xE000_0005); // LENGTH 2: 64 buses
+        Assert.Equal((0xE000_0000UL, 64UL << 20), pci.EcamWindow);
+        pci.Write(Q35Pci.ConfigData, 4, 0xE000_0000); // disabled
+        Assert.Null(pci.EcamWindow);
+        Assert.Equal(4, writes);
+        pci.Write(Q35Pci.ConfigAddress, 4, 0x8000_0040); // another MCH register: no move
+        pci.Write(Q35Pci.ConfigData, 4, 0x1234);
+        Assert.Equal(4, writes);
+    }
+
+    [Fact]
     public void PmTimer_CountsAt3579545Hz_AndS5PowersOff()
     {
         var clock = new ManualClock();
