@@ -91,6 +91,8 @@ public sealed class CliConventionsTests
     /// <summary>Messages name a platform by its spec name (`sev-es`, `default`), never by the KvmVmType member (`SevEs`).</summary>
     [Theory]
     [InlineData("running a sev-es guest is not supported yet", "launch", "launch-specs/sev-es.yaml")]
+    [InlineData("platform default has no launch measurement", "measure", "launch-specs/default.yaml")]
+    [InlineData("platform sw-protected has no launch measurement", "reference-values", "launch-specs/sw-protected.yaml")]
     [InlineData("no step 'boot' in the tdx launch", "launch", "launch-specs/tdx.yaml", "--stop-after", "boot")]
     [InlineData("platform sev has no IGVM form", "igvm", "build", "launch-specs/sev.yaml", "--out", "OUT")]
     [InlineData("evidence exists for snp and tdx guests, not sev", "attest", "launch-specs/sev.yaml", "--out", "OUT")]

@@ -268,7 +268,7 @@ internal static class MeasureVerb
             KvmVmType.Tdx => "tdx-finalize",
             KvmVmType.Snp => "snp-launch-finish",
             KvmVmType.Sev or KvmVmType.SevEs => "sev-launch-measure",
-            _ => throw new CliInputException($"{label}: platform {spec.Platform} has no launch measurement"),
+            _ => throw new CliInputException($"{label}: platform {spec.Platform.Name()} has no launch measurement"),
         };
 
         if (spec.Firmware.IsIgvm && loaded is not null)
