@@ -17,6 +17,21 @@ public static class KvmVmTypeExtensions
     public static bool HasPrivateMemory(this KvmVmType type) =>
         type is KvmVmType.SwProtected or KvmVmType.Snp or KvmVmType.Tdx;
 
+    /// <summary>
+    /// The name users type for the VM type (a spec's <c>platform</c>, <c>--platform</c>): <c>default</c>, never the enum's
+    /// <c>Default</c>, in every message and output.
+    /// </summary>
+    public static string Name(this KvmVmType type) => type switch
+    {
+        KvmVmType.Default => "default",
+        KvmVmType.SwProtected => "sw-protected",
+        KvmVmType.Sev => "sev",
+        KvmVmType.SevEs => "sev-es",
+        KvmVmType.Snp => "snp",
+        KvmVmType.Tdx => "tdx",
+        _ => $"type {(uint)type}",
+    };
+
     /// <summary>Whether the VM's launch is measured by vendor firmware (a confidential-computing VM).</summary>
     public static bool IsConfidential(this KvmVmType type) =>
         type is KvmVmType.Sev or KvmVmType.SevEs or KvmVmType.Snp or KvmVmType.Tdx;

@@ -18,6 +18,8 @@ public static class CliApp
 
     private const string VerbList = "validate, inspect, measure, diff, launch, bench, id-block, boot, reference-values, verify, attest, verify-evidence, eventlog, igvm";
 
+    // CommandLineParser reads the --stop-after help from StopAfterHelp.Text by reflection (ResourceType): kept under trimming.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(StopAfterHelp))]
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         // The Linux TD and SNP firmware ship beside the tool (samples/linux-tdx/bin, samples/linux-snp/bin, copied by the project).
@@ -123,8 +125,9 @@ public static class CliApp
         : Verbs.FirstOrDefault(v => v.Type.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute a] && a.Name == args[0]).Properties?.Invoke();
 
     /// <summary>
-    /// A value-taking option given last, or followed by another option: CommandLineParser then keeps the default
-    /// silently (`boot x.bin --memory` booted with 128M), so the check is made here, before it parses.
+    /// A value-taking option given last, or followed by another option, or as "--option=" with nothing after the "=":
+    /// CommandLineParser then keeps the default silently (`boot x.bin --memory` booted with 128M), so the check is made
+    /// here, before it parses.
     /// </summary>
     private static string? OptionWithoutValue(string[] args)
     {
@@ -148,6 +151,12 @@ public static class CliApp
             if (valued.Contains(args[i]) && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
             {
                 return args[i];
+            }
+
+            // "--memory=" is the same mistake written the other way (CommandLineParser called it an unknown argument).
+            if (args[i].EndsWith('=') && valued.Contains(args[i][..^1]))
+            {
+                return args[i][..^1];
             }
         }
 

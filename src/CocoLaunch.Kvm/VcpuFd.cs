@@ -138,7 +138,7 @@ public sealed partial class VcpuFd
     {
         if (!Vm.PreFaultAllowed)
         {
-            return (0, new FaultError(Errno.EOPNOTSUPP, null, $"pre-fault is not allowed on a {Vm.Type} VM before its launch is finalized"));
+            return (0, new FaultError(Errno.EOPNOTSUPP, null, $"pre-fault is not allowed on a {Vm.Type.Name()} VM before its launch is finalized"));
         }
 
         if (Vm.SharedGpaBit is int bit && ((gpa >> bit) & 1) != 0)

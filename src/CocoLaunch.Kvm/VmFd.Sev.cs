@@ -33,7 +33,7 @@ public sealed partial class VmFd
                 Guarded(cmd, () => RequireSev().LaunchUpdateData(GpaOfHost(u.Uaddr), data));
                 break;
             case KvmSevCmdId.LaunchUpdateVmsa when Type != KvmVmType.SevEs:
-                throw new KvmException(Errno.ENOTTY, $"KVM_SEV_LAUNCH_UPDATE_VMSA on a {Type} VM (sev_launch_update_vmsa needs SEV-ES)");
+                throw new KvmException(Errno.ENOTTY, $"KVM_SEV_LAUNCH_UPDATE_VMSA on a {Type.Name()} VM (sev_launch_update_vmsa needs SEV-ES)");
             case KvmSevCmdId.LaunchUpdateVmsa:
                 var order = VcpusInOrder();
                 for (int i = 0; i < order.Count; i++)
@@ -47,7 +47,7 @@ public sealed partial class VmFd
                 Guarded(cmd, () => RequireSev().LaunchMeasure());
                 break;
             default:
-                throw new KvmException(Errno.EINVAL, $"SEV command {(uint)cmd.Id} is not supported on a {Type} VM");
+                throw new KvmException(Errno.EINVAL, $"SEV command {(uint)cmd.Id} is not supported on a {Type.Name()} VM");
         }
     }
 

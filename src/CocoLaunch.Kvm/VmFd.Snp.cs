@@ -32,7 +32,7 @@ public sealed partial class VmFd
         if (Type is not (KvmVmType.Sev or KvmVmType.SevEs or KvmVmType.Snp))
         {
             // Not an SEV-family VM: the model treats the host as the VM's vendor, so there is no SEV dispatcher.
-            throw new KvmException(Errno.ENOTTY, $"SEV commands on a {Type} VM");
+            throw new KvmException(Errno.ENOTTY, $"SEV commands on a {Type.Name()} VM");
         }
 
         lock (slotsLock)
@@ -71,7 +71,7 @@ public sealed partial class VmFd
     {
         if (Type != KvmVmType.Snp)
         {
-            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_START on a {Type} VM");
+            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_START on a {Type.Name()} VM");
         }
 
         var start = cmd.Data as KvmSevSnpLaunchStart? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_START: no data");
@@ -124,7 +124,7 @@ public sealed partial class VmFd
         // snp_launch_update: "not SNP or no context" comes before the copy, and is EINVAL (not ENOTTY).
         if (Type != KvmVmType.Snp || Snp is null)
         {
-            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_UPDATE: {(Type != KvmVmType.Snp ? $"a {Type} VM" : "no KVM_SEV_SNP_LAUNCH_START")}");
+            throw new KvmException(Errno.EINVAL, $"KVM_SEV_SNP_LAUNCH_UPDATE: {(Type != KvmVmType.Snp ? $"a {Type.Name()} VM" : "no KVM_SEV_SNP_LAUNCH_START")}");
         }
 
         var u = cmd.Data as KvmSevSnpLaunchUpdate? ?? throw new KvmException(Errno.EFAULT, "KVM_SEV_SNP_LAUNCH_UPDATE: no data");
@@ -293,7 +293,7 @@ public sealed partial class VmFd
         // snp_launch_finish: not SNP → ENOTTY; no context → EINVAL; copy → EFAULT; flags → EINVAL.
         if (Type != KvmVmType.Snp)
         {
-            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_FINISH on a {Type} VM");
+            throw new KvmException(Errno.ENOTTY, $"KVM_SEV_SNP_LAUNCH_FINISH on a {Type.Name()} VM");
         }
 
         if (Snp is null)

@@ -55,7 +55,7 @@ public sealed partial class VmFd
         ThrowIfDead();
         if (Type != KvmVmType.Tdx)
         {
-            throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP with a kvm_tdx_cmd on a {Type} VM");
+            throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP with a kvm_tdx_cmd on a {Type.Name()} VM");
         }
 
         if (cmd is null)

@@ -215,8 +215,8 @@ public static class LaunchSpecParser
         var node = top.Optional(name);
         if (node is not null && Array.IndexOf(owners, platform) < 0)
         {
-            string ownerNames = string.Join(" or ", owners.Select(o => Platforms.First(p => p.Value == o).Key));
-            string actual = Platforms.First(p => p.Value == platform).Key;
+            string ownerNames = string.Join(" or ", owners.Select(o => o.Name()));
+            string actual = platform.Name();
             throw reader.Fail(top.KeyNode(name), $"{name}: this section applies to platform {ownerNames}, but the platform is {actual}");
         }
 

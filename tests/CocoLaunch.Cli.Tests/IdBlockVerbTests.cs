@@ -34,7 +34,7 @@ public sealed class IdBlockVerbTests
         using var dir = new TempDir();
         string spec = $"platform: snp\nfirmware: {RepoPaths.Synthetic("amdsev-like.fd")}\nvcpus: 2\nmemory: 1G\nsnp:\n  vcpu-type: EPYC-Milan\n  policy: 0x30000\n";
         string digest = CliRunner.Run("measure", dir.Write("plain.yaml", spec)).Stdout.Trim();
-        var ids = CliRunner.Run("id-block", "--measurement", digest, "--id-key", IdKey, "--author-key", AuthorKey, "--family-id", new string('a', 32), "--guest-svn", "3", "--output-format", "yaml");
+        var ids = CliRunner.Run("id-block", "--measurement", digest, "--id-key", IdKey, "--author-key", AuthorKey, "--family-id", new string('a', 32), "--guest-svn", "3", "--format", "yaml");
         Assert.Equal(0, ids.Exit);
 
         var bound = CliRunner.Run("measure", dir.Write("bound.yaml", spec + ids.Stdout));
@@ -50,7 +50,7 @@ public sealed class IdBlockVerbTests
     [InlineData("--measurement", "00", "--measurement: expected a 48-byte launch digest")]
     [InlineData("--family-id", "abc", "--family-id: expected 16 bytes as 32 hex digits")]
     [InlineData("--policy", "0xZZ", "--policy: '0xZZ' is not a number")]
-    [InlineData("--output-format", "json", "--output-format: 'json' is not one of: qemu, yaml")]
+    [InlineData("--format", "json", "--format: 'json' is not one of: qemu, yaml")]
     public void BadArguments_ExitTwo(string option, string value, string message)
     {
         var args = new Dictionary<string, string> { ["--measurement"] = new string('0', 96), ["--id-key"] = IdKey };

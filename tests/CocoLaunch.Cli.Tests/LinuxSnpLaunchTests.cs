@@ -17,7 +17,7 @@ public sealed class LinuxSnpLaunchTests
     /// --kernel linux/debian-linux-image-6.12.101-1~deb12u1/vmlinuz-6.12.101+deb12-cloud-amd64
     /// --initrd initramfs/bin/initramfs-snp.cpio.gz --append "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"</c>.
     /// </summary>
-    private const string SevSnpMeasureDigest = "8781c5589a22cbcf0bab89bfaa26f3ba6eb1e831c031f80b2aa6f34188d712d85b3a1e08a1d298d46ab9e10c10b48b5f";
+    internal const string SevSnpMeasureDigest = "8781c5589a22cbcf0bab89bfaa26f3ba6eb1e831c031f80b2aa6f34188d712d85b3a1e08a1d298d46ab9e10c10b48b5f";
 
     private const string Cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr";
 

@@ -77,20 +77,39 @@ public static class DocumentSignature
         return (cms.ContentInfo.Content, signer);
     }
 
-    /// <summary>A certificate and its private key from PEM files, checked to belong together.</summary>
+    /// <summary>
+    /// A certificate (PEM or DER) and its private key (PEM), checked to belong together. The key's algorithm is the
+    /// certificate's: RSA or ECDSA, the two CMS signs with here.
+    /// </summary>
     public static X509Certificate2 LoadSigner(string certPath, string keyPath)
     {
+        byte[] certBytes = Abi.IO.InputFile.ReadAllBytes(certPath, Abi.IO.InputFile.TextLimit, "--sign-cert");
+        string key = Abi.IO.InputFile.ReadAllText(keyPath, Abi.IO.InputFile.TextLimit, "--sign-key");
         try
         {
-            using var cert = X509Certificate2.CreateFromPem(
-                Abi.IO.InputFile.ReadAllText(certPath, Abi.IO.InputFile.TextLimit, "--sign-cert"),
-                Abi.IO.InputFile.ReadAllText(keyPath, Abi.IO.InputFile.TextLimit, "--sign-key"));
+            using var cert = Snp.SnpEvidenceVerifier.LoadCertificate(certBytes, certPath);
+            using var withKey = WithKey(cert, key);
             // Re-imported so that the key is usable by CMS on every platform.
-            return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pkcs12), null);
+            return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
         }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        catch (Exception e) when (e is CryptographicException or ArgumentException or EvidenceFormatException)
         {
-            throw new EvidenceFormatException($"--sign-cert {certPath} / --sign-key {keyPath}: {e.Message.TrimEnd('.')} (a PEM certificate and its PEM private key)");
+            throw new EvidenceFormatException($"--sign-cert {certPath} / --sign-key {keyPath}: {e.Message.TrimEnd('.')} (a PEM or DER certificate and its PEM private key)");
         }
+    }
+
+    private static X509Certificate2 WithKey(X509Certificate2 cert, string pem)
+    {
+        if (cert.GetRSAPublicKey() is { } rsaPublic)
+        {
+            rsaPublic.Dispose();
+            using var rsa = RSA.Create();
+            rsa.ImportFromPem(pem);
+            return cert.CopyWithPrivateKey(rsa);
+        }
+
+        using var ecdsa = ECDsa.Create();
+        ecdsa.ImportFromPem(pem);
+        return cert.CopyWithPrivateKey(ecdsa);
     }
 }

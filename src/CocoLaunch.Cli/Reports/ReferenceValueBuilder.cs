@@ -34,7 +34,7 @@ internal static class ReferenceValueBuilder
         var value = new ReferenceValue
         {
             Name = Path.GetFileNameWithoutExtension(specPath),
-            Platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key,
+            Platform = spec.Platform.Name(),
             Digest = Convert.ToHexStringLower(digest),
             Inputs = inputs,
             Profile = Profile(spec),

@@ -36,7 +36,7 @@ internal static class AttestVerb
         var spec = LaunchSpecParser.Load(o.Spec);
         if (spec.Platform is not (KvmVmType.Snp or KvmVmType.Tdx))
         {
-            throw new CliInputException($"{o.Spec}: attestation evidence exists for snp and tdx guests, not {LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key}");
+            throw new CliInputException($"{o.Spec}: attestation evidence exists for snp and tdx guests, not {spec.Platform.Name()}");
         }
 
         var context = MeasureVerb.Launch(spec, o.Spec);

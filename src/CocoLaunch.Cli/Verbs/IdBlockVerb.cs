@@ -28,24 +28,24 @@ public sealed class IdBlockOptions : CommonOptions
     [Option("guest-svn", Default = 0u, HelpText = "GUEST_SVN.")]
     public uint GuestSvn { get; set; }
 
-    [Option("output-format", Default = "qemu", HelpText = "qemu (id-block=…,id-auth=… and the key digests) or yaml (snp.id-block and snp.id-auth keys for a launch spec).")]
-    public string OutputFormat { get; set; } = "qemu";
+    [Option("format", Default = "qemu", HelpText = "qemu (id-block=…,id-auth=… and the key digests) or yaml (snp.id-block and snp.id-auth keys for a launch spec).")]
+    public string Format { get; set; } = "qemu";
 }
 
 internal static class IdBlockVerb
 {
     public static int Run(IdBlockOptions o, TextWriter stdout)
     {
-        if (o.OutputFormat is not ("qemu" or "yaml"))
+        if (o.Format is not ("qemu" or "yaml"))
         {
-            throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: qemu, yaml");
+            throw new CliInputException($"--format: '{o.Format}' is not one of: qemu, yaml");
         }
 
         var block = new IdBlock(Digest(o.Measurement), Id(o.FamilyId, "--family-id"), Id(o.ImageId, "--image-id"), o.GuestSvn, CliArguments.Number(o.Policy, "--policy")).ToBytes();
         using var idKey = Key(o.IdKey, "--id-key");
         using var authorKey = o.AuthorKey is null ? null : Key(o.AuthorKey, "--author-key");
         byte[] auth = IdAuth.Build(block, idKey, authorKey);
-        if (o.OutputFormat == "yaml")
+        if (o.Format == "yaml")
         {
             stdout.WriteLine($"  id-block: {Convert.ToBase64String(block)}");
             stdout.WriteLine($"  id-auth: {Convert.ToBase64String(auth)}");

@@ -38,7 +38,7 @@ internal static class IgvmVerb
         {
             KvmVmType.Snp => "snp",
             KvmVmType.Tdx => "tdx",
-            _ => throw new CliInputException($"{o.Spec}: platform {LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key} has no IGVM form (snp and tdx do)"),
+            _ => throw new CliInputException($"{o.Spec}: platform {spec.Platform.Name()} has no IGVM form (snp and tdx do)"),
         };
 
         var loaded = new LoadedPages();

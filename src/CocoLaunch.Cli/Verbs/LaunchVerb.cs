@@ -10,7 +10,7 @@ public sealed class LaunchOptions : CommonOptions
     [Value(0, MetaName = "SPEC", Required = true, HelpText = "The launch spec (YAML).")]
     public string Spec { get; set; } = string.Empty;
 
-    [Option("stop-after", HelpText = "Stop after this step (create-vm, create-vcpus, memslots, attributes, prefault).")]
+    [Option("stop-after", ResourceType = typeof(StopAfterHelp), HelpText = nameof(StopAfterHelp.Text))]
     public string? StopAfter { get; set; }
 
     [Option("dump-stage2", HelpText = "Print the stage-2 statistics (pages_4k, pages_2m, pages_1g) and every mapped range.")]

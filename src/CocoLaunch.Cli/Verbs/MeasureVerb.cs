@@ -36,8 +36,15 @@ public sealed class MeasureOptions : CommonOptions
     [Option("profile", HelpText = "Without a spec: upstream (single-pass, default) or two-pass. For an IGVM file on snp: igvm (zero pages as NORMAL zeros, default) or igvm-native-zero.")]
     public string? Profile { get; set; }
 
-    [Option("output-format", Default = "hex", HelpText = "hex (the digest alone), base64, or json.")]
-    public string OutputFormat { get; set; } = "hex";
+    [Option("format", HelpText = "hex (the digest alone, the default), base64, or json.")]
+    public string? Format { get; set; }
+
+    // sev-snp-measure's name for the same option: a pipeline switches to cocolaunch by changing only the program name.
+    [Option("output-format", HelpText = "sev-snp-measure's name for --format (hex, base64 or json).")]
+    public string? SevSnpMeasureOutputFormat { get; set; }
+
+    /// <summary>The format asked for, by either name (hex when neither is given).</summary>
+    internal string OutputFormat => Format ?? SevSnpMeasureOutputFormat ?? "hex";
 
     [Option("tdreport", HelpText = "Also write the 1024-byte TDREPORT (TDG.MR.REPORT) to this file; its MAC uses an emulator key, not hardware.")]
     public string? TdReport { get; set; }
@@ -127,9 +134,14 @@ internal static class MeasureVerb
 
     private static int RunOne(MeasureOptions o, TextWriter stdout)
     {
+        if (o.Format is not null && o.SevSnpMeasureOutputFormat is not null && o.Format != o.SevSnpMeasureOutputFormat)
+        {
+            throw new CliInputException($"--format {o.Format} and --output-format {o.SevSnpMeasureOutputFormat} disagree (they are one option under two names)");
+        }
+
         if (o.OutputFormat is not ("hex" or "base64" or "json"))
         {
-            throw new CliInputException($"--output-format: '{o.OutputFormat}' is not one of: hex, base64, json");
+            throw new CliInputException($"{(o.Format is null ? "--output-format" : "--format")}: '{o.OutputFormat}' is not one of: hex, base64, json");
         }
 
         if (o.Spec is not null && !InspectVerb.IsSpec(o.Spec) && InspectVerb.StartsWithIgvmMagic(o.Spec))
@@ -256,7 +268,7 @@ internal static class MeasureVerb
             KvmVmType.Tdx => "tdx-finalize",
             KvmVmType.Snp => "snp-launch-finish",
             KvmVmType.Sev or KvmVmType.SevEs => "sev-launch-measure",
-            _ => throw new CliInputException($"{label}: platform {spec.Platform} has no launch measurement"),
+            _ => throw new CliInputException($"{label}: platform {spec.Platform.Name()} has no launch measurement"),
         };
 
         if (spec.Firmware.IsIgvm && loaded is not null)
@@ -332,7 +344,7 @@ internal static class MeasureVerb
         var snp = c.Spec.Snp;
         var sev = c.Spec.Sev;
         var json = new SnpMeasureJson(
-            LaunchSpecParser.Platforms.First(p => p.Value == c.Spec.Platform).Key,
+            c.Spec.Platform.Name(),
             Convert.ToHexStringLower(digest),
             (snp?.VmmType ?? sev!.VmmType).ToString().ToLowerInvariant(),
             c.Spec.Vcpus,

@@ -16,7 +16,7 @@ public sealed class ReferenceValuesOptions : CommonOptions
     [Option("format", Default = "cocolaunch", HelpText = "cocolaunch (the full document) or trustee (an RVPS 'sample' message).")]
     public string Format { get; set; } = "cocolaunch";
 
-    [Option("sign-cert", HelpText = "Sign with this PEM certificate (with --sign-key).")]
+    [Option("sign-cert", HelpText = "Sign with this certificate, PEM or DER (with --sign-key, its PEM private key).")]
     public string? SignCert { get; set; }
 
     [Option("sign-key", HelpText = "The PEM private key of --sign-cert.")]

@@ -59,7 +59,7 @@ internal static class ValidateVerb
             { Sev.Value.Metadata: { } s } when spec.Platform.IsConfidential() => $", {s.Sections.Count} SEV sections",
             _ => string.Empty,
         };
-        string platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key;
+        string platform = spec.Platform.Name();
         string name = Path.GetFileName(spec.Firmware.Path);
         name = spec.Firmware.VarsPath is { } vars ? $"{Path.GetFileName(vars)}+{name}" : name;
         stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {name} ({image.Size} bytes{what}), "
@@ -75,7 +75,7 @@ internal static class ValidateVerb
     {
         var context = IgvmFirmware.Context(spec);
         IgvmFirmware.RequireTdHob(context);
-        string platform = LaunchSpecParser.Platforms.First(p => p.Value == spec.Platform).Key;
+        string platform = spec.Platform.Name();
         stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {IgvmFirmware.Describe(context)}, "
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}");
         return ExitCode.Ok;

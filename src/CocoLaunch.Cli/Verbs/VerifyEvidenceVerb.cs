@@ -54,7 +54,7 @@ public sealed class VerifyEvidenceOptions : CommonOptions
     [Option("signature", HelpText = "The detached signature of --reference-values, when it is not FILE.p7s.")]
     public string? Signature { get; set; }
 
-    [Option("trust", HelpText = "A PEM certificate the reference values' signer must chain to.")]
+    [Option("trust", HelpText = "A certificate (PEM or DER) the reference values' signer must chain to.")]
     public string? Trust { get; set; }
 
     [Option("measurement", Separator = ',', HelpText = "Acceptable measurements in hex, comma-separated (instead of, or besides, --reference-values).")]

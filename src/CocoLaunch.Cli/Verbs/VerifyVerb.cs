@@ -35,7 +35,7 @@ public sealed class VerifyOptions : CommonOptions
     [Option("signature", HelpText = "The detached signature of --reference-values, when it is not FILE.p7s.")]
     public string? Signature { get; set; }
 
-    [Option("trust", HelpText = "A PEM certificate the document's signer must chain to; then an unsigned document is refused.")]
+    [Option("trust", HelpText = "A certificate (PEM or DER) the document's signer must chain to; then an unsigned document is refused.")]
     public string? Trust { get; set; }
 
     [Option("format", HelpText = "text (the default) or json.")]

@@ -97,7 +97,7 @@ public abstract class VcpuBackend
 
     /// <summary>KVM_MEMORY_ENCRYPT_OP on the vCPU fd; none unless the vendor has vCPU commands.</summary>
     internal virtual void MemoryEncryptOp(KvmTdxCmd cmd, CancellationToken signal) =>
-        throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP on a vCPU of a {Vm.Type} VM");
+        throw new KvmException(Errno.ENOTTY, $"KVM_MEMORY_ENCRYPT_OP on a vCPU of a {Vm.Type.Name()} VM");
 
     /// <summary>
     /// CPUID as KVM answers it from KVM_SET_CPUID2 (<c>kvm_emulate_cpuid</c>), with OSXSAVE following CR4.OSXSAVE

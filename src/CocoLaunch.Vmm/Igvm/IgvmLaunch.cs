@@ -37,7 +37,7 @@ public static class IgvmLaunch
         {
             KvmVmType.Snp => IgvmPlatformType.SevSnp,
             KvmVmType.Tdx => IgvmPlatformType.Tdx,
-            _ => throw new LaunchException($"platform {platform} has no IGVM launch measurement (sev-snp and tdx do)"),
+            _ => throw new LaunchException($"platform {platform.Name()} has no IGVM launch measurement (sev-snp and tdx do)"),
         };
         var declared = file.Platforms.FirstOrDefault(p => p.Platform == type)
             ?? throw new LaunchException($"the file has no {IgvmNames.Of(type)} platform (it declares: {string.Join(", ", file.Platforms.Select(p => p.PlatformName))})");

@@ -48,7 +48,7 @@ public static class IgvmPackage
                 Pages(writer, writer.Platform(IgvmPlatformType.Tdx), loaded, snpNormal: false);
                 break;
             default:
-                throw new LaunchException($"platform {spec.Platform} has no IGVM form here (snp and tdx do)");
+                throw new LaunchException($"platform {spec.Platform.Name()} has no IGVM form here (snp and tdx do)");
         }
 
         return writer.ToBytes();

@@ -24,7 +24,7 @@ public static class IgvmRecipe
         }
         else
         {
-            throw new LaunchException($"platform {platform} has no IGVM launch measurement (sev-snp and tdx do)");
+            throw new LaunchException($"platform {platform.Name()} has no IGVM launch measurement (sev-snp and tdx do)");
         }
 
         steps.Add(new("exit-hypercall", "the guest's MapGPA/page-state changes reach the VMM as KVM_HC_MAP_GPA_RANGE exits", LaunchRecipe.EnableHypercallExit));

@@ -85,7 +85,7 @@ public static class LaunchRecipe
         var steps = context.Igvm is null ? For(context.Spec.Platform, context.Spec.DirectBoot is not null) : Igvm.IgvmRecipe.For(context.Spec.Platform);
         if (stopAfter is not null && steps.All(s => s.Name != stopAfter))
         {
-            throw new LaunchException($"--stop-after: no step '{stopAfter}' in the {Spec.LaunchSpecParser.Platforms.First(p => p.Value == context.Spec.Platform).Key} launch (steps: {string.Join(", ", steps.Select(s => s.Name))})");
+            throw new LaunchException($"--stop-after: no step '{stopAfter}' in the {context.Spec.Platform.Name()} launch (steps: {string.Join(", ", steps.Select(s => s.Name))})");
         }
 
         foreach (var step in steps)

@@ -204,7 +204,7 @@ public static class GuestRun
                 sev.HoldForApCreation(); // until the guest's AP creation names a VMSA; a kick at the end returns −EINTR
                 break;
             default:
-                throw new LaunchException($"running a {vm.Type} guest is not supported yet");
+                throw new LaunchException($"running a {vm.Type.Name()} guest is not supported yet");
         }
 
         // A TD runs on an Intel CPU: the kvm-intel table (vendor, TSC leaf 0x15), under the module's own CPUID virtualization.
