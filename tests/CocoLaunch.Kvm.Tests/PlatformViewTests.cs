@@ -69,4 +69,15 @@ public sealed class PlatformViewTests
         Assert.IsType<KvmExit.Shutdown>(vcpu.Run());
         Assert.Equal([new MappedRange(new Gpa(alias | (G + K4)), new Gpa(alias | (G + (2 * K4))), PageLevel.Size4K, false, 1)], vm.Mmu.Dump());
     }
+
+    [Fact]
+    public unsafe void SnpPrivateAccessOutsideEveryMemslot_IsMmio()
+    {
+        // OVMF's SEC reads the local APIC with the C-bit set; on SNP that "requires special handling on the
+        // hypervisor side" (edk2 PR #5428): KVM takes it as MMIO, not as a memory fault for userspace to convert.
+        var vm = Vm(KvmVmType.Snp);
+        vm.Slot(0, G, M2, vm.Gmem(M2));
+        var platform = new VcpuPlatform(vm, vm.CreateVcpu(0).Backend);
+        Assert.True(platform.RamPage(0xFEE0_0000 / K4, isPrivate: true, write: false) == null);
+    }
 }

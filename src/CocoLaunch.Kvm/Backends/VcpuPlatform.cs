@@ -49,6 +49,13 @@ internal sealed unsafe class VcpuPlatform(VmFd vm, VcpuBackend backend) : IPlatf
             return null; // MMIO
         }
 
+        if (isPrivate && slot is null && vm.Type == KvmVmType.Snp)
+        {
+            // KVM takes an SNP guest's encrypted access outside every memslot as MMIO: OVMF's SEC reads the local
+            // APIC with the C-bit set, which "requires special handling on the hypervisor side" (edk2 PR #5428).
+            return null;
+        }
+
         if (isPrivate)
         {
             backend.BeforePrivateAccess(gfn);

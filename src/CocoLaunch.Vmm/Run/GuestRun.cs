@@ -66,8 +66,14 @@ public static class GuestRun
             linux.Ports.Register(Devices.FwCfg.SelectorPort, Devices.FwCfg.PortCount, Snp.SnpLinuxFwCfg.Build(context, new SharedGuestMemory(vm), options.Served));
         }
 
-        // OVMF on a plain VM or as a TD gets QEMU's q35 devices (issue 20).
-        bool q35 = !context.Spec.IsFirmwareless && (context.Spec.Platform == Abi.KvmVmType.Default || (context.Spec.Platform == Abi.KvmVmType.Tdx && context.Ovmf?.Tdx.Value is not null));
+        // OVMF on a plain VM, as a TD or as an SNP guest gets QEMU's q35 devices (issue 20).
+        bool q35 = !context.Spec.IsFirmwareless && context.Spec.Platform switch
+        {
+            KvmVmType.Default => true,
+            KvmVmType.Tdx => context.Ovmf?.Tdx.Value is not null,
+            KvmVmType.Snp => !SnpLinux(context),
+            _ => false,
+        };
         IGuestBoard? board = (IGuestBoard?)linux ?? (q35
             ? new Q35Board(vm, context, options.Console, new TscClock(context.Vcpus[0]), DateTimeOffset.UtcNow, [.. context.Layout.Where(s => !s.Firmware).Select(s => (s.Gpa.Value, s.Size))])
             : null);
