@@ -101,4 +101,15 @@ public sealed class LaunchTests
     }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+
+    [Fact]
+    public void PlainVmWithFirmware_MoreThanOneVcpu_IsRefusedBeforeItsApsRunTheResetVector()
+    {
+        // On KVM an AP of a plain VM waits for the BSP's INIT-SIPI-SIPI; the model does not deliver those yet, and an
+        // AP started at the reset vector beside the BSP ran OVMF's SEC twice and triple-faulted.
+        using var dir = new TempDir();
+        string spec = dir.Write("ovmf-2.yaml", $"platform: default\nfirmware: {RepoPaths.OvmfFd}\nvcpus: 2\nmemory: 1G\n");
+        var result = CliRunner.Run("launch", spec);
+        Assert.Equal((2, $"cocolaunch: {spec}: vcpus: a plain VM with firmware runs one vCPU for now (its APs wait for INIT-SIPI-SIPI, which is not emulated yet); set vcpus: 1"), (result.Exit, result.ErrorLine));
+    }
 }

@@ -199,6 +199,10 @@ public static class GuestRun
                 // The TDX module's initial state: RCX/R8 = the TD HOB (from KVM_TDX_INIT_VCPU), RSI = vCPU index.
                 vcpu.SetCpu(CpuState.TdxReset(td.InitialRcx ?? 0, vcpu.Id, TdxCpuSignature, gpaw52: vm.SharedGpaBit == 51), CpuVendor.Intel);
                 break;
+            case DefaultVcpuBackend when vcpu.Id > 0:
+                // A plain VM's APs wait for the BSP's INIT-SIPI-SIPI, which the emulated local APIC does not deliver
+                // yet; started at the reset vector beside the BSP they would run the firmware twice.
+                throw new LaunchException($"vcpus: a plain VM with firmware runs one vCPU for now (its APs wait for INIT-SIPI-SIPI, which is not emulated yet); set vcpus: 1");
             case DefaultVcpuBackend:
                 vcpu.SetCpu(CpuState.LegacyReset(), CpuVendor.Amd);
                 break;
