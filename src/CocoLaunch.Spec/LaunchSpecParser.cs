@@ -22,15 +22,10 @@ public static class LaunchSpecParser
     /// <summary>The CPUID tables a default-platform spec may choose (<c>vcpu-type</c>); the first is a direct boot's default.</summary>
     public static readonly IReadOnlyList<string> DefaultVcpuTypes = ["kvm-intel", "qemu64"];
 
-    public static readonly IReadOnlyDictionary<string, KvmVmType> Platforms = new Dictionary<string, KvmVmType>(StringComparer.Ordinal)
-    {
-        ["tdx"] = KvmVmType.Tdx,
-        ["snp"] = KvmVmType.Snp,
-        ["sev-es"] = KvmVmType.SevEs,
-        ["sev"] = KvmVmType.Sev,
-        ["sw-protected"] = KvmVmType.SwProtected,
-        ["default"] = KvmVmType.Default,
-    };
+    public static readonly IReadOnlyDictionary<string, KvmVmType> Platforms =
+        new[] { KvmVmType.Tdx, KvmVmType.Snp, KvmVmType.SevEs, KvmVmType.Sev, KvmVmType.SwProtected, KvmVmType.Default }
+            .ToDictionary(t => t.Name(), StringComparer.Ordinal); // the names users type, KvmVmTypeExtensions.Name's
+
 
     /// <exception cref="SpecException">The file is missing, unreadable or invalid.</exception>
     public static LaunchSpec Load(string path)

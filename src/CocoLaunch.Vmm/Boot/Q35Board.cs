@@ -20,12 +20,12 @@ public sealed class Q35Board : IGuestBoard
 
     private readonly LinuxBoard devices;
     private readonly Ich9PmPorts pm;
+    private readonly Q35Pci pci;
 
     public Q35Board(VmFd vm, LaunchContext context, Stream console, IDeviceClock clock, DateTimeOffset wallClock, IReadOnlyList<(ulong Base, ulong Size)> ram)
     {
         devices = new LinuxBoard(vm, console, clock, wallClock, q35: true);
-        Q35Pci? pci = null;
-        pci = new Q35Pci { PciExBarWritten = () => MoveEcam(pci!) };
+        pci = new Q35Pci { PciExBarWritten = MoveEcam };
         devices.Ports.Register(Q35Pci.ConfigAddress, 1, pci);
         devices.Ports.Register(Q35Pci.ConfigData, 4, pci);
         pm = new Ich9PmPorts(clock);
@@ -36,7 +36,7 @@ public sealed class Q35Board : IGuestBoard
     }
 
     /// <summary>The MCH decodes its ECAM window wherever PCIEXBAR puts it (OVMF's base differs between versions).</summary>
-    private void MoveEcam(Q35Pci pci)
+    private void MoveEcam()
     {
         devices.Mmio.Unregister(pci);
         if (pci.EcamWindow is { } window)

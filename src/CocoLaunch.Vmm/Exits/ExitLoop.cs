@@ -35,6 +35,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     /// <summary>Answers GetQuote after a time, when set; without it a request stays in flight until the buffer is converted.</summary>
     public QuoteService? Quotes { get; init; }
 
+    /// <summary>The stop reasons of a guest that ended itself: a halt nothing wakes, a triple fault.</summary>
+    public const string StopHalted = "guest halted", StopShutdown = "guest shut down (triple fault, or the guest program ended)";
+
     public int ExitCount { get; private set; }
 
     /// <summary>The last exit the guest was resumed from, for the stop reason of a guest that died after it.</summary>
@@ -76,8 +79,8 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.SystemEvent e => ExitHandlers.SystemEvent(e),
                 KvmExit.TdxGetQuote q when Quotes is not null => Quotes.Request(vcpu, q),
                 KvmExit.TdxGetQuote q => ExitHandlers.GetQuote(vm, q, References),
-                KvmExit.Hlt => new ExitOutcome.Stop("guest halted"),
-                KvmExit.Shutdown => new ExitOutcome.Stop("guest shut down (triple fault, or the guest program ended)"),
+                KvmExit.Hlt => new ExitOutcome.Stop(StopHalted),
+                KvmExit.Shutdown => new ExitOutcome.Stop(StopShutdown),
                 KvmExit.Intr when Quotes?.AnswerDue(vcpu) == true => QuoteAnswered(vcpu),
                 KvmExit.Intr => new ExitOutcome.Stop("instruction limit reached"),
                 KvmExit.InternalError e => new ExitOutcome.Fail($"KVM internal error {e.Suberror}: {e.Detail}"),

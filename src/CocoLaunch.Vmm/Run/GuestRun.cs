@@ -82,7 +82,7 @@ public static class GuestRun
         var clock = Stopwatch.StartNew();
         var threads = running.Select((vcpu, i) => new Thread(() => outcomes[i] = loops[i].Run(vcpu)) { IsBackground = true, Name = $"vcpu{vcpu.Id}" }).ToList();
         threads.ForEach(t => t.Start());
-        (ulong, ulong)? flash = context.Ovmf is null ? null : (FirmwareBase(context), 1UL << 32);
+        (ulong, ulong)? flash = context.Ovmf is null ? null : (context.Firmware.LoadAddress.Value, Gpa.FourGiB.Value);
         bool inTime = Wait(threads[0], options, clock, running, flash);
         foreach (var vcpu in running)
         {
@@ -145,7 +145,7 @@ public static class GuestRun
 
     /// <summary>A guest that died (a failed exit, a halt with nothing to wake it, a triple fault), not one stopped by a limit.</summary>
     private static bool Died(ExitOutcome? outcome) =>
-        outcome is ExitOutcome.Fail || outcome is ExitOutcome.Stop { Reason: "guest halted" or "guest shut down (triple fault, or the guest program ended)" };
+        outcome is ExitOutcome.Fail || outcome is ExitOutcome.Stop { Reason: ExitLoop.StopHalted or ExitLoop.StopShutdown };
 
     /// <summary>A TD's quotes, or an SNP guest's reports: one platform's, so their order is the order they were made.</summary>
     private static List<GuestEvidence> Evidence(VmFd vm, QuoteService quotes) =>
@@ -180,9 +180,6 @@ public static class GuestRun
             }
         }
     }
-
-    /// <summary>Where a flash firmware image ends up: its last byte at 4 GiB, as OVMF.fd is mapped.</summary>
-    private static ulong FirmwareBase(LaunchContext context) => (1UL << 32) - (ulong)context.Firmware.Size;
 
     /// <summary>An SNP launch with a direct-boot kernel: its firmware boots Linux from fw_cfg.</summary>
     public static bool SnpLinux(LaunchContext context) => context.Spec.Platform == KvmVmType.Snp && context.Spec.DirectBoot is not null;
