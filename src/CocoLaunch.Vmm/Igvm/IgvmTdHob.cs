@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using CocoLaunch.Abi;
 using CocoLaunch.Formats.Igvm;
+using static CocoLaunch.Vmm.Tdx.TdHobBuilder;
 
 namespace CocoLaunch.Vmm.Igvm;
 
@@ -11,10 +12,6 @@ namespace CocoLaunch.Vmm.Igvm;
 /// </summary>
 public static class IgvmTdHob
 {
-    /// <summary>EFI_HOB_TYPE_HANDOFF and the length of EFI_HOB_HANDOFF_INFO_TABLE (PI spec vol. 3).</summary>
-    private const ushort PhitType = 0x0001;
-    private const ushort PhitLength = 56;
-
     /// <summary>The GPA of the file's TD HOB, or null when no unmeasured page holds one.</summary>
     public static Gpa? Find(IgvmLaunchInput input) => input.Directives
         .OfType<IgvmPageData>()
@@ -43,8 +40,8 @@ public static class IgvmTdHob
 
             if (type == ResourceType && length >= ResourceLength)
             {
-                ulong start = BinaryPrimitives.ReadUInt64LittleEndian(bytes[(at + 32)..]);
-                ulong end = start + BinaryPrimitives.ReadUInt64LittleEndian(bytes[(at + 40)..]);
+                ulong start = BinaryPrimitives.ReadUInt64LittleEndian(bytes[(at + ResourceStartOffset)..]);
+                ulong end = start + BinaryPrimitives.ReadUInt64LittleEndian(bytes[(at + ResourceLengthOffset)..]);
                 if (!slots.Any(r => r.Start <= start && end <= r.End))
                 {
                     return (start, end);
@@ -56,11 +53,6 @@ public static class IgvmTdHob
 
         return null;
     }
-
-    /// <summary>EFI_HOB_TYPE_RESOURCE_DESCRIPTOR: PhysicalStart at 32 and ResourceLength at 40 of its 48 bytes; and the end of the list.</summary>
-    private const ushort ResourceType = 0x0003;
-    private const int ResourceLength = 48;
-    private const ushort EndType = 0xFFFF;
 
     private static bool StartsWithPhit(ReadOnlySpan<byte> page) =>
         page.Length >= PhitLength

@@ -22,12 +22,15 @@ public sealed record HobResource(ulong Start, ulong Length, bool Accepted)
 /// </remarks>
 public static class TdHobBuilder
 {
-    private const int PhitLength = 56;
-    private const int ResourceLength = 48;
+    // The HOB format (PI spec vol. 3), which IgvmTdHob reads back: PHIT, resource descriptor (PhysicalStart at 32,
+    // ResourceLength at 40) and end-of-list.
+    internal const int PhitLength = 56;
+    internal const int ResourceLength = 48;
+    internal const int ResourceStartOffset = 32, ResourceLengthOffset = 40;
     private const int EndLength = 8;
-    private const ushort PhitType = 0x0001;
-    private const ushort ResourceType = 0x0003;
-    private const ushort EndType = 0xFFFF;
+    internal const ushort PhitType = 0x0001;
+    internal const ushort ResourceType = 0x0003;
+    internal const ushort EndType = 0xFFFF;
     private const uint PhitVersion = 9;
     private const uint SystemMemory = 0x00;
     private const uint Unaccepted = 0x07;
@@ -104,8 +107,8 @@ public static class TdHobBuilder
             Header(r, ResourceType, ResourceLength);
             BinaryPrimitives.WriteUInt32LittleEndian(r[24..], resources[i].Accepted ? SystemMemory : Unaccepted);
             BinaryPrimitives.WriteUInt32LittleEndian(r[28..], ResourceAttributes);
-            BinaryPrimitives.WriteUInt64LittleEndian(r[32..], resources[i].Start);
-            BinaryPrimitives.WriteUInt64LittleEndian(r[40..], resources[i].Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(r[ResourceStartOffset..], resources[i].Start);
+            BinaryPrimitives.WriteUInt64LittleEndian(r[ResourceLengthOffset..], resources[i].Length);
         }
 
         Header(hob.AsSpan(length - EndLength), EndType, EndLength);
