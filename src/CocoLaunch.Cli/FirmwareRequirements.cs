@@ -91,7 +91,7 @@ internal static class FirmwareRequirements
             var section = sev.Metadata!.Sections.FirstOrDefault(s => s.Type == SevSectionType.SnpKernelHashes);
             if (section is null)
             {
-                return $"{fw.Image.Name}: a measured direct boot (kernel) needs an SNP_KERNEL_HASHES section in the SEV metadata, and this firmware has none";
+                return $"{fw.Image.Name}: a measured direct boot (kernel) needs an SNP_KERNEL_HASHES section in the SEV metadata, and this firmware has none (snp.kernel-hashes: off boots the kernel unmeasured, as QEMU's kernel-hashes=off does)";
             }
 
             if (section.Size != PageSize.Size4K)

@@ -21,6 +21,12 @@ public sealed record LaunchSpec(
     public FirmwareSpec Firmware => FirmwareOrNull
         ?? throw new SpecException(SourcePath, 0, 0, "the spec boots its kernel without firmware (platform default, no 'firmware'); only 'launch' and 'validate' take it");
 
+    /// <summary>
+    /// The direct boot the launch digest covers: null when there is none, or when an SNP spec boots its kernel with
+    /// <c>kernel-hashes: off</c>, unmeasured.
+    /// </summary>
+    public DirectBootSpec? MeasuredDirectBoot => Snp is { KernelHashes: false } ? null : DirectBoot;
+
     /// <summary>A Linux kernel booted straight through the boot protocol, with no firmware.</summary>
     public bool IsFirmwareless => FirmwareOrNull is null;
 }

@@ -86,7 +86,7 @@ public static class LaunchSpecParser
 
         var tdx = PlatformSection(reader, top, "tdx", platform, KvmVmType.Tdx) is { } t ? TdxSection.Read(reader, t) : null;
         var snpNode = PlatformSection(reader, top, "snp", platform, KvmVmType.Snp);
-        var snp = igvm ? SnpSection.ReadForIgvm(reader, snpNode) : snpNode is { } s ? SnpSection.Read(reader, s) : null;
+        var snp = igvm ? SnpSection.ReadForIgvm(reader, snpNode) : snpNode is { } s ? SnpSection.Read(reader, s, boot is not null, top.Has("firmware")) : null;
         var sev = PlatformSection(reader, top, "sev", platform, KvmVmType.Sev, KvmVmType.SevEs) is { } e ? SevSection.Read(reader, e, platform) : null;
 
         tdx ??= platform == KvmVmType.Tdx ? TdxSection.Defaults : null;

@@ -103,6 +103,12 @@ public sealed record SnpSpec(
 
     /// <summary>An SVSM (COCONUT-SVSM) that runs at VMPL0 below the firmware, when the guest has one.</summary>
     public SvsmSpec? Svsm { get; init; }
+
+    /// <summary>
+    /// A direct-boot kernel is measured through the firmware's SNP_KERNEL_HASHES page (QEMU's kernel-hashes=on, the
+    /// default here); false boots it through fw_cfg unmeasured (<c>kernel-hashes: off</c>).
+    /// </summary>
+    public bool KernelHashes { get; init; } = true;
 }
 
 /// <summary>

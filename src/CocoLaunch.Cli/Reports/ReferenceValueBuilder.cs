@@ -22,7 +22,7 @@ internal static class ReferenceValueBuilder
             inputs.Add(Input("vars", vars));
         }
 
-        if (spec.DirectBoot is { } boot)
+        if (spec.MeasuredDirectBoot is { } boot)
         {
             inputs.Add(Input("kernel", boot.KernelPath));
             if (boot.InitrdPath is { } initrd)

@@ -185,9 +185,9 @@ internal static class LaunchVerb
     /// <summary>The guest run: stdout is its console, the exit status that of <c>boot</c> (isa-debug-exit, 0 for ACPI power-off, else 1).</summary>
     private static int Boot(LaunchOptions o, LaunchContext context, Vmm.Exits.ConversionMode conversion, TextWriter stdout, TextWriter stderr)
     {
-        if ((o.ServeKernel ?? o.ServeInitrd ?? o.ServeCmdline) is not null && (context.Spec.Platform != Abi.KvmVmType.Snp || context.Spec.DirectBoot is null))
+        if ((o.ServeKernel ?? o.ServeInitrd ?? o.ServeCmdline) is not null && !Vmm.Run.GuestRun.SnpLinux(context))
         {
-            throw new CliInputException($"{o.Spec}: --serve-kernel, --serve-initrd and --serve-cmdline replace what an SNP guest's firmware reads through fw_cfg; this spec is not an SNP spec with a kernel");
+            throw new CliInputException($"{o.Spec}: --serve-kernel, --serve-initrd and --serve-cmdline replace what an SNP guest's firmware reads through fw_cfg and checks against its measured hashes; this spec is not an SNP spec with a measured kernel");
         }
 
         long max = MaxInstructions(o);

@@ -65,7 +65,7 @@ internal static class ValidateVerb
         stdout.WriteLine($"{o.Spec}: ok: platform {platform}, firmware {name} ({image.Size} bytes{what}), "
             + $"{spec.Vcpus} vCPU{(spec.Vcpus == 1 ? string.Empty : "s")}, memory {SizeParser.Format(spec.Memory.Size)}"
             + (spec.Memory.Slots.Count switch { 0 => string.Empty, 1 => " in 1 slot", int n => $" in {n} slots" })
-            + (spec.DirectBoot is null ? string.Empty : ", direct kernel boot")
+            + (spec.DirectBoot is null ? string.Empty : spec.MeasuredDirectBoot is null ? ", direct kernel boot (unmeasured: kernel-hashes off)" : ", direct kernel boot")
             + (rtmrEvents is { } count ? $", {count} RTMR events predicted" : string.Empty));
         return ExitCode.Ok;
     }
@@ -133,7 +133,7 @@ internal static class ValidateVerb
             throw new CliInputException($"{at}: {FirmwareKey(at)}{e.Describe(image.Name)}");
         }
 
-        string? problem = FirmwareRequirements.Check(firmware, spec.Platform, spec.Vcpus, spec.DirectBoot is not null);
+        string? problem = FirmwareRequirements.Check(firmware, spec.Platform, spec.Vcpus, spec.MeasuredDirectBoot is not null);
         return problem is null ? (image, firmware) : throw new CliInputException($"{at}: {FirmwareKey(at)}{problem}");
     }
 }

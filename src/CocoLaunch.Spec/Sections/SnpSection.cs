@@ -36,9 +36,14 @@ internal static class SnpSection
             map?.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null);
     }
 
-    public static SnpSpec Read(YamlSpecReader reader, YamlNode node)
+    /// <summary>QEMU's sev-snp-guest kernel-hashes property, as the spec spells it.</summary>
+    private static readonly Dictionary<string, bool> OnOff = new() { ["on"] = true, ["off"] = false };
+
+    /// <param name="kernel">The spec has a direct-boot kernel.</param>
+    /// <param name="firmwareNamed">The spec names its firmware (rather than booting under the Linux SNP firmware).</param>
+    public static SnpSpec Read(YamlSpecReader reader, YamlNode node, bool kernel, bool firmwareNamed)
     {
-        string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data", "svsm"];
+        string[] keys = [.. VcpuSection.Keys, "vmm-type", "guest-features", "policy", "id-block", "id-auth", "host-data", "svsm", "kernel-hashes"];
         var map = reader.Mapping(node, "snp", keys);
         var vmm = map.Optional("vmm-type") is { } t ? reader.Choice(t, "snp.vmm-type", VcpuSection.VmmTypes) : VmmType.Qemu;
         var vcpu = VcpuSection.Read(reader, map, "snp");
@@ -70,6 +75,7 @@ internal static class SnpSection
             throw reader.Fail(map.KeyNode("svsm"), "snp.svsm: an SVSM launch is defined for QEMU's VMM type only (as sev-snp-measure's snp:svsm mode)");
         }
 
+        bool kernelHashes = map.Optional("kernel-hashes") is not { } kh || KernelHashes(reader, kh, kernel, firmwareNamed);
         return new SnpSpec(
             vmm,
             vcpu,
@@ -80,7 +86,26 @@ internal static class SnpSection
             map.Optional("host-data") is { } hd ? reader.Blob(hd, "snp.host-data", HostDataSize) : null)
         {
             Svsm = svsm,
+            KernelHashes = kernelHashes,
         };
+    }
+
+    /// <summary>
+    /// <c>kernel-hashes: on|off</c>. Off boots the kernel through fw_cfg unmeasured, as QEMU's kernel-hashes=off does
+    /// for a firmware without an SNP_KERNEL_HASHES page (Debian's OVMF.fd); it must be said, because the launch
+    /// digest then vouches for the firmware alone.
+    /// </summary>
+    private static bool KernelHashes(YamlSpecReader reader, YamlNode node, bool kernel, bool firmwareNamed)
+    {
+        bool on = reader.Choice(node, "snp.kernel-hashes", OnOff);
+        if (!kernel)
+        {
+            throw reader.Fail(node, "snp.kernel-hashes: given without 'kernel'; it says whether a direct-boot kernel is measured");
+        }
+
+        return on || firmwareNamed
+            ? on
+            : throw reader.Fail(node, "snp.kernel-hashes: off needs a firmware that boots an unmeasured kernel (for example Debian's OVMF.fd); the Linux SNP firmware the spec falls back to refuses a kernel whose hashes it was not given");
     }
 
     /// <summary><c>svsm: {path: SVSM, vars-size: N}</c> or <c>{path: SVSM, vars-file: OVMF_VARS.fd}</c>.</summary>

@@ -181,8 +181,11 @@ public static class GuestRun
         }
     }
 
-    /// <summary>An SNP launch with a direct-boot kernel: its firmware boots Linux from fw_cfg.</summary>
-    public static bool SnpLinux(LaunchContext context) => context.Spec.Platform == KvmVmType.Snp && context.Spec.DirectBoot is not null;
+    /// <summary>
+    /// An SNP launch with a measured direct-boot kernel: its firmware (the Linux SNP firmware, or an AmdSev-style
+    /// OVMF) boots Linux from the Linux board's fw_cfg. With kernel-hashes off, OVMF gets the q35 board instead.
+    /// </summary>
+    public static bool SnpLinux(LaunchContext context) => context.Spec.Platform == KvmVmType.Snp && context.Spec.MeasuredDirectBoot is not null;
 
     /// <summary>Private pages the guest made usable: TDX accepts, SNP validations.</summary>
     private static long Accepted(VmFd vm) => vm.Td?.AcceptedPages ?? vm.Snp?.Rmp.ValidatedByGuest ?? 0;

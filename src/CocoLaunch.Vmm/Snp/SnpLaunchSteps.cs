@@ -72,7 +72,7 @@ internal static class SnpLaunchSteps
                     // The CPUID page's contents are not part of the digest; the firmware checks them separately.
                     Update(c, SnpPageType.Cpuid, s.Gpa, Page, CpuidPage(c));
                     break;
-                case SevSectionType.SnpKernelHashes when c.Spec.DirectBoot is { } boot:
+                case SevSectionType.SnpKernelHashes when c.Spec.MeasuredDirectBoot is { } boot:
                     var page = c.Kvm.Host.Map(Page);
                     c.Kvm.Host.Write(new Memory.Hva(page.Value + (sev.HashTable!.Base & 0xFFF)), HashTable(boot));
                     Update(c, SnpPageType.Normal, s.Gpa, Page, page);
