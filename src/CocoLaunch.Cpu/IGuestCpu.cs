@@ -30,8 +30,11 @@ public interface IGuestCpu
     /// <summary>Raises a fault on the instruction behind the last port, MMIO or HLT exit (TDX #VE, SNP #VC).</summary>
     void InjectFaultAtLastExit(int vector, uint? errorCode);
 
-    /// <summary>The guest-physical address (with its confidential bit) of a linear address; false where a read would fault.</summary>
-    bool TryTranslate(ulong linear, out ulong gpa);
+    /// <summary>
+    /// The guest-physical address (with its confidential bit) of a linear address an instruction took; where a read
+    /// there would fault, false, with the #PF raised on <paramref name="atInstruction"/>.
+    /// </summary>
+    bool TranslateOrFault(ulong linear, CpuExit.InstructionExit atInstruction, out ulong gpa);
 
     /// <summary>Drops every cached translation and host page pointer: the platform changed its mappings.</summary>
     void FlushTlb();

@@ -111,20 +111,20 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// The guest-physical address (with its confidential bit) of <paramref name="linear"/>, for a platform that
-    /// completes an instruction taking a virtual address (PVALIDATE's RAX); false where a read would fault there.
+    /// completes an instruction taking a virtual address (PVALIDATE's and RMPADJUST's RAX). Where the walk faults,
+    /// the #PF (CR2, error code) is raised on that instruction, as the hardware raises it, and the result is false.
     /// </summary>
-    public bool TryTranslate(ulong linear, out ulong gpa)
+    public bool TranslateOrFault(ulong linear, CpuExit.InstructionExit atInstruction, out ulong gpa)
     {
-        ulong cr2 = State.Cr2;
         try
         {
             gpa = Translate(linear, Access.Read);
             return true;
         }
-        catch (GuestFault)
+        catch (GuestFault fault)
         {
-            State.Cr2 = cr2;
             gpa = 0;
+            InjectException(fault.VectorNumber, fault.ErrorCode, atInstruction);
             return false;
         }
     }

@@ -100,12 +100,18 @@ public sealed class SevEsGuestCpu(RmpTable? rmp)
 
     /// <summary>
     /// PVALIDATE: RAX = the page's virtual address, ECX = 2M, EDX = validate. EAX gets the return code and CF says
-    /// the bit did not change. A page that is not the guest's, or a 4K request inside a 2M entry, is an RMP #NPF.
+    /// the bit did not change. A page that is not the guest's, or a 4K request inside a 2M entry, is an RMP #NPF; an
+    /// address the page tables do not map is a #PF, which Linux's early boot answers by mapping it (early_make_pgtable).
     /// </summary>
     private static SvmExit? Pvalidate(IGuestCpu c, CpuExit.InstructionExit x, RmpTable rmp)
     {
         var s = c.State;
-        if (!c.TryTranslate(s.Gpr[0], out ulong gpa) || (gpa & (1UL << CBit)) == 0)
+        if (!c.TranslateOrFault(s.Gpr[0], x, out ulong gpa))
+        {
+            return null;
+        }
+
+        if ((gpa & (1UL << CBit)) == 0)
         {
             SetPvalidateResult(s, RmpTable.PvalidateFailInput, unchanged: false);
             return null;
@@ -143,7 +149,13 @@ public sealed class SevEsGuestCpu(RmpTable? rmp)
     {
         var s = c.State;
         ulong attrs = s.Gpr[2];
-        if ((attrs & 0xFF) == 0 || (s.Gpr[1] & 1) != 0 || !c.TryTranslate(s.Gpr[0], out ulong gpa) || (gpa & (1UL << CBit)) == 0)
+        ulong gpa = 0;
+        if ((attrs & 0xFF) != 0 && (s.Gpr[1] & 1) == 0 && !c.TranslateOrFault(s.Gpr[0], x, out gpa))
+        {
+            return null;
+        }
+
+        if ((attrs & 0xFF) == 0 || (s.Gpr[1] & 1) != 0 || (gpa & (1UL << CBit)) == 0)
         {
             s.Gpr[0] = (attrs & 0xFF) == 0 ? RmpadjustFailPermission : RmpadjustFailInput;
             return null;

@@ -46,7 +46,23 @@ public sealed class ValidateTests
         string spec = dir.Write("s.yaml", $"platform: snp\nfirmware: {fw}\nkernel: {RepoPaths.Synthetic("kernel_1MiB.bin")}\nmemory: 1G\nsnp: {{ vcpu-type: EPYC-v4 }}\n");
         var result = CliRunner.Run("validate", spec);
         Assert.Equal(2, result.Exit);
-        Assert.Equal($"cocolaunch: {spec}:2:11: firmware: {fw}: a measured direct boot (kernel) needs an SNP_KERNEL_HASHES section in the SEV metadata, and this firmware has none", result.ErrorLine);
+        Assert.Equal($"cocolaunch: {spec}:2:11: firmware: {fw}: a measured direct boot (kernel) needs an SNP_KERNEL_HASHES section in the SEV metadata, and this firmware has none (snp.kernel-hashes: off boots the kernel unmeasured, as QEMU's kernel-hashes=off does)", result.ErrorLine);
+    }
+
+    [Fact]
+    public void Validate_SnpKernelWithKernelHashesOff_IsAccepted_AndItsDigestLeavesTheKernelOut()
+    {
+        // With kernel-hashes off the kernel is served unmeasured, so the launch digest is the firmware's alone: the
+        // check value for ovmfx64-like.fd with no --kernel (shared/vectors/public-check-values.tsv; sev-snp-measure 0.0.13).
+        using var dir = new TempDir();
+        string fw = RepoPaths.Synthetic("ovmfx64-like.fd");
+        string spec = dir.Write("s.yaml", $"platform: snp\nfirmware: {fw}\nkernel: {RepoPaths.Synthetic("kernel_1MiB.bin")}\nmemory: 1G\nsnp: {{ vcpu-type: EPYC-v4, kernel-hashes: off }}\n");
+        var result = CliRunner.Run("validate", spec);
+        Assert.Equal(0, result.Exit);
+        Assert.Contains(", direct kernel boot (unmeasured: kernel-hashes off)", result.Stdout);
+        var measured = CliRunner.Run("measure", spec);
+        Assert.Equal(0, measured.Exit);
+        Assert.Equal("a87612d354aa6c984169636fafefb4613c5a1cdf23a98976939535e17c438924ba17eb195621bd747d7b34476fc5edb5", measured.Stdout.Trim());
     }
 
     [Fact]

@@ -183,6 +183,24 @@ public sealed class PagingTests
         Assert.Equal((1UL, 2UL), (m.State.Gpr[3], m.State.Gpr[0]));
     }
 
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void Pvalidate_OfAnUnmappedAddress_IsAPageFaultOnTheInstruction(bool compiled)
+    {
+        // PVALIDATE translates RAX like a read (AMD APM Vol. 3, PVALIDATE: #PF); Linux's early boot relies on the #PF
+        // to map the direct-map page it is accepting (early_make_pgtable) and then runs the instruction again.
+        using var m = Machine(compiled);
+        m.Ram.Write(Pte, BitConverter.GetBytes(0UL)); // Page not present
+        m.State.Gpr[0] = Page + 0x123;
+        var exit = Assert.IsType<CpuExit.InstructionExit>(m.Run(a => a.pvalidate()));
+        Assert.Equal(ExitInstruction.Pvalidate, exit.Instruction);
+
+        Assert.False(m.Cpu.TranslateOrFault(m.State.Gpr[0], exit, out _));
+
+        AssertFault(m, m.Cpu.Run(1000), 14, errorCode: 0x0, cr2: Page + 0x123);
+        Assert.Equal(exit.Rip, BitConverter.ToUInt64(m.Ram.Read(m.State.Gpr[4] + 8, 8))); // the faulting RIP: PVALIDATE itself
+    }
+
     private static void CopyTable(LongModeMachine m, ulong from, ulong to) => m.Ram.Write(to, m.Ram.Read(from, 4096));
 
     private static void AssertFault(LongModeMachine m, CpuExit exit, int vector, ulong errorCode, ulong cr2)

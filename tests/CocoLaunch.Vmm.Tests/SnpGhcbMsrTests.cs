@@ -43,6 +43,34 @@ public sealed class SnpGhcbMsrTests
     }
 
     [Fact]
+    public void Hwcr_ReadsZero_KeepsMcStatusWrEn_AndRefusesOtherBits()
+    {
+        // arch/x86/kvm/x86.c: kvm_get_msr_common returns msr_hwcr (0 after reset); kvm_set_msr_common drops bits 3, 6
+        // and 8, keeps 18 and 24, and fails any other. Linux's bsp_init_amd reads it on every AMD guest.
+        var h = Create();
+        Assert.Equal((0UL, 0UL), Event(h, 0, (Rcx, 0xC001_0015)));
+        Assert.Equal((0UL, 0UL), (h.GhcbField(Rax), h.GhcbField(Rdx)));
+        h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
+        Assert.Equal((0UL, 0UL), Event(h, 1, (Rcx, 0xC001_0015), (Rax, (1UL << 18) | 0x148), (Rdx, 0)));
+        h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
+        Assert.Equal((0UL, 0UL), Event(h, 0, (Rcx, 0xC001_0015)));
+        Assert.Equal(1UL << 18, h.GhcbField(Rax));
+        h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
+        Assert.Equal((1UL, 0x8000_030DUL), Event(h, 1, (Rcx, 0xC001_0015), (Rax, 1UL << 1), (Rdx, 0)));
+    }
+
+    [Fact]
+    public void NbCfg_ReadsZero_AndDropsWrites()
+    {
+        // arch/x86/kvm/x86.c: MSR_AMD64_NB_CFG is read as 0 and its writes are ignored; Linux writes EnableCf8ExtCfg.
+        var h = Create();
+        Assert.Equal((0UL, 0UL), Event(h, 1, (Rcx, 0xC001_001F), (Rax, 0), (Rdx, 0x4000)));
+        h.Bsp.SetCpu(LongMode(Code), Cpu.CpuVendor.Amd);
+        Assert.Equal((0UL, 0UL), Event(h, 0, (Rcx, 0xC001_001F)));
+        Assert.Equal((0UL, 0UL), (h.GhcbField(Rax), h.GhcbField(Rdx)));
+    }
+
+    [Fact]
     public void Write_MtrrDefType_ThenReadBack()
     {
         var h = Create();

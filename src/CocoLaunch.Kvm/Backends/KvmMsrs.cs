@@ -3,7 +3,7 @@ namespace CocoLaunch.Kvm;
 /// <summary>
 /// The MSRs KVM itself emulates (<c>kvm_get_msr_common</c>/<c>kvm_set_msr_common</c>), whether a plain guest's RDMSR
 /// exits or a confidential guest asks the host for one (TDVMCALL Instruction.RDMSR/WRMSR, GHCB NAE 0x7C): the local APIC
-/// base, the microcode revision, IA32_MISC_ENABLE and the MTRR interface.
+/// base, the microcode revision, IA32_MISC_ENABLE, the MTRR interface and AMD's SYSCFG, HWCR and NB_CFG.
 /// Everything else fails, which the TDX guest sees as INVALID_OPERAND and the SNP guest as an injected #GP.
 /// </summary>
 public sealed class KvmMsrs(uint vcpuId)
@@ -13,11 +13,29 @@ public sealed class KvmMsrs(uint vcpuId)
     /// <summary>MSR_AMD64_SYSCFG: arch/x86/kvm/x86.c kvm_get_msr_common reads it as 0 (Linux's AMD init reads it for SME and TOM2).</summary>
     public const uint AmdSyscfg = 0xC001_0010;
 
+    /// <summary>
+    /// MSR_K7_HWCR: kvm_get_msr_common returns vcpu->arch.msr_hwcr, 0 until written, so Linux's AMD init reads it
+    /// (bsp_init_amd) and reports that TSC does not count at P0 frequency, as on any KVM guest.
+    /// </summary>
+    public const uint AmdHwcr = 0xC001_0015;
+
+    /// <summary>
+    /// MSR_AMD64_NB_CFG: a legacy MSR kvm_get_msr_common reads as 0 and kvm_set_msr_common drops writes to; Linux sets
+    /// its EnableCf8ExtCfg bit on AMD families 10h-18h (enable_pci_io_ecs).
+    /// </summary>
+    public const uint AmdNbCfg = 0xC001_001F;
+
+    /// <summary>kvm_set_msr_common ignores these HWCR bits (TLB cache, flush filter and IGNNE disables) ...</summary>
+    private const ulong HwcrIgnored = 0x8 | 0x40 | 0x100;
+
+    /// <summary>... and keeps McStatusWrEn (bit 18) and TscFreqSel (bit 24); any other bit fails the write.</summary>
+    private const ulong HwcrKept = (1UL << 18) | (1UL << 24);
+
     /// <summary>kvm_vcpu_reset's microcode_version: revision 1 in EDX, as KVM presents any guest CPU.</summary>
     public const ulong MicrocodeVersion = 0x1_0000_0000;
 
     // kvm_vcpu_reset: PEBS and BTS unavailable; the MTRRs start disabled.
-    private ulong miscEnable = 0x1800, mtrrDefType;
+    private ulong miscEnable = 0x1800, mtrrDefType, hwcr;
 
     // kvm_mtrr_get_msr/set_msr: the 8 variable ranges (PHYSBASE/PHYSMASK pairs 0x200-0x20F) and the 11 fixed-range
     // MTRRs (64K at 0x250, 16K at 0x258-0x259, 4K at 0x268-0x26F), all zero (UC) at reset.
@@ -42,7 +60,8 @@ public sealed class KvmMsrs(uint vcpuId)
             MtrrCap => 0x500 | 8, // fixed-range MTRRs and write-combining, 8 variable ranges (KVM_NR_VAR_MTRR)
             MiscEnable => miscEnable,
             MtrrDefType => mtrrDefType,
-            _ => 0, // AmdSyscfg too
+            AmdHwcr => hwcr,
+            _ => 0, // AmdSyscfg and AmdNbCfg too
         };
         if (IsVariableMtrr(index) || IsFixedMtrr(index))
         {
@@ -50,7 +69,7 @@ public sealed class KvmMsrs(uint vcpuId)
             return true;
         }
 
-        return index is ApicBase or UcodeRev or MtrrCap or MiscEnable or MtrrDefType or AmdSyscfg;
+        return index is ApicBase or UcodeRev or MtrrCap or MiscEnable or MtrrDefType or AmdSyscfg or AmdHwcr or AmdNbCfg;
     }
 
     public bool TryWrite(uint index, ulong value)
@@ -59,10 +78,19 @@ public sealed class KvmMsrs(uint vcpuId)
         {
             case ApicBase:
                 return value == ApicBaseValue; // relocating or disabling the APIC is not modelled
-            case UcodeRev:
+            case UcodeRev or AmdNbCfg:
                 return true; // the guest's write is accepted and dropped; only userspace sets the revision
             case MiscEnable:
                 miscEnable = value;
+                return true;
+            case AmdHwcr:
+                value &= ~HwcrIgnored;
+                if ((value & ~HwcrKept) != 0)
+                {
+                    return false;
+                }
+
+                hwcr = value;
                 return true;
             case MtrrDefType:
                 // Type in [7:0] (UC, WC, WT, WP or WB), FE bit 10, E bit 11; nothing else.

@@ -47,7 +47,7 @@ internal sealed class TolerantGuest(ScriptedGuest inner) : IGuestCpu
 
     public void InjectFaultAtLastExit(int vector, uint? errorCode) => Trapped ??= $"vector {vector} injected at the last exit";
 
-    public bool TryTranslate(ulong linear, out ulong gpa) => inner.TryTranslate(linear, out gpa);
+    public bool TranslateOrFault(ulong linear, CpuExit.InstructionExit atInstruction, out ulong gpa) => inner.TranslateOrFault(linear, atInstruction, out gpa);
 
     public void FlushTlb() => inner.FlushTlb();
 

@@ -230,7 +230,7 @@ internal class ScriptedGuest : IGuestCpu
 
     public void InjectFaultAtLastExit(int vector, uint? errorCode) => InjectException(vector, errorCode);
 
-    public bool TryTranslate(ulong linear, out ulong gpa)
+    public bool TranslateOrFault(ulong linear, CpuExit.InstructionExit atInstruction, out ulong gpa)
     {
         gpa = linear;
         return true;
