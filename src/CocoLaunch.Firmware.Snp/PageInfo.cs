@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace CocoLaunch.Firmware.Snp;
 
@@ -28,7 +27,7 @@ public static class PageInfo
         Span<byte> contents = stackalloc byte[48];
         if (HasContents(type))
         {
-            SHA384.HashData(page, contents);
+            Sha384.HashData(page, contents);
         }
 
         BuildWithContents(digestCur, type, gpa, contents, info);

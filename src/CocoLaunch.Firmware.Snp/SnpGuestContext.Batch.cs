@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using CocoLaunch.Abi;
 
 namespace CocoLaunch.Firmware.Snp;
@@ -62,7 +61,7 @@ public sealed partial class SnpGuestContext
         {
             for (int i = from; i < to; i++)
             {
-                SHA384.HashData(page(i).Span, digests.AsSpan(i * 48, 48));
+                Sha384.HashData(page(i).Span, digests.AsSpan(i * 48, 48));
             }
         }
 

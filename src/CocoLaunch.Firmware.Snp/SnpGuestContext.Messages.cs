@@ -26,7 +26,7 @@ public sealed partial class SnpGuestContext
         public const int MsgVersion = 0x35, MsgSize = 0x36, MsgVmpck = 0x3C, AadStart = 0x30, AadLength = 0x30;
     }
 
-    private readonly byte[][] vmpck = [.. Enumerable.Range(0, 4).Select(_ => RandomNumberGenerator.GetBytes(32))];
+    private readonly byte[][] vmpck = [.. Enumerable.Range(0, 4).Select(_ => KeyRandom.GetBytes(32))];
     private readonly ulong[] messageSeqno = new ulong[4];
     private readonly List<byte[]> guestReports = [];
     private ECDsa? vcek;
@@ -38,7 +38,7 @@ public sealed partial class SnpGuestContext
     public uint CpuSignature { get; set; } = 0x00A0_0F11;
 
     /// <summary>The per-guest REPORT_ID.</summary>
-    public byte[] ReportId { get; } = RandomNumberGenerator.GetBytes(32);
+    public byte[] ReportId { get; } = KeyRandom.GetBytes(32);
 
     public ECDsa Vcek => vcek ??= AttestationReport.CreateEmulatorVcek();
 

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using CocoLaunch.Abi;
 using CocoLaunch.Abi.Measurement;
 
@@ -156,7 +155,7 @@ public sealed partial class SnpGuestContext
         if (PageInfo.HasContents(type))
         {
             CheckUpdate(type, gpa); // refuse before the 4 KiB hash, not after
-            SHA384.HashData(page, contents);
+            Sha384.HashData(page, contents);
         }
 
         Measure(type, gpa, page.Length, contents);
@@ -173,7 +172,7 @@ public sealed partial class SnpGuestContext
         }
 
         PageInfo.BuildWithContents(digest, type, gpa.Value, contentsDigest, info);
-        SHA384.HashData(info, digest);
+        Sha384.HashData(info, digest);
         Updates++;
         // NORMAL and VMSA pages hash their 4 KiB contents into PAGE_INFO.CONTENTS first.
         Log.Append(OperationName(type), gpa, PageInfo.HasContents(type) ? pageLength + PageInfo.Size : PageInfo.Size, contentsDigest);
@@ -260,8 +259,8 @@ public sealed partial class SnpGuestContext
 
         IdBlock = block;
         AuthorKeyEnabled = authorKeyEnabled;
-        IdKeyDigest = SHA384.HashData(Snp.IdAuth.IdKey(idAuth));
-        AuthorKeyDigest = authorKeyEnabled ? SHA384.HashData(Snp.IdAuth.AuthorKey(idAuth)) : new byte[48];
+        IdKeyDigest = Sha384.HashData(Snp.IdAuth.IdKey(idAuth));
+        AuthorKeyDigest = authorKeyEnabled ? Sha384.HashData(Snp.IdAuth.AuthorKey(idAuth)) : new byte[48];
     }
 
     private static string OperationName(SnpPageType type) => type switch

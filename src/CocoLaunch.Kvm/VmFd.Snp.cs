@@ -150,6 +150,7 @@ public sealed partial class VmFd
             // Sources for the next pages first, up to the first page that cannot be used; the firmware then
             // measures them in order. CPUID pages go one at a time: the firmware may rewrite them.
             int n = 0;
+            ulong inPlace = 0; // a bit per source read in place from a file mapping (a batch has at most 64 pages)
             sources.Clear();
             while (n < batch.Length / (int)Page && done + (ulong)n < pages)
             {
@@ -160,11 +161,16 @@ public sealed partial class VmFd
                 }
 
                 ulong gfn = u.GfnStart + done + (ulong)n;
-                ReadOnlyMemory<byte> page = batch.AsMemory(n * (int)Page, (int)Page);
+                ReadOnlyMemory<byte> copy = batch.AsMemory(n * (int)Page, (int)Page), page = copy;
                 failure = ReadSnpSource(type, gfn, u.Uaddr + ((done + (ulong)n) * Page), ref page);
                 if (failure is not null)
                 {
                     break;
+                }
+
+                if (!page.Equals(copy))
+                {
+                    inPlace |= 1UL << n;
                 }
 
                 sources.Add(page);
@@ -203,9 +209,22 @@ public sealed partial class VmFd
             for (int i = 0; i < measured; i++)
             {
                 ulong gfn = u.GfnStart + done + (ulong)i;
-                // A SECRETS page is the firmware's: it writes the VMPCKs there, whatever the VMM supplied.
-                var contents = type == SnpPageType.Secrets ? Snp.SecretsPage() : sources[i].Span;
-                slot.GuestMemfd.Pages.Write((slot.GuestMemfdPgoff + (gfn - slot.BaseGfn)) * Page, contents);
+                ulong offset = (slot.GuestMemfdPgoff + (gfn - slot.BaseGfn)) * Page;
+                if (type == SnpPageType.Secrets)
+                {
+                    // A SECRETS page is the firmware's: it writes the VMPCKs there, whatever the VMM supplied.
+                    slot.GuestMemfd.Pages.Write(offset, Snp.SecretsPage());
+                }
+                else if ((inPlace & (1UL << i)) != 0)
+                {
+                    // The same bytes as a copy, without one: a file mapping's bytes never change, so the firmware
+                    // image is held once, not once more in guest_memfd (the page copies them when first written).
+                    slot.GuestMemfd.Pages.Lend(offset, sources[i]);
+                }
+                else
+                {
+                    slot.GuestMemfd.Pages.Write(offset, sources[i].Span);
+                }
             }
 
             done += (ulong)measured;

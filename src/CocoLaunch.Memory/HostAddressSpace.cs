@@ -131,7 +131,10 @@ public sealed class HostAddressSpace
     public Hva Map(ulong size, ulong backingPageSize = PageSize.Size4K, bool missingUntilPopulated = false) =>
         Add(size, backingPageSize, missingUntilPopulated, null, 0).Start;
 
-    /// <summary>mmap(PROT_READ) of a file's bytes, as a VMM maps a firmware image: reads see the file, writes fault.</summary>
+    /// <summary>
+    /// mmap(PROT_READ) of a file's bytes, as a VMM maps a firmware image: reads see the file, writes fault. The bytes
+    /// must not change while mapped: guest_memfd pages SNP_LAUNCH_UPDATE fills from them read them in place (SparsePageStore.Lend).
+    /// </summary>
     public Hva MapFile(ReadOnlyMemory<byte> file)
     {
         ulong size = ((ulong)file.Length + Page - 1) / Page * Page;

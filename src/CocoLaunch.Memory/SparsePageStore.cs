@@ -12,6 +12,8 @@ namespace CocoLaunch.Memory;
 /// Written data lives in 128 KiB chunks of 32 pages, allocated outside the GC heap: guest page contents hold
 /// no references, and keeping tens of megabytes of them away from the collector spares it from scanning and
 /// zeroing them (the native allocator hands back pages the kernel zeroes on first touch).
+/// A page can also be lent read-only bytes (<see cref="Lend"/>): a firmware image's page that SNP_LAUNCH_UPDATE
+/// copies into guest_memfd reads as the image's own bytes until it is first written, so the image is held once.
 /// </remarks>
 public sealed class SparsePageStore
 {
@@ -83,7 +85,7 @@ public sealed class SparsePageStore
             {
                 for (ulong page = Math.Max(first, key * ChunkPages); page < Math.Min(end, (key + 1) * ChunkPages); page++)
                 {
-                    chunk.Written &= ~(1u << (int)(page % ChunkPages)); // an unwritten page reads as zeros
+                    chunk.Drop((int)(page % ChunkPages)); // an unwritten page reads as zeros
                 }
 
                 if (chunk.Written == 0)
@@ -136,6 +138,7 @@ public sealed class SparsePageStore
         lock (chunk.Gate)
         {
             int slot = (int)(index % ChunkPages);
+            chunk.Own(slot);
             var page = chunk.Data.Slice(slot * PageSize, PageSize);
             bool fresh = (chunk.Written & (1u << slot)) == 0;
             if (fresh && !overwritesWholePage)
@@ -163,6 +166,7 @@ public sealed class SparsePageStore
         lock (chunk.Gate)
         {
             int slot = (int)(index % ChunkPages);
+            chunk.Own(slot);
             if ((chunk.Written & (1u << slot)) == 0)
             {
                 chunk.Data.Slice(slot * PageSize, PageSize).Clear();
@@ -170,6 +174,27 @@ public sealed class SparsePageStore
             }
 
             return chunk.Pointer + (slot * PageSize);
+        }
+    }
+
+    /// <summary>
+    /// Makes the page at <paramref name="offset"/> (page aligned) read as <paramref name="page"/>, 4 KiB that must never
+    /// change, without copying them: the same contents as <see cref="Write"/> of those bytes. The page takes a copy
+    /// of its own when it is first written or its storage is handed out (<see cref="WithPage"/>, <see cref="PagePointer"/>).
+    /// </summary>
+    public void Lend(ulong offset, ReadOnlyMemory<byte> page)
+    {
+        if (offset % PageSize != 0 || page.Length != PageSize)
+        {
+            throw new ArgumentException($"a lent page is one whole aligned page, not {page.Length} bytes at 0x{offset:x}");
+        }
+
+        ulong index = offset / PageSize;
+        Materialise(index, 1);
+        var chunk = chunks.GetOrAdd(index / ChunkPages, static _ => new Chunk());
+        lock (chunk.Gate)
+        {
+            chunk.Lend((int)(index % ChunkPages), page);
         }
     }
 
@@ -211,6 +236,11 @@ public sealed class SparsePageStore
 
         public uint Written;
 
+        /// <summary>Written pages whose bytes are still <see cref="lent"/>'s, not yet copied into <see cref="Data"/>.</summary>
+        private uint lentPages;
+
+        private ReadOnlyMemory<byte>[]? lent;
+
         public Span<byte> Data => new(data, ChunkBytes);
 
         public byte* Pointer => data;
@@ -221,7 +251,11 @@ public sealed class SparsePageStore
             {
                 int slot = (offset + done) / PageSize;
                 int n = Math.Min(destination.Length - done, ((slot + 1) * PageSize) - (offset + done));
-                if ((Written & (1u << slot)) != 0)
+                if ((lentPages & (1u << slot)) != 0)
+                {
+                    lent![slot].Span.Slice((offset + done) % PageSize, n).CopyTo(destination[done..]);
+                }
+                else if ((Written & (1u << slot)) != 0)
                 {
                     Data.Slice(offset + done, n).CopyTo(destination[done..]);
                 }
@@ -241,6 +275,12 @@ public sealed class SparsePageStore
                 int slot = (offset + done) / PageSize;
                 int inPage = (offset + done) % PageSize;
                 int n = Math.Min(source.Length - done, PageSize - inPage);
+                if (n == PageSize)
+                {
+                    Drop(slot); // overwritten whole: the lent bytes need no copy
+                }
+
+                Own(slot);
                 if ((Written & (1u << slot)) == 0 && n < PageSize)
                 {
                     Data.Slice(slot * PageSize, PageSize).Clear();
@@ -249,6 +289,36 @@ public sealed class SparsePageStore
                 source.Slice(done, n).CopyTo(Data[(offset + done)..]);
                 Written |= 1u << slot;
                 done += n;
+            }
+        }
+
+        public void Lend(int slot, ReadOnlyMemory<byte> page)
+        {
+            lent ??= new ReadOnlyMemory<byte>[ChunkPages];
+            lent[slot] = page;
+            lentPages |= 1u << slot;
+            Written |= 1u << slot;
+        }
+
+        /// <summary>Gives a lent page a copy of its own in <see cref="Data"/>, for a write or a pointer to it.</summary>
+        public void Own(int slot)
+        {
+            if ((lentPages & (1u << slot)) != 0)
+            {
+                lent![slot].Span.CopyTo(Data.Slice(slot * PageSize, PageSize));
+                lentPages &= ~(1u << slot);
+                lent[slot] = default;
+            }
+        }
+
+        /// <summary>The page stops being written (it reads as zeros) and lent bytes are let go.</summary>
+        public void Drop(int slot)
+        {
+            Written &= ~(1u << slot);
+            if ((lentPages & (1u << slot)) != 0)
+            {
+                lentPages &= ~(1u << slot);
+                lent![slot] = default;
             }
         }
     }

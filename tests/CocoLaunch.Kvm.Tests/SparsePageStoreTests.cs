@@ -59,4 +59,55 @@ public sealed class SparsePageStoreTests
         store.Read(4096, back);
         Assert.All(back, b => Assert.Equal(0, b));
     }
+
+    private static byte[] Filled(byte value) => Enumerable.Repeat(value, 4096).ToArray();
+
+    [Fact]
+    public void LentPage_ReadsAsItsBytes_AndAWriteChangesTheStoreNotTheLender()
+    {
+        var store = new SparsePageStore();
+        byte[] image = [.. Filled(0x11), .. Filled(0x22)];
+        store.Lend(4096, image.AsMemory(4096, 4096));
+        store.Write(2 * 4096, [3]);
+        var back = new byte[3 * 4096];
+        store.Read(0, back);
+        Assert.All(back[..4096], b => Assert.Equal(0, b));
+        Assert.All(back[4096..8192], b => Assert.Equal(0x22, b));
+        Assert.Equal(3, back[8192]);
+        Assert.Equal(2, store.DataPageCount);
+
+        store.Write(4096 + 5, [9]); // a partial write copies the lent bytes first
+        store.WithPage(1, 0, static (page, _) => page[6] = 8);
+        store.Read(4096, back.AsSpan(0, 4096));
+        Assert.Equal([0x22, 9, 8, 0x22], back[4..8]);
+        Assert.Equal(4094, back[..4096].Count(b => b == 0x22));
+        Assert.All(image[4096..], b => Assert.Equal(0x22, b));
+    }
+
+    [Fact]
+    public void LentPage_WholeOverwriteAndRemoval_LetTheBytesGo()
+    {
+        var store = new SparsePageStore();
+        byte[] image = Filled(0x33);
+        store.Lend(0, image);
+        store.Lend(4096, image);
+        store.Write(0, Filled(0x44));
+        store.RemoveRange(1, 1);
+        var back = new byte[2 * 4096];
+        store.Read(0, back);
+        Assert.All(back[..4096], b => Assert.Equal(0x44, b));
+        Assert.All(back[4096..], b => Assert.Equal(0, b));
+        store.Write(4096 + 1, [5]); // a removed lent page comes back as zeros, not as the lender's bytes
+        store.Read(4096, back.AsSpan(0, 4096));
+        Assert.Equal(4095, back[..4096].Count(b => b == 0));
+        Assert.All(image, b => Assert.Equal(0x33, b));
+    }
+
+    [Fact]
+    public void Lend_TakesOneWholeAlignedPage()
+    {
+        var store = new SparsePageStore();
+        Assert.Throws<ArgumentException>(() => store.Lend(100, new byte[4096]));
+        Assert.Throws<ArgumentException>(() => store.Lend(0, new byte[100]));
+    }
 }
