@@ -18,6 +18,7 @@ public sealed partial class VcpuFd
             return null;
         }
 
+        apic.SyncPosted();
         apic.Tick(c.Tsc);
         if (apic.PendingIoapicEoi is >= 0 and int eoi)
         {
@@ -69,8 +70,14 @@ public sealed partial class VcpuFd
     /// </summary>
     internal bool Wake(IGuestCpu c, LocalApic apic, bool interruptsEnabled)
     {
+        if (Vm.VcpuCount > 1)
+        {
+            return WakeAmongOthers(c, apic, interruptsEnabled);
+        }
+
         for (int attempt = 0; attempt < 2; attempt++)
         {
+            apic.SyncPosted();
             apic.Tick(c.Tsc);
             if (apic.NmiPending || (interruptsEnabled && apic.PendingVector() >= 0))
             {

@@ -91,6 +91,7 @@ public sealed partial class VcpuFd
     public void Kick()
     {
         kicked = true;
+        Apic?.Interrupt();
         Backend.Kicked();
     }
 

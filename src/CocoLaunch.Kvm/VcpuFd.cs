@@ -21,7 +21,7 @@ public sealed partial class VcpuFd
         Id = id;
         Backend = VcpuBackend.For(this);
         // kvm_create_lapic: a VM with an in-kernel irqchip gives every vCPU its local APIC, vCPU 0 the BSP.
-        Apic = vm.IrqchipSplit ? new LocalApic(id, () => guest?.Tsc ?? 0, DefaultTscKhz, bootstrap: id == 0) : null;
+        Apic = vm.IrqchipSplit ? new LocalApic(id, () => guest?.Tsc ?? 0, DefaultTscKhz, bootstrap: id == 0) { Bus = vm.DeliverIpi } : null;
         Fd = vm.Kvm.Fds.Add(this);
     }
 

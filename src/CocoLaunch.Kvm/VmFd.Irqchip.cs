@@ -75,15 +75,50 @@ public sealed partial class VmFd
             matched++;
             if (deliveryMode == 4)
             {
-                apic.NmiPending = true;
+                apic.PostNmi();
                 accepted++;
             }
-            else if (deliveryMode is 0 or 1 && apic.Accept(vector, level))
+            else if (deliveryMode is 0 or 1 && apic.Post(vector, level))
             {
                 accepted++; // fixed, and lowest priority delivered to every match as KVM does without a vector hash
             }
         }
 
         return matched == 0 ? -1 : accepted;
+    }
+
+    /// <summary>
+    /// The APIC bus for an IPI one vCPU's ICR sends to others (<c>kvm_irq_delivery_to_apic</c> from
+    /// <c>kvm_apic_send_ipi</c>): the destination shorthand, or the physical or logical destination, picks the
+    /// APICs; fixed and lowest-priority IPIs and NMIs are posted to them. INIT and SIPI are not delivered: a plain VM's
+    /// APs do not start (GuestRun refuses more than one vCPU there), and a TD's APs start from the TDX module.
+    /// </summary>
+    internal void DeliverIpi(LocalApic from, uint low, uint destination)
+    {
+        int shorthand = (int)((low >> 18) & 3);
+        bool logical = (low & (1 << 11)) != 0;
+        uint mode = (low >> 8) & 7;
+        VcpuFd[] all;
+        lock (vcpus)
+        {
+            all = [.. vcpus.Values];
+        }
+
+        foreach (var apic in all.Select(v => v.Apic).OfType<LocalApic>())
+        {
+            if (ReferenceEquals(apic, from) || !(shorthand is 2 or 3 || apic.MatchesDestination(destination, logical)))
+            {
+                continue;
+            }
+
+            if (mode == 4)
+            {
+                apic.PostNmi();
+            }
+            else if (mode is 0 or 1)
+            {
+                apic.Post((int)(low & 0xFF), levelTriggered: false);
+            }
+        }
     }
 }

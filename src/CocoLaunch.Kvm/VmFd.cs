@@ -13,6 +13,18 @@ public sealed partial class VmFd
 
     private readonly object slotsLock = new();
     private readonly Dictionary<uint, VcpuFd> vcpus = [];
+
+    /// <summary>The vCPUs created so far, as a snapshot another vCPU's thread may walk.</summary>
+    internal VcpuFd[] Vcpus
+    {
+        get
+        {
+            lock (vcpus)
+            {
+                return [.. vcpus.Values];
+            }
+        }
+    }
     private volatile MemslotSet slots = MemslotSet.Empty;
     private volatile IntervalMap<ulong> attributes = new(0);
 

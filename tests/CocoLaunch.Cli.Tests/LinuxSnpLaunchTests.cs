@@ -158,7 +158,7 @@ public sealed class LinuxSnpLaunchTests
     {
         var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("linux-tdx.yaml"), "--serve-cmdline", "console=ttyS0 init=/bin/sh");
         Assert.Equal(2, result.Exit);
-        Assert.EndsWith("this spec is not an SNP spec with a kernel", result.ErrorLine);
+        Assert.EndsWith("this spec is not an SNP spec with a measured kernel", result.ErrorLine);
     }
 
     [Fact]

@@ -67,9 +67,13 @@ public sealed partial class LocalApic
         return true;
     }
 
-    /// <summary>The highest IRR vector whose priority class is above PPR, or −1 (<c>kvm_apic_has_interrupt</c>).</summary>
+    /// <summary>
+    /// The highest IRR vector whose priority class is above PPR, or −1 (<c>kvm_apic_has_interrupt</c>, which first
+    /// syncs posted interrupts into IRR as <c>apic_has_interrupt_for_ppr</c> does).
+    /// </summary>
     public int PendingVector()
     {
+        SyncPosted();
         if (!Enabled)
         {
             return -1;
@@ -214,15 +218,21 @@ public sealed partial class LocalApic
     private static int LvtIndex(int offset) => (offset - LvtTimer) / 16;
 
     /// <summary>
-    /// An IPI from ICR (<c>kvm_apic_send_ipi</c>). Only fixed and NMI delivery to this APIC (the self and
-    /// all-including-self shorthands, or its own ID) are modelled; other destinations are other vCPUs, whose
-    /// delivery this single-vCPU model drops.
+    /// An IPI from ICR (<c>kvm_apic_send_ipi</c>). Fixed and NMI delivery to this APIC (the self and
+    /// all-including-self shorthands, or its own ID) is accepted here; every other destination goes to the VM's APIC
+    /// bus, which posts it to the other vCPUs' APICs.
     /// </summary>
     private void SendIpi(uint low, uint destination)
     {
         icrLow = low;
         int shorthand = (int)((low >> 18) & 3);
         bool toSelf = shorthand is 1 or 2 || (shorthand == 0 && (low & (1 << 11)) == 0 && destination == ApicId);
+        bool toOthers = shorthand is 2 or 3 || (shorthand == 0 && !toSelf);
+        if (toOthers)
+        {
+            Bus?.Invoke(this, low, destination);
+        }
+
         if (!toSelf)
         {
             return;
@@ -247,7 +257,7 @@ public sealed partial class LocalApic
     {
         if (!logical)
         {
-            return destination == 0xFF || destination == ApicId;
+            return destination == (X2ApicMode ? 0xFFFF_FFFF : 0xFF) || destination == ApicId;
         }
 
         if (X2ApicMode)

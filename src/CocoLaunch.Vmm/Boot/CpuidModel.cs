@@ -58,7 +58,7 @@ public static class CpuidModel
 
     private static IEnumerable<(uint Leaf, uint Subleaf)> Leaves(VcpuType type) => type switch
     {
-        VcpuType.KvmIntel => [(0, 0), (1, 0), (6, 0), (7, 0), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
+        VcpuType.KvmIntel => [(0, 0), (1, 0), (6, 0), (7, 0), (0xB, 0), (0xB, 1), (0xB, 2), (0xD, 0), (0xD, 1), (0x15, 0), (0x16, 0), (0x4000_0000, 0), (0x4000_0001, 0),
             (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0)],
         VcpuType.EpycSnp => [(0, 0), (1, 0), (6, 0), (7, 0), (0x4000_0000, 0), (0x4000_0001, 0),
             (0x8000_0000, 0), (0x8000_0001, 0), (0x8000_0007, 0), (0x8000_0008, 0), (0x8000_001F, 0)],
@@ -100,6 +100,12 @@ public static class CpuidModel
         // EBX: FSGSBASE, SMEP, INVPCID, RDSEED, SMAP; ECX: UMIP, RDPID. No BMI, AVX or SSSE3+: glibc then keeps to
         // its SSE2 string routines, which the CPU implements.
         (7, 0) => (0, 0x0014_0481, 0x0040_0004, 0),
+        // x2APIC topology as QEMU builds it for -smp N (N sockets of one core, one thread; target/i386/cpu.c, leaf 0xB):
+        // SMT then core level, each one processor wide, then an invalid level; EDX is the vCPU's x2APIC ID everywhere.
+        // A TD's firmware asks for it by TDVMCALL to learn its own APIC ID (OVMF's AP mailbox loop, TdxDxe).
+        (0xB, 0) => (0, 1, 0x100, vcpuIndex),
+        (0xB, 1) => (0, 1, 0x201, vcpuIndex),
+        (0xB, _) => (0, 0, subleaf & 0xFF, vcpuIndex),
         (0xD, 1) => (1, 0, 0, 0), // XSAVEOPT
         (0xD, _) => Xsave(subleaf),
         // TSC = crystal × EBX / EAX, and Linux's lapic_timer_period = crystal / HZ (tsc.c native_calibrate_tsc).
