@@ -6,7 +6,7 @@ namespace CocoLaunch.Cli.Tests;
 
 /// <summary>
 /// <c>cocolaunch launch launch-specs/ovmf-linux-tdx.yaml</c> (issue 20, the TD): Debian's OVMF 2025.02 runs as a TD on
-/// the q35 devices, accepts the TD's memory, reads the kernel, initrd and command line through fw_cfg and measures
+/// the q35 devices with two vCPUs, accepts the TD's memory, reads the kernel, initrd and command line through fw_cfg and measures
 /// what it boots with its own TDG.MR.RTMR.EXTEND calls into the CCEL. The oracle is that real firmware: the TD init
 /// reads the firmware's CCEL and its own TDREPORT, and both must equal what <c>measure</c> predicts for the same spec
 /// without running anything (the prediction was checked against QEMU captures of the same firmware, OvmfDirectBootRtmrTests).
@@ -31,8 +31,10 @@ public sealed partial class OvmfLinuxTdxLaunchTests
         var console = result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         var lines = console.Where(l => l.StartsWith(Init, StringComparison.Ordinal)).Select(l => l[Init.Length..]).ToList();
 
-        // With 3 GiB, OVMF accepts the RAM below 4 GiB and hands the rest to the kernel in its unaccepted-memory table.
+        // With 3 GiB, OVMF accepts the RAM below 4 GiB and hands the rest to the kernel in its unaccepted-memory table;
+        // the AP waits in OVMF's mailbox loop until Linux wakes it through the ACPI multiprocessor wakeup structure.
         Assert.Contains(console, l => l.Contains("efi: ", StringComparison.Ordinal) && l.Contains(" Unaccepted=0x", StringComparison.Ordinal));
+        Assert.Contains(console, l => l.EndsWith("smp: Brought up 1 node, 2 CPUs", StringComparison.Ordinal));
 
         // The TD's own TDREPORT: MRTD from the launch, RTMR0-2 from the firmware's extends, RTMR3 untouched.
         Assert.Contains($"MRTD {prediction.RootElement.GetProperty("mrtd").GetString()}", lines);
