@@ -40,6 +40,9 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
 
     public int ExitCount { get; private set; }
 
+    /// <summary>The kick <see cref="ArmBoardTimer"/> set last, at the guest TSC of the board's timer.</summary>
+    private ulong? boardKick;
+
     /// <summary>The last exit the guest was resumed from, for the stop reason of a guest that died after it.</summary>
     public KvmExit? LastExit { get; private set; }
 
@@ -49,6 +52,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         while (ExitCount < MaxExits)
         {
             KvmExit exit;
+            ArmBoardTimer(vcpu);
             try
             {
                 exit = vcpu.Run();
@@ -81,6 +85,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.TdxGetQuote q => ExitHandlers.GetQuote(vm, q, References),
                 KvmExit.Hlt => new ExitOutcome.Stop(StopHalted),
                 KvmExit.Shutdown => new ExitOutcome.Stop(StopShutdown),
+                KvmExit.Intr when vcpu.Id == 0 && Board?.FireTimers() == true => ExitOutcome.Continue,
                 KvmExit.Intr when Quotes?.AnswerDue(vcpu) == true => QuoteAnswered(vcpu),
                 KvmExit.Intr => new ExitOutcome.Stop("instruction limit reached"),
                 KvmExit.InternalError e => new ExitOutcome.Fail($"KVM internal error {e.Suberror}: {e.Detail}"),
@@ -102,6 +107,30 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return new ExitOutcome.Fail($"the guest exited {MaxExits} times without stopping");
+    }
+
+    /// <summary>
+    /// Has the BSP's KVM_RUN return when the board's next timer is due, unless something else wakes it sooner: the
+    /// host timer a VMM's device model arms. The kick armed before is taken back first, so a timer the guest moved
+    /// or stopped leaves none behind; a kick for another reason (the run's end) finds no timer due and stops.
+    /// </summary>
+    private void ArmBoardTimer(VcpuFd vcpu)
+    {
+        if (vcpu.Id != 0 || Board is null)
+        {
+            return;
+        }
+
+        if (boardKick is not null && vcpu.KickAtTsc == boardKick)
+        {
+            vcpu.KickAtTsc = null;
+        }
+
+        boardKick = null;
+        if (Board.NextTimerTsc is { } due && (vcpu.KickAtTsc is not { } other || due < other))
+        {
+            vcpu.KickAtTsc = boardKick = due;
+        }
     }
 
     private ExitOutcome QuoteAnswered(VcpuFd vcpu)

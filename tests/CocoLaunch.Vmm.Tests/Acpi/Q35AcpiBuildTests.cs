@@ -58,6 +58,46 @@ public sealed class Q35AcpiBuildTests
     public void Rsdp_EqualsQemus(string folder, int cpus, int gib) =>
         Assert.Equal(Captured(folder, "etc_acpi_rsdp"), Generate(cpus, gib).Rsdp);
 
+    [Fact]
+    public void EcamBase_MovesMcfgAndTheHostBridgeWindows_NotTheSizes()
+    {
+        var shape = Q35MachineShape.ForMemory(1, 2UL << 30);
+        QemuAcpiFiles atE = Q35AcpiBuild.Build(shape), atB = Q35AcpiBuild.Build(shape with { EcamBase = 0xB000_0000 });
+        Assert.Equal(atE.Tables.Length, atB.Tables.Length);
+        Assert.Equal(atE.TableLoader, atB.TableLoader); // the same layout: only values inside the tables differ
+
+        var mcfg = Layout(atB.Tables).Single(t => t.Signature == "MCFG");
+        Assert.Equal(0xB000_0000UL, BinaryPrimitives.ReadUInt64LittleEndian(atB.Tables.AsSpan(mcfg.Offset + 44)));
+    }
+
+    [Fact]
+    public void FwCfgFiles_AreRebuiltOnce_AtTheFirmwaresFirstSelect()
+    {
+        var fwCfg = new CocoLaunch.Vmm.Devices.FwCfg(new QemuTableLoaderScriptTests.Files());
+        var shape = Q35MachineShape.ForMemory(1, 2UL << 30);
+        var later = shape with { EcamBase = 0xB000_0000 };
+        int builds = 0;
+        Q35AcpiBuild.Build(shape).AddTo(fwCfg, () =>
+        {
+            builds++;
+            return Q35AcpiBuild.Build(later);
+        });
+
+        Assert.Equal(Q35AcpiBuild.Build(later).Tables, QemuTableLoaderScriptTests.ReadFile(fwCfg, "etc/acpi/tables"));
+        Assert.Equal(Q35AcpiBuild.Build(later).Rsdp, QemuTableLoaderScriptTests.ReadFile(fwCfg, "etc/acpi/rsdp"));
+        Assert.Equal(1, builds);
+    }
+
+    [Fact]
+    public void MachineShape_SplitsRamAsQ35Does()
+    {
+        Assert.Equal(new Q35MachineShape(1, 2UL << 30, 0), Q35MachineShape.ForMemory(1, 2UL << 30));
+        Assert.Equal(new Q35MachineShape(1, 0xAFFF_F000, 0), Q35MachineShape.ForMemory(1, 0xAFFF_F000));
+        Assert.Equal(new Q35MachineShape(1, 0x8000_0000, 0x3000_0000), Q35MachineShape.ForMemory(1, 0xB000_0000));
+        Assert.Equal(new Q35MachineShape(1, 2UL << 30, 3UL << 30), Q35MachineShape.ForMemory(1, 5UL << 30));
+        Assert.Equal(new Q35MachineShape(2, 2UL << 30, 3UL << 30), Q35MachineShape.FromRam(2, [(0, 0xA_0000), (0x10_0000, (2UL << 30) - 0x10_0000), (4UL << 30, 3UL << 30)]));
+    }
+
     /// <summary>Each table in QEMU's file: signature and length from its header, one after another until the padding.</summary>
     private static List<(string Signature, int Offset, int Length)> Layout(byte[] tables)
     {

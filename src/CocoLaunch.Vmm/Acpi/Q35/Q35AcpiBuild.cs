@@ -9,13 +9,33 @@ namespace CocoLaunch.Vmm.Acpi.Q35;
 /// </summary>
 public sealed record QemuAcpiFiles(byte[] Tables, byte[] TableLoader, byte[] Rsdp)
 {
-    /// <summary>Serves the three files, under QEMU's names.</summary>
-    public void AddTo(FwCfg fwCfg)
+    /// <summary>
+    /// Serves the three files under QEMU's names; the first time the guest selects one of them they are rebuilt by
+    /// <paramref name="rebuild"/>, as QEMU rebuilds its tables then (hw/i386/acpi-build.c acpi_build_update), when
+    /// the firmware has programmed what they describe (PCIEXBAR). The rebuilt files keep their sizes.
+    /// </summary>
+    public void AddTo(FwCfg fwCfg, Func<QemuAcpiFiles> rebuild)
     {
         ArgumentNullException.ThrowIfNull(fwCfg);
-        fwCfg.AddFile(QemuTableLoaderScript.RsdpFile, Rsdp);
-        fwCfg.AddFile(QemuTableLoaderScript.TablesFile, Tables);
-        fwCfg.AddFile(QemuTableLoaderScript.LoaderFile, TableLoader);
+        ArgumentNullException.ThrowIfNull(rebuild);
+        bool built = false;
+        void FirstSelect()
+        {
+            if (built)
+            {
+                return;
+            }
+
+            built = true;
+            QemuAcpiFiles files = rebuild();
+            fwCfg.UpdateFile(QemuTableLoaderScript.RsdpFile, files.Rsdp);
+            fwCfg.UpdateFile(QemuTableLoaderScript.TablesFile, files.Tables);
+            fwCfg.UpdateFile(QemuTableLoaderScript.LoaderFile, files.TableLoader);
+        }
+
+        fwCfg.AddFile(QemuTableLoaderScript.RsdpFile, Rsdp, FirstSelect);
+        fwCfg.AddFile(QemuTableLoaderScript.TablesFile, Tables, FirstSelect);
+        fwCfg.AddFile(QemuTableLoaderScript.LoaderFile, TableLoader, FirstSelect);
     }
 }
 
