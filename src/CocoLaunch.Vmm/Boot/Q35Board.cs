@@ -9,7 +9,7 @@ namespace CocoLaunch.Vmm.Boot;
 /// The devices of QEMU's q35 machine that OVMF uses on a plain VM (issue 20): the MCH and ICH9 LPC in PCI config
 /// space and the ECAM window, the ICH9 PM block with its timer, the APM port that switches it to ACPI mode, CMOS with
 /// the memory sizes QEMU writes, fw_cfg, the 8259s, the 8254 (on IOAPIC pin 2, as the MADT QEMU's tables carry
-/// says), COM1, the IOAPIC, the reset ports and the CPU hotplug registers the DSDT reads. The Linux board's device set,
+/// says), the HPET, COM1, the IOAPIC, the reset ports and the CPU hotplug registers the DSDT reads. The Linux board's device set,
 /// rearranged as q35 has it.
 /// </summary>
 public sealed class Q35Board : IGuestBoard
@@ -18,6 +18,7 @@ public sealed class Q35Board : IGuestBoard
     private readonly Ich9PmPorts pm;
     private readonly Q35Pci pci;
     private readonly IDeviceClock clock;
+    private readonly Hpet hpet;
 
     public Q35Board(VmFd vm, LaunchContext context, Stream console, IDeviceClock clock, DateTimeOffset wallClock, IReadOnlyList<(ulong Base, ulong Size)> ram)
     {
@@ -28,6 +29,8 @@ public sealed class Q35Board : IGuestBoard
         devices.Ports.Register(Q35Pci.ConfigData, 4, pci);
         pm = new Ich9PmPorts(clock);
         devices.Ports.Register(Ich9PmPorts.Base, Ich9PmPorts.PortCount, pm);
+        hpet = new Hpet(clock, devices.IoApic);
+        devices.Mmio.Register(Hpet.Base, Hpet.WindowSize, hpet);
         devices.Ports.Register(ApmControlPorts.Control, ApmControlPorts.PortCount, new ApmControlPorts(pm));
         devices.Ports.Register(CpuHotplugPorts.Base, CpuHotplugPorts.PortCount, new CpuHotplugPorts(context.Spec.Vcpus));
         devices.Ports.Register(FwCfg.SelectorPort, FwCfg.PortCount, Q35FwCfg.Build(context, new SharedGuestMemory(vm), ram, () => pci.EcamWindow?.Base));
@@ -49,16 +52,31 @@ public sealed class Q35Board : IGuestBoard
     public string? Handle(KvmExit exit) => devices.Handle(exit) ?? Stop;
 
     /// <summary>
-    /// The PIT's IRQ0, once the guest runs counter 0 (Linux checks the timer through the IOAPIC before it uses the
-    /// local APIC's, arch/x86/kernel/apic/io_apic.c check_timer). The board's clock is the BSP's TSC (<see cref="TscClock"/>).
+    /// The next interrupt of the HPET's timers or the PIT's counter 0; the PIT's output is cut off while the HPET
+    /// routes its timer 0 to IRQ 0 instead (QEMU hw/timer/hpet.c, legacy replacement). Linux checks the boot
+    /// clockevent through the IOAPIC before it moves to the local APIC's timer (arch/x86/kernel/apic/io_apic.c
+    /// check_timer). The board's clock is the BSP's TSC (<see cref="TscClock"/>).
     /// </summary>
-    public ulong? NextTimerTsc => devices.Pit.NextIrqNanoseconds is { } due ? TscClock.TscAt(due) : null;
+    public ulong? NextTimerTsc
+    {
+        get
+        {
+            ulong? pit = hpet.LegacyReplacement ? null : devices.Pit.NextIrqNanoseconds;
+            ulong? next = hpet.NextIrqNanoseconds is { } h && (pit is null || h < pit) ? h : pit;
+            return next is { } due ? TscClock.TscAt(due) : null;
+        }
+    }
 
     public bool FireTimers()
     {
-        bool due = devices.Pit.NextIrqNanoseconds is { } at && at <= clock.Nanoseconds;
-        devices.Pit.Tick();
-        return due;
+        bool fired = hpet.Tick();
+        if (!hpet.LegacyReplacement && devices.Pit.NextIrqNanoseconds is { } at && at <= clock.Nanoseconds)
+        {
+            devices.Pit.Tick();
+            fired = true;
+        }
+
+        return fired;
     }
 
     /// <summary>QEMU's pc_cmos_init: base memory, extended memory to 64 MiB, RAM between 16 MiB and 4 GiB and above 4 GiB in 64 KiB units, CPUs − 1.</summary>
