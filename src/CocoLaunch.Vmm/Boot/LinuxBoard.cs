@@ -32,13 +32,12 @@ public sealed class LinuxBoard : IGuestBoard
         Com1 = new Uart16550(console, IoApic);
         var pic = new Pic8259Pair();
         Pit = new Pit8254(clock, IoApic, q35 ? Q35PitGsi : Pit8254.Irq0Gsi);
-        var pit = Pit;
         Ports.Register(Uart16550.Com1, Uart16550.PortCount, Com1);
         Ports.Register(Pic8259Pair.MasterCommand, 2, pic);
         Ports.Register(Pic8259Pair.SlaveCommand, 2, pic);
         Ports.Register(Pic8259Pair.ElcrMaster, 2, pic);
-        Ports.Register(0x40, 4, pit);
-        Ports.Register(0x61, 1, new SystemControlPortB(pit, clock));
+        Ports.Register(0x40, 4, Pit);
+        Ports.Register(0x61, 1, new SystemControlPortB(Pit, clock));
         Cmos = new CmosRtc(wallClock, clock);
         Ports.Register(CmosRtc.IndexPort, 2, Cmos);
         if (!q35)

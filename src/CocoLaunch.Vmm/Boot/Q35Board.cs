@@ -8,9 +8,9 @@ namespace CocoLaunch.Vmm.Boot;
 /// <summary>
 /// The devices of QEMU's q35 machine that OVMF uses on a plain VM (issue 20): the MCH and ICH9 LPC in PCI config
 /// space and the ECAM window, the ICH9 PM block with its timer, the APM port that switches it to ACPI mode, CMOS with
-/// the memory sizes QEMU writes, fw_cfg, the 8259s, the 8254 (on IOAPIC pin 2, as the MADT QEMU's tables carry
-/// says), the HPET, COM1, the IOAPIC, the reset ports and the CPU hotplug registers the DSDT reads. The Linux board's device set,
-/// rearranged as q35 has it.
+/// the memory sizes QEMU writes, fw_cfg with QEMU 7.2's q35 ACPI tables, the 8259s, the 8254 (on IOAPIC pin 2, as
+/// those tables' MADT says), the HPET, COM1, the IOAPIC, the reset ports and the CPU hotplug registers the DSDT reads.
+/// The Linux board's device set, rearranged as q35 has it.
 /// </summary>
 public sealed class Q35Board : IGuestBoard
 {

@@ -12,7 +12,7 @@ public sealed class Hpet(IDeviceClock clock, IInterruptLines irq) : IMmioDevice
     public const ulong Base = 0xFED0_0000, WindowSize = 0x400;
     public const int Timers = 3;
 
-    /// <summary>The counter period in femtoseconds: 10 ns (QEMU HPET_CLK_PERIOD).</summary>
+    /// <summary>The counter period in femtoseconds: 10 ns (QEMU include/hw/timer/hpet.h HPET_CLK_PERIOD).</summary>
     public const uint PeriodFs = 10_000_000;
     private const ulong NanosecondsPerTick = PeriodFs / 1_000_000;
 

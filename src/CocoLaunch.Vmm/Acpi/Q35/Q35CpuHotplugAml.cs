@@ -11,7 +11,7 @@ namespace CocoLaunch.Vmm.Acpi.Q35;
 /// </summary>
 internal static class Q35CpuHotplugAml
 {
-    /// <summary>The register block (hw/acpi/ich9.c ICH9_CPU_HOTPLUG_IO_BASE, ACPI_CPU_HOTPLUG_REG_LEN).</summary>
+    /// <summary>The register block (include/hw/acpi/ich9.h ICH9_CPU_HOTPLUG_IO_BASE; hw/acpi/cpu.c ACPI_CPU_HOTPLUG_REG_LEN).</summary>
     public const ushort PortBase = 0x0CD8;
     public const byte PortCount = 0x0C;
 

@@ -78,7 +78,7 @@ internal static class Q35Dsdt
                 Name("_CRS", Buffer(ResourceTemplate.Of(ResourceTemplate.Memory32Fixed(false, Hpet.MmioBase, HpetMmioLength))))));
     }
 
-    /// <summary>The HPET's MMIO block (hw/timer/hpet.c HPET_LEN).</summary>
+    /// <summary>The HPET's MMIO block (include/hw/timer/hpet.h HPET_LEN).</summary>
     private const uint HpetMmioLength = 0x400;
 
     /// <summary>

@@ -52,7 +52,7 @@ internal static class Q35Fadt
     /// <summary>C2 and C3 latencies over 100 and 1000 µs: the states are not supported.</summary>
     public const ushort NoC2C3 = 0x0FFF;
 
-    /// <summary>The CMOS RAM index of the century (hw/rtc/mc146818rtc.c RTC_CENTURY).</summary>
+    /// <summary>The CMOS RAM index of the century (include/hw/rtc/mc146818rtc_regs.h RTC_CENTURY).</summary>
     public const byte RtcCentury = 0x32;
 
     /// <summary>IAPC_BOOT_ARCH 8042 (Table 5.11): a keyboard controller is present.</summary>

@@ -23,10 +23,10 @@ internal static class Q35HostBridgeAml
     // _OSC status bits in the first capabilities DWORD.
     private const uint UnrecognizedUuid = 1 << 2, UnrecognizedRevision = 1 << 3, CapabilitiesMasked = 1 << 4;
 
-    /// <summary>QEMU's 32-bit window ends below the IOAPIC (hw/i386/pc.c IO_APIC_DEFAULT_ADDRESS).</summary>
+    /// <summary>QEMU's 32-bit window ends below the IOAPIC (include/hw/intc/ioapic.h IO_APIC_DEFAULT_ADDRESS).</summary>
     private const uint PciHoleEnd = 0xFEBF_FFFF;
 
-    /// <summary>The default size of q35's 64-bit window (hw/pci-host/q35.c Q35_PCI_HOST_HOLE64_SIZE_DEFAULT).</summary>
+    /// <summary>The default size of q35's 64-bit window (include/hw/pci-host/q35.h Q35_PCI_HOST_HOLE64_SIZE_DEFAULT).</summary>
     private const ulong PciHole64Size = 32UL << 30;
 
     public static byte[] Device(Q35MachineShape shape) => Scope(

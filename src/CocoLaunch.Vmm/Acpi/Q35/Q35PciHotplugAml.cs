@@ -9,7 +9,7 @@ namespace CocoLaunch.Vmm.Acpi.Q35;
 /// </summary>
 internal static class Q35PciHotplugAml
 {
-    /// <summary>The register block (hw/acpi/pcihp.c ACPI_PCIHP_ADDR_ICH9 and ACPI_PCIHP_SIZE).</summary>
+    /// <summary>The register block (docs/specs/acpi_pci_hotplug.rst; include/hw/acpi/pcihp.h ACPI_PCIHP_SIZE).</summary>
     public const ushort PortBase = 0x0CC0;
     public const byte PortCount = 0x18;
 
