@@ -49,7 +49,17 @@ public sealed class LinuxBoard : IGuestBoard
         }
 
         Ports.Register(0xCF9, 1, Reset);
-        Ports.Register(0x64, 1, Reset);
+        if (q35)
+        {
+            // QEMU's q35 tables announce an 8042 (FADT IAPC_BOOT_ARCH, the DSDT's KBD and MOU), so Linux probes it.
+            var i8042 = new I8042(IoApic, Reset);
+            Ports.Register(I8042.Data, 1, i8042);
+            Ports.Register(I8042.Command, 1, i8042);
+        }
+        else
+        {
+            Ports.Register(ResetPorts.KeyboardCommand, 1, Reset);
+        }
         Ports.Register(NullPort.PostCode, 1, new NullPort());
         Mmio.Register(IoApic.DefaultBase, IoApic.WindowSize, IoApic);
     }
