@@ -22,6 +22,7 @@ public sealed class Q35AcpiBuildTests
         { "no-tpm-2G-2cpu", 2, 2, 0xE000_0000 },
         { "no-tpm-1G-4cpu", 4, 1, 0xE000_0000 },
         { "no-tpm-5G", 1, 5, 0xE000_0000 },
+        { "no-tpm-3G-2cpu", 2, 3, 0xE000_0000 },
         { "no-tpm-2G-ovmf2022", 1, 2, 0xB000_0000 },
     };
 
