@@ -40,9 +40,6 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
 
     public int ExitCount { get; private set; }
 
-    /// <summary>The kick <see cref="ArmBoardTimer"/> set last, at the guest TSC of the board's timer.</summary>
-    private ulong? boardKick;
-
     /// <summary>The last exit the guest was resumed from, for the stop reason of a guest that died after it.</summary>
     public KvmExit? LastExit { get; private set; }
 
@@ -52,7 +49,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         while (ExitCount < MaxExits)
         {
             KvmExit exit;
-            ArmBoardTimer(vcpu);
+            ArmHostTimers(vcpu);
             try
             {
                 exit = vcpu.Run();
@@ -110,27 +107,21 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
     }
 
     /// <summary>
-    /// Has the BSP's KVM_RUN return when the board's next timer is due, unless something else wakes it sooner: the
-    /// host timer a VMM's device model arms. The kick armed before is taken back first, so a timer the guest moved
-    /// or stopped leaves none behind; a kick for another reason (the run's end) finds no timer due and stops.
+    /// Sets the host timer of this vCPU's next KVM_RUN to the earliest of what the VMM waits for in guest time: the
+    /// board's next timer (the BSP's only) and the quote requests in flight. Recomputed before every entry, so a
+    /// timer the guest moved or stopped leaves no kick behind and neither user hides the other's; a kick for another
+    /// reason (the run's end) finds nothing due and stops.
     /// </summary>
-    private void ArmBoardTimer(VcpuFd vcpu)
+    private void ArmHostTimers(VcpuFd vcpu)
     {
-        if (vcpu.Id != 0 || Board is null)
+        ulong? board = vcpu.Id == 0 ? Board?.NextTimerTsc : null;
+        ulong? quote = Quotes?.NextDue(vcpu);
+        if (Board is null && Quotes is null)
         {
-            return;
+            return; // no host timer of ours: leave the vCPU's as it is
         }
 
-        if (boardKick is not null && vcpu.KickAtTsc == boardKick)
-        {
-            vcpu.KickAtTsc = null;
-        }
-
-        boardKick = null;
-        if (Board.NextTimerTsc is { } due && (vcpu.KickAtTsc is not { } other || due < other))
-        {
-            vcpu.KickAtTsc = boardKick = due;
-        }
+        vcpu.KickAtTsc = board is { } b && (quote is null || b < quote) ? b : quote;
     }
 
     private ExitOutcome QuoteAnswered(VcpuFd vcpu)
