@@ -16,7 +16,7 @@ public sealed class OvmfLinuxLaunchTests
     public void DebianOvmf_DirectBootsTheKernelToInit_WithTheConsoleQemuPrints()
     {
         string qemu = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "data", "ovmf-linux", "qemu-7.2-tcg-console.txt"));
-        // About 3.8 G instructions: 40 s in a Release build, several times that in a Debug test run on 2 busy cores.
+        // About 2.9 G instructions: 18-20 s in a Release build, several times that in a Debug test run on 2 busy cores.
         var result = CliRunner.Run("launch", RepoPaths.LaunchSpec("ovmf-linux.yaml"), "--timeout", "1200");
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Stderr}\n{string.Join('\n', result.Stdout.Split('\n').TakeLast(15))}");
 

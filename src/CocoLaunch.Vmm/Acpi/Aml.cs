@@ -3,12 +3,14 @@ using System.Text;
 namespace CocoLaunch.Vmm.Acpi;
 
 /// <summary>
-/// The few AML encodings the DSDT needs (ACPI 6.5 §20.2: Name, Scope, Device, Package, Buffer, integers, EISA IDs).
-/// Each method returns the encoded bytes of one term.
+/// AML encodings (ACPI 6.5 §20.2): names, data objects, Name, Scope, Device, Package, Buffer, integers and EISA IDs
+/// here; statements, operators and named objects in the other parts. Each method returns the encoded bytes of one
+/// term, so a table is its terms concatenated.
 /// </summary>
-internal static class Aml
+internal static partial class Aml
 {
     private const byte ZeroOp = 0x00;
+    private const byte NullName = 0x00;
     private const byte OneOp = 0x01;
     private const byte NameOp = 0x08;
     private const byte BytePrefix = 0x0A;
@@ -20,6 +22,7 @@ internal static class Aml
     private const byte PackageOp = 0x12;
     private const byte ExtOpPrefix = 0x5B;
     private const byte DeviceOp = 0x82;
+    private const byte StringPrefix = 0x0D;
     private const byte RootChar = (byte)'\\';
 
     /// <summary>A NameString of one or more segments (§20.2.2); each segment is padded to four characters with '_'.</summary>
@@ -31,6 +34,12 @@ internal static class Aml
         {
             bytes.Add(RootChar);
             rest = rest[1..];
+        }
+
+        if (rest.Length == 0)
+        {
+            bytes.Add(NullName); // the root itself: "\\" and no segment
+            return [.. bytes];
         }
 
         string[] segments = rest.Split('.');
@@ -86,6 +95,18 @@ internal static class Aml
         [PackageOp, .. WithPkgLength([(byte)elements.Length, .. elements.SelectMany(e => e)])];
 
     public static byte[] Buffer(byte[] contents) => [BufferOp, .. WithPkgLength([.. Integer((ulong)contents.Length), .. contents])];
+
+    /// <summary>Package(n){}: n elements, none initialised (each reads as Uninitialized until stored).</summary>
+    public static byte[] EmptyPackage(byte count) => [PackageOp, .. WithPkgLength([count])];
+
+    /// <summary>A String: ASCII characters and a NUL (§20.2.3).</summary>
+    public static byte[] String(string value) => [StringPrefix, .. Encoding.ASCII.GetBytes(value), 0];
+
+    /// <summary>ToUUID("…"): a 16-byte Buffer in the GUID's mixed-endian byte order (ACPI 6.5 §19.6.142).</summary>
+    public static byte[] Uuid(string uuid) => Buffer(new Guid(uuid).ToByteArray());
+
+    /// <summary>A reference to a named object: its NameString alone.</summary>
+    public static byte[] Path(string path) => NameString(path);
 
     /// <summary>
     /// PkgLength (§20.2.4) counts itself: one byte up to 63, else the low nibble in the lead byte (whose bits 7:6 say

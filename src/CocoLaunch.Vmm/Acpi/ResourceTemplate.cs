@@ -1,7 +1,7 @@
 namespace CocoLaunch.Vmm.Acpi;
 
 /// <summary>Small resource descriptors for _CRS (ACPI 6.5 §6.4.2) and the end tag that closes the template.</summary>
-internal static class ResourceTemplate
+internal static partial class ResourceTemplate
 {
     private const byte IrqNoFlagsTag = 0x22; // type 0x04, length 2
     private const byte IoTag = 0x47; // type 0x08, length 7

@@ -24,17 +24,20 @@ internal static class SystemDescriptionTable
     public const uint Revision1 = 1;
 
     /// <summary>A zeroed table of <paramref name="length"/> bytes with its header filled in except the checksum.</summary>
-    public static byte[] Create(string signature, int length, byte revision)
+    public static byte[] Create(string signature, int length, byte revision) => Create(signature, length, revision, Oem, OemTable, Creator);
+
+    /// <summary>The same with another OEM ID (6 characters), OEM table ID (8) and creator ID (4).</summary>
+    public static byte[] Create(string signature, int length, byte revision, string oemId, string oemTableId, string creatorId)
     {
         var table = new byte[length];
         Span<byte> t = table;
         Encoding.ASCII.GetBytes(signature, t[Signature..]);
         BinaryPrimitives.WriteUInt32LittleEndian(t[Length..], (uint)length);
         t[Revision] = revision;
-        Encoding.ASCII.GetBytes(Oem, t[OemId..]);
-        Encoding.ASCII.GetBytes(OemTable, t[OemTableId..]);
+        Encoding.ASCII.GetBytes(oemId, t[OemId..]);
+        Encoding.ASCII.GetBytes(oemTableId, t[OemTableId..]);
         BinaryPrimitives.WriteUInt32LittleEndian(t[OemRevision..], Revision1);
-        Encoding.ASCII.GetBytes(Creator, t[CreatorId..]);
+        Encoding.ASCII.GetBytes(creatorId, t[CreatorId..]);
         BinaryPrimitives.WriteUInt32LittleEndian(t[CreatorRevision..], Revision1);
         return table;
     }

@@ -11,4 +11,14 @@ public interface IGuestBoard
 
     /// <summary>Why the guest stopped by its own request (power-off, reset), or null while it runs.</summary>
     string? Stop { get; }
+
+    /// <summary>
+    /// The guest TSC at which a device next interrupts on its own (a timer), or null: the exit loop has the BSP's
+    /// KVM_RUN return then (a host timer's KVM_EXIT_INTR) and calls <see cref="FireTimers"/>, as a VMM's timer thread
+    /// signals the vCPU thread.
+    /// </summary>
+    ulong? NextTimerTsc => null;
+
+    /// <summary>Raises the interrupts that are due by now; false when none was.</summary>
+    bool FireTimers() => false;
 }

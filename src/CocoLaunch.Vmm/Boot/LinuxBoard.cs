@@ -16,6 +16,12 @@ public sealed class LinuxBoard : IGuestBoard
     /// <summary>Where the ACPI tables go: the BIOS area, which the e820 map leaves out (Firecracker's RSDP address).</summary>
     public const ulong AcpiGpa = 0xE_0000;
 
+    /// <summary>
+    /// On q35 the PIT's IRQ0 reaches IOAPIC pin 2, as QEMU routes it (hw/intc/ioapic.c ioapic_set_irq) and QEMU's MADT
+    /// says with its interrupt source override 0 → 2; the hardware-reduced tables have no override.
+    /// </summary>
+    public const int Q35PitGsi = 2;
+
     private readonly VmFd vm;
 
     /// <param name="q35">Leave PCI config space and the ACPI ports to the caller: q35 has its own (<see cref="Q35Board"/>).</param>
@@ -25,13 +31,13 @@ public sealed class LinuxBoard : IGuestBoard
         IoApic = new IoApic(Deliver);
         Com1 = new Uart16550(console, IoApic);
         var pic = new Pic8259Pair();
-        var pit = new Pit8254(clock, IoApic);
+        Pit = new Pit8254(clock, IoApic, q35 ? Q35PitGsi : Pit8254.Irq0Gsi);
         Ports.Register(Uart16550.Com1, Uart16550.PortCount, Com1);
         Ports.Register(Pic8259Pair.MasterCommand, 2, pic);
         Ports.Register(Pic8259Pair.SlaveCommand, 2, pic);
         Ports.Register(Pic8259Pair.ElcrMaster, 2, pic);
-        Ports.Register(0x40, 4, pit);
-        Ports.Register(0x61, 1, new SystemControlPortB(pit, clock));
+        Ports.Register(0x40, 4, Pit);
+        Ports.Register(0x61, 1, new SystemControlPortB(Pit, clock));
         Cmos = new CmosRtc(wallClock, clock);
         Ports.Register(CmosRtc.IndexPort, 2, Cmos);
         if (!q35)
@@ -43,12 +49,24 @@ public sealed class LinuxBoard : IGuestBoard
         }
 
         Ports.Register(0xCF9, 1, Reset);
-        Ports.Register(0x64, 1, Reset);
+        if (q35)
+        {
+            // QEMU's q35 tables announce an 8042 (FADT IAPC_BOOT_ARCH, the DSDT's KBD and MOU), so Linux probes it.
+            var i8042 = new I8042(IoApic, Reset);
+            Ports.Register(I8042.Data, 1, i8042);
+            Ports.Register(I8042.Command, 1, i8042);
+        }
+        else
+        {
+            Ports.Register(ResetPorts.KeyboardCommand, 1, Reset);
+        }
         Ports.Register(NullPort.PostCode, 1, new NullPort());
         Mmio.Register(IoApic.DefaultBase, IoApic.WindowSize, IoApic);
     }
 
     public CmosRtc Cmos { get; }
+
+    public Pit8254 Pit { get; }
 
     public PortBus Ports { get; } = new();
 
@@ -121,4 +139,7 @@ public sealed class LinuxBoard : IGuestBoard
 public sealed class TscClock(VcpuFd vcpu) : IDeviceClock
 {
     public ulong Nanoseconds => (ulong)((UInt128)(vcpu.Cpu?.Tsc ?? 0) * 1_000_000 / VcpuFd.DefaultTscKhz);
+
+    /// <summary>The first TSC value at which <see cref="Nanoseconds"/> reaches <paramref name="nanoseconds"/>.</summary>
+    public static ulong TscAt(ulong nanoseconds) => (ulong)(((UInt128)nanoseconds * VcpuFd.DefaultTscKhz + 999_999) / 1_000_000);
 }

@@ -1,4 +1,5 @@
 using CocoLaunch.Formats.Linux;
+using CocoLaunch.Vmm.Acpi.Q35;
 using CocoLaunch.Vmm.Devices;
 using CocoLaunch.Vmm.Launch;
 
@@ -6,8 +7,8 @@ namespace CocoLaunch.Vmm.Boot;
 
 /// <summary>
 /// What OVMF reads from fw_cfg on QEMU's q35 (hw/i386/fw_cfg.c fw_cfg_arch_create, hw/i386/x86.c x86_load_linux):
-/// the CPU counts, the RAM map in <c>etc/e820</c>, an empty <c>bootorder</c>, ACPI tables through QEMU's table-loader
-/// script (our hardware-reduced set, not yet QEMU's q35 tables), and for a direct boot the kernel as
+/// the CPU counts, the RAM map in <c>etc/e820</c>, an empty <c>bootorder</c>, QEMU 7.2's q35 ACPI tables for the guest's
+/// shape through its table-loader script (Acpi/Q35), and for a direct boot the kernel as
 /// QEMU 7.2 serves it (setup header patched, split at the setup size), the initrd and the NUL-terminated command line.
 /// </summary>
 public static class Q35FwCfg
@@ -15,7 +16,8 @@ public static class Q35FwCfg
     private const ushort NbCpus = 0x05, MaxCpus = 0x0F;
 
     /// <param name="ram">The guest's RAM ranges (base, size), as the memslots hold them.</param>
-    public static FwCfg Build(LaunchContext c, IDmaMemory memory, IReadOnlyList<(ulong Base, ulong Size)> ram)
+    /// <param name="ecamBase">Where PCIEXBAR has put the ECAM window by now, or null while it is closed.</param>
+    public static FwCfg Build(LaunchContext c, IDmaMemory memory, IReadOnlyList<(ulong Base, ulong Size)> ram, Func<ulong?> ecamBase)
     {
         var fwCfg = new FwCfg(memory);
         fwCfg.Add(NbCpus, BitConverter.GetBytes((ushort)c.Spec.Vcpus));
@@ -33,7 +35,9 @@ public static class Q35FwCfg
         }
         else
         {
-            Acpi.QemuTableLoaderScript.AddTo(fwCfg, Acpi.AcpiTables.Build(new Acpi.AcpiPlatform(c.Spec.Vcpus, PowerPort: Q35Board.PowerPort, CmosRtc: true), 0));
+            // QEMU builds the tables when the firmware first reads them, so MCFG names the ECAM window it opened.
+            var shape = Q35MachineShape.FromRam(c.Spec.Vcpus, ram);
+            Q35AcpiBuild.Build(shape).AddTo(fwCfg, () => Q35AcpiBuild.Build(ecamBase() is { } ecam ? shape with { EcamBase = (uint)ecam } : shape));
         }
 
         if (c.Spec.DirectBoot is { } boot)

@@ -29,6 +29,7 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
     };
 
     private readonly List<(string Name, ushort Key)> files = [];
+    private readonly Dictionary<ushort, Action> selectCallbacks = [];
     private ushort selected;
     private int offset;
     private uint dmaHigh;
@@ -95,6 +96,36 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
         items[FileDir] = Directory();
     }
 
+    /// <summary>
+    /// A file whose <paramref name="selected"/> runs each time the guest selects it, before it reads: QEMU's select
+    /// callback (hw/nvram/fw_cfg.c fw_cfg_add_file_callback), with which it builds the ACPI tables when the firmware
+    /// first reads them.
+    /// </summary>
+    public void AddFile(string name, byte[] data, Action selected)
+    {
+        AddFile(name, data);
+        selectCallbacks[files[^1].Key] = selected;
+    }
+
+    /// <summary>Replaces a file's contents with as many bytes: the directory the guest may have read stays true.</summary>
+    /// <exception cref="ArgumentException">No such file, or the length differs.</exception>
+    public void UpdateFile(string name, byte[] data)
+    {
+        int index = files.FindIndex(f => f.Name == name);
+        if (index < 0)
+        {
+            throw new ArgumentException($"no fw_cfg file '{name}'", nameof(name));
+        }
+
+        ushort key = files[index].Key;
+        if (items[key].Length != data.Length)
+        {
+            throw new ArgumentException($"fw_cfg file '{name}' has {items[key].Length} bytes, not {data.Length}", nameof(data));
+        }
+
+        items[key] = data;
+    }
+
     public uint Read(ushort port, int size)
     {
         if (port != DataPort)
@@ -123,7 +154,14 @@ public sealed class FwCfg(IDmaMemory memory) : IPortDevice
         }
     }
 
-    private void Select(ushort key) => (selected, offset) = (key, 0);
+    private void Select(ushort key)
+    {
+        (selected, offset) = (key, 0);
+        if (selectCallbacks.TryGetValue(key, out var callback))
+        {
+            callback();
+        }
+    }
 
     /// <summary>One DMA transfer; the control word written back is 0 on success, the error bit otherwise.</summary>
     private void Transfer(ulong accessGpa)

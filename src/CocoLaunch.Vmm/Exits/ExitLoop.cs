@@ -49,6 +49,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         while (ExitCount < MaxExits)
         {
             KvmExit exit;
+            ArmHostTimers(vcpu);
             try
             {
                 exit = vcpu.Run();
@@ -81,6 +82,7 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
                 KvmExit.TdxGetQuote q => ExitHandlers.GetQuote(vm, q, References),
                 KvmExit.Hlt => new ExitOutcome.Stop(StopHalted),
                 KvmExit.Shutdown => new ExitOutcome.Stop(StopShutdown),
+                KvmExit.Intr when vcpu.Id == 0 && Board?.FireTimers() == true => ExitOutcome.Continue,
                 KvmExit.Intr when Quotes?.AnswerDue(vcpu) == true => QuoteAnswered(vcpu),
                 KvmExit.Intr => new ExitOutcome.Stop("instruction limit reached"),
                 KvmExit.InternalError e => new ExitOutcome.Fail($"KVM internal error {e.Suberror}: {e.Detail}"),
@@ -102,6 +104,24 @@ public sealed class ExitLoop(VmFd vm, ConversionMode conversion)
         }
 
         return new ExitOutcome.Fail($"the guest exited {MaxExits} times without stopping");
+    }
+
+    /// <summary>
+    /// Sets the host timer of this vCPU's next KVM_RUN to the earliest of what the VMM waits for in guest time: the
+    /// board's next timer (the BSP's only) and the quote requests in flight. Recomputed before every entry, so a
+    /// timer the guest moved or stopped leaves no kick behind and neither user hides the other's; a kick for another
+    /// reason (the run's end) finds nothing due and stops.
+    /// </summary>
+    private void ArmHostTimers(VcpuFd vcpu)
+    {
+        ulong? board = vcpu.Id == 0 ? Board?.NextTimerTsc : null;
+        ulong? quote = Quotes?.NextDue(vcpu);
+        if (Board is null && Quotes is null)
+        {
+            return; // no host timer of ours: leave the vCPU's as it is
+        }
+
+        vcpu.KickAtTsc = board is { } b && (quote is null || b < quote) ? b : quote;
     }
 
     private ExitOutcome QuoteAnswered(VcpuFd vcpu)

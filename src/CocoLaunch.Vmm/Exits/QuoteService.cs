@@ -16,6 +16,15 @@ public sealed class QuoteService(VmFd vm, HostReferences references)
     /// <summary>How long a quote takes, in TSC ticks: 20 ms at KVM's default TSC rate, the order of a DCAP quote.</summary>
     public ulong Latency { get; init; } = VcpuFd.DefaultTscKhz * 20;
 
+    /// <summary>When the earliest request <paramref name="vcpu"/> has in flight is due (guest TSC), or null.</summary>
+    public ulong? NextDue(VcpuFd vcpu)
+    {
+        lock (inFlight)
+        {
+            return inFlight.TryGetValue(vcpu, out var mine) && mine.Count > 0 ? mine.Min(r => r.Due) : null;
+        }
+    }
+
     /// <summary>The quotes made so far, in the order they were made.</summary>
     public IReadOnlyList<byte[]> Quotes
     {

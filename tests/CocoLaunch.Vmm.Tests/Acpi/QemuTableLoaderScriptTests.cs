@@ -13,14 +13,14 @@ namespace CocoLaunch.Vmm.Tests.Acpi;
 /// </summary>
 public sealed class QemuTableLoaderScriptTests
 {
-    private sealed class Files : IDmaMemory
+    internal sealed class Files : IDmaMemory
     {
         public bool TryRead(Abi.Gpa gpa, Span<byte> destination) => false;
 
         public bool TryWrite(Abi.Gpa gpa, ReadOnlySpan<byte> source) => false;
     }
 
-    private static byte[] ReadFile(FwCfg fwCfg, string name)
+    internal static byte[] ReadFile(FwCfg fwCfg, string name)
     {
         // The directory (key 0x19): a big-endian count, then 64-byte entries {be32 size, be16 key, be16 reserved, name[56]}.
         byte[] dir = Item(fwCfg, FwCfg.FileDir, 4 + (64 * 32));
