@@ -13,6 +13,17 @@ public sealed partial class X86Cpu
             throw GuestFault.Ud();
         }
 
+        if (i.HasLockPrefix || (i.Mnemonic == Mnemonic.Xchg && (i.Op0Kind == OpKind.Memory || i.Op1Kind == OpKind.Memory)))
+        {
+            ExecuteLocked(ref i);
+            return;
+        }
+
+        ExecuteOne(ref i);
+    }
+
+    private void ExecuteOne(ref Instruction i)
+    {
         switch (i.Mnemonic)
         {
             case Mnemonic.Add or Mnemonic.Adc or Mnemonic.Sub or Mnemonic.Sbb or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor:

@@ -42,24 +42,39 @@ public sealed unsafe partial class X86Cpu
     internal ulong ReadLinear(ulong linear, int size)
     {
         byte* p = Fast(linear, size, Access.Read);
-        if (p != null)
+        ulong value = p == null ? ReadLinearSlow(linear, size) : size switch
         {
-            return size switch
-            {
-                1 => *p,
-                2 => Unsafe.ReadUnaligned<ushort>(p),
-                4 => Unsafe.ReadUnaligned<uint>(p),
-                _ => Unsafe.ReadUnaligned<ulong>(p),
-            };
+            1 => *p,
+            2 => Unsafe.ReadUnaligned<ushort>(p),
+            4 => Unsafe.ReadUnaligned<uint>(p),
+            _ => Unsafe.ReadUnaligned<ulong>(p),
+        };
+        if (lockedAccess)
+        {
+            NoteLockedRead(linear, size, value);
         }
 
-        return ReadLinearSlow(linear, size);
+        return value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void WriteLinear(ulong linear, int size, ulong value)
     {
         byte* p = Fast(linear, size, Access.Write);
+        if (lockedAccess && (linear & 0xFFF) <= (ulong)(4096 - size))
+        {
+            if (p == null)
+            {
+                // Translate and fill the TLB (raising #PF as the write would); MMIO stays an ordinary write.
+                p = FillTlb(linear, Access.Write, Translate(linear, Access.Write));
+            }
+
+            if (p != null && TryLockedWrite(p, linear, size, value))
+            {
+                return;
+            }
+        }
+
         if (p != null)
         {
             switch (size)

@@ -26,6 +26,14 @@ internal sealed class LongModeMachine : IDisposable
             Ram.Write(Pd + (i * 8), BitConverter.GetBytes((i << 21) | 0x83));
         }
 
+        Cpu = new X86Cpu(wrap is null ? Ram : wrap(Ram), InitialState(StackTop), vendor);
+    }
+
+    /// <summary>Another processor on the same RAM and page tables, at <see cref="CodeAddress"/> with its own stack.</summary>
+    public X86Cpu SecondCpu(ulong stackTop) => new(Ram, InitialState(stackTop), CpuVendor.Amd);
+
+    private static CpuState InitialState(ulong stackTop)
+    {
         var s = new CpuState { Cr0 = 0x8000_0011 | CpuState.Cr0Mp, Cr3 = Pml4, Cr4 = 0x20 | 0x600, Efer = 0x500 };
         for (int i = 0; i < 6; i++)
         {
@@ -34,8 +42,8 @@ internal sealed class LongModeMachine : IDisposable
 
         s.Segments[(int)SegmentName.Cs] = new Segment(0x08, 0, 0xFFFF_FFFF, 0xA9B);
         s.Rip = CodeAddress;
-        s.Gpr[4] = StackTop;
-        Cpu = new X86Cpu(wrap is null ? Ram : wrap(Ram), s, vendor);
+        s.Gpr[4] = stackTop;
+        return s;
     }
 
     public RamPlatform Ram { get; }
