@@ -42,39 +42,24 @@ public sealed unsafe partial class X86Cpu
     internal ulong ReadLinear(ulong linear, int size)
     {
         byte* p = Fast(linear, size, Access.Read);
-        ulong value = p == null ? ReadLinearSlow(linear, size) : size switch
+        if (p != null)
         {
-            1 => *p,
-            2 => Unsafe.ReadUnaligned<ushort>(p),
-            4 => Unsafe.ReadUnaligned<uint>(p),
-            _ => Unsafe.ReadUnaligned<ulong>(p),
-        };
-        if (lockedAccess)
-        {
-            NoteLockedRead(linear, size, value);
+            return size switch
+            {
+                1 => *p,
+                2 => Unsafe.ReadUnaligned<ushort>(p),
+                4 => Unsafe.ReadUnaligned<uint>(p),
+                _ => Unsafe.ReadUnaligned<ulong>(p),
+            };
         }
 
-        return value;
+        return ReadLinearSlow(linear, size);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void WriteLinear(ulong linear, int size, ulong value)
     {
         byte* p = Fast(linear, size, Access.Write);
-        if (lockedAccess && (linear & 0xFFF) <= (ulong)(4096 - size))
-        {
-            if (p == null)
-            {
-                // Translate and fill the TLB (raising #PF as the write would); MMIO stays an ordinary write.
-                p = FillTlb(linear, Access.Write, Translate(linear, Access.Write));
-            }
-
-            if (p != null && TryLockedWrite(p, linear, size, value))
-            {
-                return;
-            }
-        }
-
         if (p != null)
         {
             switch (size)
@@ -115,13 +100,19 @@ public sealed unsafe partial class X86Cpu
             return MmioRead(gpa, size, linear);
         }
 
-        return size switch
+        ulong read = size switch
         {
             1 => *p,
             2 => Unsafe.ReadUnaligned<ushort>(p),
             4 => Unsafe.ReadUnaligned<uint>(p),
             _ => Unsafe.ReadUnaligned<ulong>(p),
         };
+        if (lockedAccess)
+        {
+            NoteLockedRead(linear, size, read);
+        }
+
+        return read;
     }
 
     private void WriteLinearSlow(ulong linear, int size, ulong value)
@@ -145,6 +136,11 @@ public sealed unsafe partial class X86Cpu
         {
             var (frame, isPrivate) = SplitGpa(gpa);
             mmioWritten ??= new CpuExit.MmioWrite(frame | (gpa & 0xFFF), size, value, isPrivate, linear);
+            return;
+        }
+
+        if (lockedAccess && TryLockedWrite(p, linear, size, value))
+        {
             return;
         }
 

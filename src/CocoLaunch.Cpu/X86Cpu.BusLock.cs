@@ -7,7 +7,8 @@ namespace CocoLaunch.Cpu;
 /// LOCK-prefixed read-modify-writes, and XCHG with memory, as atomic across vCPU threads (SDM vol. 3 §9.1.2.2):
 /// the instruction's write to the location it read is a compare-and-swap against the value it read, so a store
 /// another vCPU made in between (a plain spin_unlock byte store racing a LOCK BTS on the same word) is never lost;
-/// when the swap fails the instruction runs again from the registers and flags it started with.
+/// when the swap fails the instruction runs again from the registers and flags it started with. Its accesses take
+/// the slow path (as alignment checks do), so the TLB fast path every other access takes carries no test for them.
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
@@ -25,6 +26,7 @@ public sealed unsafe partial class X86Cpu
             lockedAccess = true;
             lockedReadTaken = false;
             lockedConflict = false;
+            checkEveryAccess = true;
             try
             {
                 ExecuteOne(ref i);
@@ -32,6 +34,7 @@ public sealed unsafe partial class X86Cpu
             finally
             {
                 lockedAccess = false;
+                checkEveryAccess = implicitSupervisor || alignmentChecks;
             }
 
             if (!lockedConflict)
