@@ -59,13 +59,7 @@ public sealed partial class VmFd
         uint deliveryMode = (m.Data >> 8) & 7;
         bool level = (m.Data & (1 << 15)) != 0;
         int accepted = 0, matched = 0;
-        VcpuFd[] all;
-        lock (vcpus)
-        {
-            all = [.. vcpus.Values];
-        }
-
-        foreach (var apic in all.Select(v => v.Apic).OfType<LocalApic>())
+        foreach (var apic in Vcpus.Select(v => v.Apic).OfType<LocalApic>())
         {
             if (!apic.MatchesDestination(destination, logical))
             {
@@ -73,18 +67,28 @@ public sealed partial class VmFd
             }
 
             matched++;
-            if (deliveryMode == 4)
-            {
-                apic.PostNmi();
-                accepted++;
-            }
-            else if (deliveryMode is 0 or 1 && apic.Post(vector, level))
-            {
-                accepted++; // fixed, and lowest priority delivered to every match as KVM does without a vector hash
-            }
+            accepted += PostTo(apic, deliveryMode, vector, level) ? 1 : 0;
         }
 
         return matched == 0 ? -1 : accepted;
+    }
+
+    /// <summary>
+    /// Posts one interrupt to one APIC by its delivery mode: fixed, and lowest priority delivered to every match as KVM
+    /// does without a vector hash, or NMI. False when the APIC will not take it, or for a mode the model does not deliver.
+    /// </summary>
+    private static bool PostTo(LocalApic apic, uint deliveryMode, int vector, bool level)
+    {
+        switch (deliveryMode)
+        {
+            case 0 or 1:
+                return apic.Post(vector, level);
+            case 4:
+                apic.PostNmi();
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>
@@ -97,27 +101,11 @@ public sealed partial class VmFd
     {
         int shorthand = (int)((low >> 18) & 3);
         bool logical = (low & (1 << 11)) != 0;
-        uint mode = (low >> 8) & 7;
-        VcpuFd[] all;
-        lock (vcpus)
+        foreach (var apic in Vcpus.Select(v => v.Apic).OfType<LocalApic>())
         {
-            all = [.. vcpus.Values];
-        }
-
-        foreach (var apic in all.Select(v => v.Apic).OfType<LocalApic>())
-        {
-            if (ReferenceEquals(apic, from) || !(shorthand is 2 or 3 || apic.MatchesDestination(destination, logical)))
+            if (!ReferenceEquals(apic, from) && (shorthand is 2 or 3 || apic.MatchesDestination(destination, logical)))
             {
-                continue;
-            }
-
-            if (mode == 4)
-            {
-                apic.PostNmi();
-            }
-            else if (mode is 0 or 1)
-            {
-                apic.Post((int)(low & 0xFF), levelTriggered: false);
+                PostTo(apic, (low >> 8) & 7, (int)(low & 0xFF), level: false);
             }
         }
     }

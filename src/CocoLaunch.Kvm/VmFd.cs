@@ -25,6 +25,7 @@ public sealed partial class VmFd
             }
         }
     }
+
     private volatile MemslotSet slots = MemslotSet.Empty;
     private volatile IntervalMap<ulong> attributes = new(0);
 

@@ -67,7 +67,7 @@ public sealed class ApicBusTests
     public async Task PostFromAnotherThread_WakesAWaitingVcpu()
     {
         var (a, b, _) = ThreeEnabledApics();
-        var waiter = Task.Run(b.WaitForPosted);
+        var waiter = Task.Run(() => b.WaitForPosted(TimeSpan.FromMinutes(5)));
         Assert.NotSame(waiter, await Task.WhenAny(waiter, Task.Delay(200))); // nothing posted: still blocked, as KVM's halt
         await Task.Run(() => Send(a, Fixed | 0x44, destinationId: 1));
         Assert.Same(waiter, await Task.WhenAny(waiter, Task.Delay(TimeSpan.FromSeconds(30))));

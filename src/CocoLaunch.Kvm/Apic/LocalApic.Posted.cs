@@ -63,10 +63,10 @@ public sealed partial class LocalApic
         }
     }
 
-    /// <summary>On the APIC's own vCPU, halted: blocks until something is posted or <see cref="Interrupt"/> is called.</summary>
-    internal void WaitForPosted() => WaitForPosted(Timeout.InfiniteTimeSpan);
-
-    /// <summary>The same, for at most <paramref name="limit"/>.</summary>
+    /// <summary>
+    /// On the APIC's own vCPU, halted: blocks until something is posted, <see cref="Interrupt"/> is called, or
+    /// <paramref name="limit"/> has passed.
+    /// </summary>
     internal void WaitForPosted(TimeSpan limit)
     {
         if (Volatile.Read(ref outstanding) == 0)
