@@ -149,15 +149,20 @@ public sealed class SevEsGuestCpu(RmpTable? rmp)
     {
         var s = c.State;
         ulong attrs = s.Gpr[2];
-        ulong gpa = 0;
-        if ((attrs & 0xFF) != 0 && (s.Gpr[1] & 1) == 0 && !c.TranslateOrFault(s.Gpr[0], x, out gpa))
+        if ((attrs & 0xFF) == 0 || (s.Gpr[1] & 1) != 0)
+        {
+            s.Gpr[0] = (attrs & 0xFF) == 0 ? RmpadjustFailPermission : RmpadjustFailInput;
+            return null;
+        }
+
+        if (!c.TranslateOrFault(s.Gpr[0], x, out ulong gpa))
         {
             return null;
         }
 
-        if ((attrs & 0xFF) == 0 || (s.Gpr[1] & 1) != 0 || (gpa & (1UL << CBit)) == 0)
+        if ((gpa & (1UL << CBit)) == 0)
         {
-            s.Gpr[0] = (attrs & 0xFF) == 0 ? RmpadjustFailPermission : RmpadjustFailInput;
+            s.Gpr[0] = RmpadjustFailInput;
             return null;
         }
 
