@@ -37,7 +37,10 @@ public sealed class QuoteService(VmFd vm, HostReferences references)
         }
     }
 
-    /// <summary>Takes a GetQuote request: in flight, with a host timer set to answer it after <see cref="Latency"/>.</summary>
+    /// <summary>
+    /// Takes a GetQuote request: in flight, due after <see cref="Latency"/>; the exit loop sets the vCPU's host timer
+    /// from <see cref="NextDue"/> before its next entry.
+    /// </summary>
     public ExitOutcome Request(VcpuFd vcpu, KvmExit.TdxGetQuote q)
     {
         var outcome = ExitHandlers.GetQuote(vm, q, references, Keep);
@@ -48,16 +51,14 @@ public sealed class QuoteService(VmFd vm, HostReferences references)
             {
                 (inFlight.TryGetValue(vcpu, out var mine) ? mine : inFlight[vcpu] = []).Add((q.Gpa, q.Size, due));
             }
-
-            vcpu.KickAtTsc = vcpu.KickAtTsc is { } earlier && earlier < due ? earlier : due;
         }
 
         return outcome;
     }
 
     /// <summary>
-    /// KVM_EXIT_INTR on <paramref name="vcpu"/>: answers the requests it has in flight whose time has come, and
-    /// sets the timer for the next; false when none was due (the kick was the run's own: its limit, or its end).
+    /// KVM_EXIT_INTR on <paramref name="vcpu"/>: answers the requests it has in flight whose time has come; false when
+    /// none was due (the kick was the run's own: its limit, or its end).
     /// </summary>
     public bool AnswerDue(VcpuFd vcpu)
     {
@@ -75,10 +76,6 @@ public sealed class QuoteService(VmFd vm, HostReferences references)
             if (mine.Count == 0)
             {
                 inFlight.Remove(vcpu);
-            }
-            else
-            {
-                vcpu.KickAtTsc = mine.Min(r => r.Due);
             }
         }
 
