@@ -94,8 +94,8 @@ public static class Q35AcpiBuild
         ];
         uint rsdt = Append(Rsdt.Build(rsdtEntries), true, [.. rsdtEntries.Select((_, i) => (Rsdt.EntryOffset(i), (byte)Rsdt.EntrySize))]);
 
-        script.Add(TableLoaderCommand.AddPointer(RsdpFile, TablesFile, RsdpV1.RsdtAddress, 4));
-        script.Add(TableLoaderCommand.AddChecksum(RsdpFile, RsdpV1.Checksum, 0, RsdpV1.Length));
+        script.Add(TableLoaderCommand.AddPointer(RsdpFile, TablesFile, Rsdp.RsdtAddress, 4));
+        script.Add(TableLoaderCommand.AddChecksum(RsdpFile, Rsdp.Checksum, 0, RsdpV1.Length));
 
         return new QemuAcpiFiles(Padded([.. tables], TablesFileAlignment), Padded([.. script.SelectMany(c => c)], TableLoaderCommand.ScriptAlignment), RsdpV1.Build(rsdt));
     }
